@@ -1,0 +1,58 @@
+"""Shared fixtures: where the real data is, and tiny models built from it.
+
+The shared data root (the folder holding `babylm-2025/`, `corpora/`, `reference/`) comes
+from $CLASSIT_SHARED_DATA, else `../shared/data` beside the repository. The evaluation
+data root handed to the package is `$CLASSIT_DATA_DIR`, else `<shared>/babylm-2025`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.tiny import build_tiny_model
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("CLASSIT_SHARED_DATA", REPO.parent / "shared" / "data")).resolve()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    os.environ.setdefault("CLASSIT_DATA_DIR", str(SHARED / "babylm-2025"))
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not (SHARED / "babylm-2025").is_dir():
+        pytest.fail(
+            f"Real test data not found at {SHARED}. Set CLASSIT_SHARED_DATA to the folder "
+            "that holds babylm-2025/, corpora/ and reference/."
+        )
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def eval_data(shared_data: Path) -> Path:
+    """The BabyLM 2025 evaluation data root (official `evaluation_data/` layout)."""
+    return Path(os.environ["CLASSIT_DATA_DIR"])
+
+
+@pytest.fixture(scope="session")
+def corpus_file(shared_data: Path) -> Path:
+    return shared_data / "corpora" / "babylm-samples" / "train_100k" / "simple_wiki.train"
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory, corpus_file: Path) -> Path:
+    """A tiny LLaMA whose tokenizer prepends BOS (as LLaMA tokenizers do)."""
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-llama"), corpus_file, add_bos=True)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_nobos(tmp_path_factory: pytest.TempPathFactory, corpus_file: Path) -> Path:
+    """A tiny LLaMA whose tokenizer adds no special token (as GPT-2's does)."""
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-nobos"), corpus_file, add_bos=False)
