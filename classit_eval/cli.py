@@ -16,7 +16,6 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "reading-score": ("classit_eval.reading.cli", "score reading-time surprisals from a file"),
     "finetune": ("classit_eval.finetune", "(Super)GLUE fine-tuning with lm-eval results"),
     "zscore": ("classit_eval.zscore", "compare models by per-task z-scores"),
-    "export": ("classit_eval.export", "export results to the BabyLM leaderboard format"),
 }
 
 
