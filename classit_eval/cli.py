@@ -16,6 +16,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "reading-score": ("classit_eval.reading.cli", "score reading-time surprisals from a file"),
     "finetune": ("classit_eval.finetune", "(Super)GLUE fine-tuning with lm-eval results"),
     "zscore": ("classit_eval.zscore", "compare models by per-task z-scores"),
+    "smollm2": ("classit_eval.smollm2", "print the folder of a cached SmolLM2-135M checkpoint"),
 }
 
 

