@@ -1,0 +1,131 @@
+"""Documents and metrics of the BabyLM 2025 zero-shot tasks, as lm-eval task configs use them.
+
+Each loader returns `{"test": datasets.Dataset}` for lm-eval's `custom_dataset` hook,
+which calls it with the task's `dataset_kwargs` and the run's metadata (the
+`--metadata` JSON merged with the model arguments), hence the `**_` catch-all.
+
+What is scored follows the official pipeline (evaluation_pipeline/sentence_zero_shot):
+
+- BLiMP and its supplement: the whole good and bad sentences;
+- EWoK: " " + Target1 and " " + Target2, each after Context1;
+- entity tracking: each of five options after the shared prefix, gold first;
+- WUG: the whole candidate sentences of a line, correlated with the human ratio.
+
+Accuracy is strict: a doc counts as correct only when the gold candidate scores higher
+than every other candidate; a tie is wrong. (The official pipeline counts ties as correct,
+its issue #34; the `classit` model backend with `scoring=babylm2025` reproduces that.)
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+
+import datasets
+import numpy as np
+from scipy.stats import spearmanr
+
+from classit_eval.data import DataError, find_file, find_files, read_jsonl
+
+Results = Sequence[tuple[float, bool]]  # lm-eval multiple_choice: (loglikelihood, is_greedy)
+
+
+def _dataset(records: list[dict]) -> dict[str, datasets.Dataset]:
+    return {"test": datasets.Dataset.from_list(records)}
+
+
+def _records(path: str, data_dir: str | None, task: str, required: tuple[str, ...],
+             convert: Callable[[dict], dict]) -> list[dict]:
+    """Read `path` (a .jsonl file, plain or zipped) and convert every record."""
+    source = find_file(path, data_dir, task)
+    return [convert(r) | {"line": n} for n, r in enumerate(read_jsonl(source, required), 1)]
+
+
+def load_pairs(classit_path: str, classit_task: str = "", data_dir: str | None = None,
+               **_) -> dict[str, datasets.Dataset]:
+    """BLiMP and BLiMP-supplement minimal pairs: `sentence_good`, `sentence_bad`."""
+    def convert(r: dict) -> dict:
+        return {"sentence_good": r["sentence_good"], "sentence_bad": r["sentence_bad"]}
+
+    required = ("sentence_good", "sentence_bad")
+    return _dataset(_records(classit_path, data_dir, classit_task, required, convert))
+
+
+def load_ewok(classit_path: str, classit_task: str = "", data_dir: str | None = None,
+              **_) -> dict[str, datasets.Dataset]:
+    """EWoK items: the targets after Context1, as the official pipeline scores them."""
+    def convert(r: dict) -> dict:
+        return {"context": r["Context1"], "target_good": r["Target1"], "target_bad": r["Target2"]}
+
+    required = ("Context1", "Target1", "Target2")
+    return _dataset(_records(classit_path, data_dir, classit_task, required, convert))
+
+
+def load_entity_tracking(classit_path: str, classit_task: str = "", data_dir: str | None = None,
+                         **_) -> dict[str, datasets.Dataset]:
+    """Entity-tracking items: a prefix, five options (gold first) and the number of operations."""
+    def convert(r: dict) -> dict:
+        return {"input_prefix": r["input_prefix"], "options": list(r["options"]),
+                "numops": int(r["numops"])}
+
+    required = ("input_prefix", "options", "numops")
+    return _dataset(_records(classit_path, data_dir, classit_task, required, convert))
+
+
+def load_wug(classit_folder: str, classit_task: str = "", data_dir: str | None = None,
+             **_) -> dict[str, datasets.Dataset]:
+    """WUG lines of every .jsonl file of a folder: tab-separated candidates and a human ratio."""
+    records = []
+    for source in find_files(classit_folder, data_dir, classit_task):
+        for n, r in enumerate(read_jsonl(source, ("sentences", "ratio")), 1):
+            candidates = r["sentences"].split("\t")
+            if len(candidates) < 2:
+                raise DataError(
+                    f"{source}, line {n}: `sentences` must hold at least two tab-separated "
+                    f"candidates, found {len(candidates)}."
+                )
+            records.append({"candidates": candidates, "ratio": float(r["ratio"]), "line": n})
+    return _dataset(records)
+
+
+def strict_correct(results: Results) -> bool:
+    """The gold candidate (index 0) beats every other one; ties are wrong."""
+    lls = [float(ll) for ll, _ in results]
+    return lls[0] > max(lls[1:])
+
+
+def process_pairs(doc: dict, results: Results) -> dict[str, float]:
+    """`acc` of one minimal-pair doc (gold first)."""
+    return {"acc": float(strict_correct(results))}
+
+
+NUMOPS = range(6)  # entity tracking items have 0 to 5 operations
+
+
+def process_entity_tracking(doc: dict, results: Results) -> dict:
+    """`acc` (kept with its numops for the macro mean) and `acc_numops_<k>`."""
+    correct = float(strict_correct(results))
+    return {"acc": (doc["numops"], correct), f"acc_numops_{doc['numops']}": correct}
+
+
+def macro_over_numops(items: list[tuple[int, float]]) -> float:
+    """Mean over numops of the accuracy per numops: the official per-file score."""
+    by_numops: dict[int, list[float]] = defaultdict(list)
+    for numops, correct in items:
+        by_numops[numops].append(correct)
+    return float(np.mean([np.mean(v) for v in by_numops.values()]))
+
+
+def process_wug(doc: dict, results: Results) -> dict:
+    """The model's normalised probability of the first candidate, beside the human ratio."""
+    lls = np.array([ll for ll, _ in results], dtype=np.float64)
+    probs = np.exp(lls - lls.max())
+    return {"spearman": (float(probs[0] / probs.sum()), doc["ratio"])}
+
+
+def spearman(items: list[tuple[float, float]]) -> float:
+    """Spearman's rho between model and human ratios over the whole task."""
+    model, human = zip(*items, strict=True)
+    rho = spearmanr(model, human).statistic
+    return float("nan") if rho is None or math.isnan(rho) else float(rho)
