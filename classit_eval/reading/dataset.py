@@ -1,0 +1,86 @@
+"""Reading `reading_data.csv` and surprisal files exactly as the official pipeline does.
+
+Quirks kept on purpose, so that the rows each regression drops match the official ones:
+pandas reads the csv with its default NaN parsing; an empty `item` becomes the string
+"None" (one row, whose context really is the word "None"), while a `prev_item` of "None"
+stays NaN, so that row gets no previous-word surprisal.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from classit_eval.data import DataError, Source, find_file
+from classit_eval.reading.regression import check_columns
+
+FULL_CSV = "full_eval/reading/reading_data.csv"
+FAST_CSV = "fast_eval/reading/reading_data.csv"
+
+
+def load_csv(source: Source | str | os.PathLike) -> pd.DataFrame:
+    """The reading csv as the official reader sees it; a missing column raises DataError."""
+    text = source.read_text() if isinstance(source, Source) else Path(source).read_text("utf-8")
+    data = pd.read_csv(io.StringIO(text), dtype={"item": str})
+    check_columns(data, str(source))
+    data["item"] = data["item"].fillna("None")
+    return data
+
+
+def find_csv(data_dir: str | os.PathLike | None = None, fast: bool = False) -> Source:
+    """The full (or fast) reading csv under the data root."""
+    task = "classit_reading_fast" if fast else "classit_reading"
+    return find_file(FAST_CSV if fast else FULL_CSV, data_dir, task=task)
+
+
+def has_previous(data: pd.DataFrame) -> pd.Series:
+    """Rows with a previous-word context (official: `prev_item` parsed as a string)."""
+    return data["prev_item"].map(lambda v: isinstance(v, str))
+
+
+def load_predictions(path: str | os.PathLike, n_rows: int) -> pd.DataFrame:
+    """`pred` and `prev_pred` from an official `prediction.jsonl` (Logprob = surprisal).
+
+    Raises DataError naming the file and line for bad JSON, a missing field, or a row
+    count different from the csv's.
+    """
+    preds, prevs = [], []
+    with open(path, encoding="utf-8") as handle:
+        lines = [line for line in handle if line.strip()]
+    if len(lines) != n_rows:
+        raise DataError(
+            f"{path}: {len(lines)} predictions for the {n_rows} rows of reading_data.csv. "
+            "Expected one line per csv row, in csv order (the official prediction.jsonl)."
+        )
+    for number, line in enumerate(lines, start=1):
+        try:
+            record = json.loads(line)
+            preds.append(_number(record["Logprob"]))
+            prevs.append(_number(record["Prev_Logprob"]))
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
+            raise DataError(
+                f"{path}, line {number}: {type(err).__name__}: {err}. Each line must be a "
+                'JSON object with numeric "Logprob" and "Prev_Logprob" (surprisals, nats).'
+            ) from err
+    return pd.DataFrame({"pred": preds, "prev_pred": prevs})
+
+
+def _number(value: object) -> float:
+    if value is None:
+        return math.nan
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"expected a number, got {value!r}")
+    return float(value)
+
+
+def with_surprisals(data: pd.DataFrame, pred, prev_pred) -> pd.DataFrame:
+    """A copy of the csv frame with the surprisal columns `pred` and `prev_pred`."""
+    out = data.copy()
+    out["pred"] = list(pred)
+    out["prev_pred"] = list(prev_pred)
+    return out
