@@ -1,0 +1,169 @@
+"""Reading lm-eval results files into one score per model and comparison column.
+
+lm-eval writes `<output_path>/<model>/results_<timestamp>.json`; its `results` maps each
+task and group to metrics keyed by filter (`"acc,none": 0.61`). A model's results may be
+spread over several files (zero-shot, reading, fine-tuning runs): they are merged, and for
+each column the value of the most recent run (the file's `date`) is kept.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from classit_eval.compare import CompareError, CompareWarning
+from classit_eval.metrics_registry import FAST_SUFFIX, Column, columns_for, metric_value
+
+NAME_FROM = ("folder", "model", "checkpoint")
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One score: its value and where it came from."""
+
+    value: float
+    task: str  # the task name in the file, e.g. `classit_blimp_fast`
+    file: Path
+    date: float
+
+
+@dataclass
+class Results:
+    """Every model's scores, by column name, and the columns found."""
+
+    cells: dict[str, dict[str, Cell]] = field(default_factory=dict)
+    columns: dict[str, Column] = field(default_factory=dict)
+    files: dict[str, list[Path]] = field(default_factory=dict)
+
+    def scores(self) -> pd.DataFrame:
+        """Models x columns table of values (NaN where a model lacks a task)."""
+        table = pd.DataFrame(
+            {model: {col: cell.value for col, cell in cols.items()} for model, cols in self.cells.items()}
+        ).T
+        return table.reindex(index=sorted(self.cells), columns=list(self.columns)).astype(float)
+
+
+def warn(message: str) -> None:
+    warnings.warn(message, CompareWarning, stacklevel=2)
+
+
+def find_files(dirs: list[str | Path]) -> list[Path]:
+    """Every `*.json` under `dirs` (a JSON file given directly is taken as is)."""
+    found: list[Path] = []
+    for entry in map(Path, dirs):
+        if entry.is_file():
+            found.append(entry)
+        elif entry.is_dir():
+            found += sorted(p for p in entry.rglob("*.json") if p.is_file())
+        else:
+            raise CompareError(f"{entry}: no such file or folder. Give the folder lm-eval's "
+                               "--output_path wrote to.")
+    return found
+
+
+def read_file(path: Path) -> dict | None:
+    """The JSON of an lm-eval results file, or None (with a warning) for any other file."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        warn(f"{path}: skipped, not readable as JSON ({err}).")
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("results"), dict):
+        warn(f"{path}: skipped, not an lm-eval results file (it has no `results` object).")
+        return None
+    return data
+
+
+def model_name(path: Path, data: dict, name_from: str) -> str:
+    """The model's name: its folder's name, lm-eval's `model_name`, or that name's last part."""
+    if name_from == "folder":
+        return path.parent.name
+    name = data.get("model_name")
+    if not isinstance(name, str) or not name:
+        warn(f"{path}: no `model_name` in the file; using its folder's name instead.")
+        return path.parent.name
+    return name if name_from == "model" else name.rstrip("/").rsplit("/", 1)[-1]
+
+
+def _subtasks(data: dict) -> set[str]:
+    """Tasks that lm-eval ran as members of a group (their group has the score)."""
+    groups = data.get("group_subtasks") or {}
+    return {task for members in groups.values() if isinstance(members, list) for task in members}
+
+
+def load(
+    dirs: list[str | Path], name_from: str = "folder", extra: dict[str, str] | None = None
+) -> Results:
+    """Read every results file under `dirs` into the latest score of each model and column."""
+    if name_from not in NAME_FROM:
+        raise CompareError(f"--name-from {name_from!r}: choose one of {', '.join(NAME_FROM)}.")
+    files = [(path, data) for path in find_files(dirs) if (data := read_file(path)) is not None]
+    if not files:
+        raise CompareError(f"No lm-eval results file (JSON with a `results` object) under "
+                           f"{', '.join(map(str, dirs))}. Run `lm_eval ... --output_path DIR` first.")
+    files.sort(key=lambda item: (_date(*item), item[0].name))
+    out, ignored = Results(), set()
+    for path, data in files:
+        name = model_name(path, data, name_from)
+        added = _add_file(out, name, path, data, ignored, extra)
+        if not added:
+            warn(f"{path}: no task with a primary metric in it (tasks: "
+                 f"{_short(sorted(data['results']))}); add --metric TASK=METRIC to use one.")
+        if (limit := (data.get("config") or {}).get("limit")) is not None:
+            warn(f"{path}: run with limit={limit}; its scores are on a subset of each task.")
+    if ignored:
+        warn(f"Tasks with no primary metric, left out: {_short(sorted(ignored))}. "
+             "Add --metric TASK=METRIC to compare them.")
+    _warn_mixed_fast(out)
+    return out
+
+
+def _add_file(
+    out: Results, name: str, path: Path, data: dict, ignored: set[str], extra: dict[str, str] | None
+) -> int:
+    """Add one file's scores to `out` (later files win); return how many it added."""
+    out.files.setdefault(name, []).append(path)
+    subtasks, added = _subtasks(data), 0
+    for task, metrics in data["results"].items():
+        columns = columns_for(task, extra)
+        if not columns:
+            if task not in subtasks:
+                ignored.add(task)
+            continue
+        for column in columns:
+            value = metric_value(metrics, column.metric) if isinstance(metrics, dict) else None
+            if value is None:
+                have = sorted({key.split(",")[0] for key in metrics} - {"alias", "name"})
+                warn(f"{path}: task {task} has no metric {column.metric!r} "
+                     f"(it has {_short(have)}); left out.")
+                continue
+            out.columns.setdefault(column.name, column)
+            out.cells.setdefault(name, {})[column.name] = Cell(value, task, path, _date(path, data))
+            added += 1
+    return added
+
+
+def _date(path: Path, data: dict) -> float:
+    """When the run started (lm-eval's `date`), else the file's modification time."""
+    date = data.get("date")
+    return float(date) if isinstance(date, (int, float)) else path.stat().st_mtime
+
+
+def _warn_mixed_fast(out: Results) -> None:
+    """Warn when a column mixes full and `_fast` runs across models."""
+    for column in out.columns:
+        fast = {m: c.task.endswith(FAST_SUFFIX) for m, cols in out.cells.items()
+                if (c := cols.get(column))}
+        if 0 < sum(fast.values()) < len(fast):
+            which = [m for m, is_fast in fast.items() if is_fast]
+            warn(f"Column {column} mixes full and _fast results (_fast for {_short(which)}); "
+                 "their scores are not on the same items.")
+
+
+def _short(names: list[str], limit: int = 8) -> str:
+    more = f", ... ({len(names) - limit} more)" if len(names) > limit else ""
+    return ", ".join(names[:limit]) + more
