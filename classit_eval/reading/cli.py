@@ -1,0 +1,88 @@
+"""`classit-eval reading-score`: score surprisals computed elsewhere.
+
+The input is the official pipeline's `prediction.jsonl`: one JSON line per row of
+reading_data.csv, in csv order, with the surprisal `Logprob` and `Prev_Logprob` (nats).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from classit_eval.data import DataError, MissingDataError
+from classit_eval.reading import dataset, regression
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="classit-eval reading-score",
+        description="BabyLM 2025 reading scores (normalised delta-R2 x100) of surprisals "
+        "in the official prediction.jsonl format.",
+    )
+    p.add_argument("predictions", help="prediction.jsonl (Logprob, Prev_Logprob per csv row)")
+    p.add_argument("--data-dir", help="evaluation data root (default: $CLASSIT_DATA_DIR, cache)")
+    p.add_argument("--fast", action="store_true", help="use fast_eval/reading/reading_data.csv")
+    p.add_argument("--json", action="store_true", help="print all fits as JSON")
+    p.add_argument("--bootstrap", type=int, default=0, metavar="N",
+                   help="N sentence resamples for 95%% confidence intervals (e.g. 1000)")
+    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    p.add_argument("--compare", metavar="OTHER.jsonl",
+                   help="a second model's predictions: bootstrap the difference (needs --bootstrap)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if args.compare and args.bootstrap <= 0:
+        parser().error("--compare needs --bootstrap N (N > 0)")
+    try:
+        csv = dataset.load_csv(dataset.find_csv(args.data_dir, fast=args.fast))
+        paths = [args.predictions, *([args.compare] if args.compare else [])]
+        frames = []
+        for path in paths:
+            preds = dataset.load_predictions(path, len(csv))
+            frames.append(dataset.with_surprisals(csv, preds["pred"], preds["prev_pred"]))
+    except (MissingDataError, DataError, OSError) as err:
+        print(f"classit-eval reading-score: {err}", file=sys.stderr)
+        return 2
+    result = regression.fit_all(frames[0])
+    out = result.as_dict()
+    out["correlations"] = regression.correlations(frames[0])
+    if args.bootstrap > 0:
+        out["bootstrap"] = bootstrap_summary(frames, args.bootstrap, args.seed)
+    if args.json:
+        print(json.dumps(out, indent=2))
+    else:
+        print_text(out)
+    return 0
+
+
+def bootstrap_summary(frames, n_resamples: int, seed: int) -> dict:
+    """95% intervals of both scores (and of the difference, for two frames)."""
+    samples = regression.bootstrap(frames, n_resamples, seed)
+    names = ("eye_tracking", "self_paced_reading")
+    out: dict = {"n_resamples": n_resamples, "seed": seed, "level": 0.95}
+    out["ci"] = {n: regression.interval(samples[:, 0, k]) for k, n in enumerate(names)}
+    if len(frames) == 2:
+        diff = samples[:, 0] - samples[:, 1]
+        out["difference_ci"] = {n: regression.interval(diff[:, k]) for k, n in enumerate(names)}
+        out["p_first_not_better"] = {n: float((diff[:, k] <= 0).mean()) for k, n in enumerate(names)}
+    return out
+
+
+def print_text(out: dict) -> None:
+    metrics = out["metrics"]
+    print(f"EYE TRACKING SCORE: {metrics['eye_tracking']:.2f}")
+    print(f"SELF-PACED READING SCORE: {metrics['self_paced_reading']:.2f}")
+    boot = out.get("bootstrap")
+    if boot:
+        for name, (low, high) in boot["ci"].items():
+            print(f"  {name} 95% CI ({boot['n_resamples']} sentence resamples, seed "
+                  f"{boot['seed']}): [{low:.3f}, {high:.3f}]")
+        for name, (low, high) in boot.get("difference_ci", {}).items():
+            print(f"  {name} difference (first - --compare) 95% CI: [{low:.3f}, {high:.3f}]")
+    print("\nper variable: normalised delta-R2 x100 (self-paced: with spillover)")
+    for name, value in metrics.items():
+        if name not in ("eye_tracking", "self_paced_reading"):
+            print(f"  {name:<24} {value:9.4f}")
