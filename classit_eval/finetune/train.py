@@ -1,0 +1,183 @@
+"""Fine-tune one task with the HF Trainer: epochs, validation, best epoch, checkpoints.
+
+The Trainer does what it does well: AdamW, the cosine schedule with warmup, length-grouped
+batches padded per batch, a progress bar, a checkpoint per epoch and resuming from it, and
+data-parallel runs under `accelerate launch` / `torchrun`.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef
+from transformers import (
+    DataCollatorWithPadding,
+    EvalPrediction,
+    PreTrainedTokenizerBase,
+    Trainer,
+    TrainingArguments,
+    set_seed,
+)
+
+from classit_eval.finetune.model import SequenceClassifier, load_tokenizer
+from classit_eval.finetune.tasks import Example, Task
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Settings:
+    """Fine-tuning hyper-parameters; None means the task's official default."""
+
+    learning_rate: float = 3e-5
+    weight_decay: float = 0.01
+    batch_size: int | None = None
+    eval_batch_size: int = 64
+    epochs: float | None = None
+    max_length: int = 512
+    seed: int = 42
+    warmup_ratio: float = 0.06
+    min_lr_ratio: float = 0.1
+    dropout: float = 0.1
+    pooling: str = "auto"
+    valid_metric: str | None = None
+    max_train_examples: int | None = None
+    group_by_length: bool = True
+
+    def for_task(self, task: Task) -> dict:
+        """These settings with the task's defaults filled in."""
+        resolved = asdict(self)
+        resolved["batch_size"] = self.batch_size or task.batch_size
+        resolved["epochs"] = self.epochs or task.epochs
+        resolved["valid_metric"] = self.valid_metric or task.valid_metric
+        return resolved
+
+
+@dataclass
+class Run:
+    """What one task's fine-tuning produced."""
+
+    predictions: list[int]
+    labels: list[int]
+    metrics: dict[str, float]
+    best_epoch: float | None
+    settings: dict
+    pooling: str
+    epochs: list[dict] = field(default_factory=list)
+    train_examples: int = 0
+
+
+def score(predictions, labels, metrics: tuple[str, ...]) -> dict[str, float]:
+    """acc / f1 (binary, positive class 1) / mcc from scikit-learn."""
+    functions = {"acc": accuracy_score, "f1": f1_score, "mcc": matthews_corrcoef}
+    return {name: float(functions[name](labels, predictions)) for name in metrics}
+
+
+def encode(examples: list[Example], tokenizer: PreTrainedTokenizerBase,
+           max_length: int) -> list[dict]:
+    """Tokenize each example (as a pair when it has a second text), unpadded."""
+    pairs = all(e.text_b is not None for e in examples)
+    encoded = tokenizer(
+        [e.text_a for e in examples],
+        [e.text_b for e in examples] if pairs else None,
+        truncation=True, max_length=max_length,
+    )
+    return [
+        {"input_ids": ids, "attention_mask": mask, "labels": e.label}
+        for ids, mask, e in zip(encoded["input_ids"], encoded["attention_mask"], examples,
+                                strict=True)
+    ]
+
+
+def training_args(output_dir: Path, s: dict, evaluate: bool = True) -> TrainingArguments:
+    """TrainingArguments for resolved settings `s` (see `Settings.for_task`)."""
+    per_epoch = "epoch" if evaluate else "no"
+    return TrainingArguments(
+        output_dir=str(output_dir),
+        learning_rate=s["learning_rate"],
+        weight_decay=s["weight_decay"],
+        per_device_train_batch_size=s["batch_size"],
+        per_device_eval_batch_size=s["eval_batch_size"],
+        num_train_epochs=s["epochs"],
+        lr_scheduler_type="cosine_with_min_lr",
+        lr_scheduler_kwargs={"min_lr_rate": s["min_lr_ratio"]},
+        warmup_steps=s["warmup_ratio"],
+        train_sampling_strategy="group_by_length" if s["group_by_length"] else "random",
+        eval_strategy=per_epoch,
+        save_strategy=per_epoch,
+        logging_strategy="epoch",
+        load_best_model_at_end=evaluate,
+        metric_for_best_model=s["valid_metric"],
+        greater_is_better=True,
+        save_total_limit=1,
+        seed=s["seed"],
+        data_seed=s["seed"],
+        report_to="none",
+        dataloader_num_workers=0,
+    )
+
+
+def make_trainer(model: SequenceClassifier, tokenizer: PreTrainedTokenizerBase,
+                 args: TrainingArguments, train: list[dict], valid: list[dict] | None,
+                 metrics: tuple[str, ...]) -> Trainer:
+    """A Trainer padding each batch to its longest example (a multiple of 8)."""
+    def compute_metrics(p: EvalPrediction) -> dict[str, float]:
+        return score(np.argmax(p.predictions, axis=-1), p.label_ids, metrics)
+
+    return Trainer(
+        model=model, args=args, train_dataset=train, eval_dataset=valid,
+        data_collator=DataCollatorWithPadding(tokenizer, pad_to_multiple_of=8),
+        processing_class=tokenizer, compute_metrics=compute_metrics,
+    )
+
+
+def _checkpoints(folder: Path) -> list[Path]:
+    return sorted(folder.glob("checkpoint-*")) if folder.is_dir() else []
+
+
+def finetune(model_path: str, task: Task, train: list[Example], valid: list[Example],
+             settings: Settings, checkpoint_dir: Path, resume: bool = False) -> Run:
+    """Fine-tune `model_path` on `train`, keep the best epoch on `valid`, predict `valid`."""
+    s = settings.for_task(task)
+    if s["valid_metric"] not in task.metrics:
+        raise ValueError(f"--valid-metric {s['valid_metric']} is not reported for {task.name}; "
+                         f"choose one of {', '.join(task.metrics)}.")
+    if s["max_train_examples"]:
+        train = train[: s["max_train_examples"]]
+    set_seed(s["seed"])
+    tokenizer = load_tokenizer(model_path)
+    model = SequenceClassifier.from_pretrained(model_path, task.num_labels, s["pooling"],
+                                               s["dropout"])
+    existing = _checkpoints(checkpoint_dir)
+    if resume and not existing:
+        log.warning("%s: --resume given but no checkpoint in %s; starting from scratch.",
+                    task.name, checkpoint_dir)
+    elif existing and not resume:
+        log.warning("%s: removing %d old checkpoint(s) in %s (pass --resume to continue them).",
+                    task.name, len(existing), checkpoint_dir)
+        for old in existing:
+            shutil.rmtree(old)
+    trainer = make_trainer(
+        model, tokenizer, training_args(checkpoint_dir, s),
+        encode(train, tokenizer, s["max_length"]), encode(valid, tokenizer, s["max_length"]),
+        task.metrics,
+    )
+    trainer.train(resume_from_checkpoint=bool(resume and existing))
+    output = trainer.predict(trainer.eval_dataset)
+    predictions = np.argmax(output.predictions, axis=-1).tolist()
+    labels = [e.label for e in valid]
+    evals = [entry for entry in trainer.state.log_history if "eval_loss" in entry]
+    best = max(evals, key=lambda e: e[f"eval_{s['valid_metric']}"], default=None)
+    return Run(
+        predictions=predictions, labels=labels,
+        metrics=score(predictions, labels, task.metrics),
+        best_epoch=best["epoch"] if best else None, settings=s, pooling=model.pooling,
+        epochs=[{k.removeprefix("eval_"): v for k, v in e.items()
+                 if k.startswith("eval_") and "runtime" not in k and "per_second" not in k}
+                | {"epoch": e["epoch"]} for e in evals],
+        train_examples=len(train),
+    )
