@@ -1,0 +1,144 @@
+"""Log-probabilities of text spans under a causal LM: a small explicit scoring API.
+
+    scorer = Scorer(model, tokenizer, mode="full", batch_size=32)
+    scorer.score([("The cat", " sat."), ("", "Dogs bark.")])  # [(logprob, is_greedy), ...]
+
+A request is (context, continuation); its span is the continuation. Two modes:
+
+- `full` (default): the text is tokenised as running text (no special tokens), a prefix
+  token (BOS, else EOS, as lm-eval does) is put in front, and every token overlapping the
+  continuation is scored. Log-softmax is taken in float32 whatever the model's dtype.
+- `babylm2025`: the official BabyLM 2025 pipeline's scoring. The text is tokenised with
+  the tokenizer's own special tokens (no BOS unless the tokenizer adds one); the span is
+  the tokens whose character offsets end after the start of the continuation; the first
+  token of the sequence is never scored (it has no left context).
+
+Requests are scored in batches sorted by length (right padding only up to the longest
+sequence of each batch), and a request whose tokens are a prefix of another request's
+shares that request's forward pass: all words of a sentence cost one pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from tqdm import tqdm
+
+MODES = ("full", "babylm2025")
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """A request as tokens: positions `span` of `tokens` are scored (never position 0)."""
+
+    tokens: tuple[int, ...]
+    span: tuple[int, ...]
+
+
+class Scorer:
+    """Sums of token log-probabilities of continuations given contexts."""
+
+    def __init__(self, model, tokenizer, mode: str = "full", batch_size: int = 32,
+                 prefix_token_id: int | None = None, max_length: int | None = None,
+                 progress: bool = True) -> None:
+        if mode not in MODES:
+            raise ValueError(f"scoring={mode!r} is not a mode; choose one of {', '.join(MODES)}.")
+        if not getattr(tokenizer, "is_fast", False):
+            raise ValueError(
+                f"{type(tokenizer).__name__} is not a fast tokenizer: character offsets are "
+                "needed to find the scored span. Load the model's tokenizer.json (use_fast=True)."
+            )
+        self.model, self.tokenizer, self.mode = model, tokenizer, mode
+        self.batch_size = max(1, int(batch_size))
+        self.max_length = max_length or getattr(model.config, "max_position_embeddings", None)
+        self.progress = progress
+        if prefix_token_id is None:
+            prefix_token_id = tokenizer.bos_token_id
+            if prefix_token_id is None:
+                prefix_token_id = tokenizer.eos_token_id
+        if mode == "full" and prefix_token_id is None:
+            raise ValueError(
+                "scoring=full needs a BOS or EOS token to condition the first token on; the "
+                "tokenizer has neither. Pass prefix_token_id=<id> in the model arguments."
+            )
+        self.prefix_token_id = prefix_token_id
+        self.pad_token_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (
+            prefix_token_id if prefix_token_id is not None else 0)
+
+    # -- tokenisation -------------------------------------------------------------------
+    def encode(self, context: str, continuation: str) -> Encoded:
+        """The tokens of context + continuation and the positions of the continuation."""
+        text = context + continuation
+        special = self.mode == "babylm2025"
+        enc = self.tokenizer(text, add_special_tokens=special, return_offsets_mapping=True)
+        ids, offsets = list(enc["input_ids"]), [tuple(o) for o in enc["offset_mapping"]]
+        if special:
+            start = len(text) - len(continuation) + (offsets[0][0] if offsets else 0)
+        else:
+            ids, offsets = [self.prefix_token_id, *ids], [(0, 0), *offsets]
+            start = len(context)
+        span = tuple(i for i, (_, end) in enumerate(offsets) if end > start and i > 0)
+        return Encoded(tuple(ids), span)
+
+    # -- scoring ------------------------------------------------------------------------
+    def score(self, requests: Sequence[tuple[str, str]]) -> list[tuple[float, bool]]:
+        """(sum of log-probabilities, whether every span token is the argmax) per request."""
+        encoded = [self.encode(c, x) for c, x in requests]
+        return self.score_encoded(encoded)
+
+    def score_encoded(self, encoded: Sequence[Encoded]) -> list[tuple[float, bool]]:
+        hosts = _prefix_hosts([e.tokens for e in encoded])
+        unique_hosts = sorted(set(hosts.values()), key=lambda t: (-len(t), t))
+        token_logprobs: dict[tuple[int, ...], tuple[torch.Tensor, torch.Tensor]] = {}
+        batches = [unique_hosts[i:i + self.batch_size]
+                   for i in range(0, len(unique_hosts), self.batch_size)]
+        for batch in tqdm(batches, desc=f"scoring ({self.mode})", disable=not self.progress):
+            for seq, result in zip(batch, self._forward(batch), strict=True):
+                token_logprobs[seq] = result
+        out = []
+        for e in encoded:
+            logprobs, greedy = token_logprobs[hosts[e.tokens]]
+            # position p of the sequence is predicted by the logits at p - 1
+            idx = torch.tensor([p - 1 for p in e.span], dtype=torch.long)
+            out.append((float(logprobs[idx].double().sum()), bool(greedy[idx].all())))
+        return out
+
+    @torch.no_grad()
+    def _forward(self, batch: list[tuple[int, ...]]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Per sequence: log p(token[p] | tokens[:p]) at index p - 1, and argmax hits."""
+        longest = max(len(s) for s in batch)
+        if self.max_length and longest > self.max_length:
+            raise ValueError(
+                f"A request is {longest} tokens long, over the model's {self.max_length}; "
+                "shorten the inputs or pass max_length=<n> if the model supports longer ones."
+            )
+        device = self.model.device
+        ids = torch.full((len(batch), longest), self.pad_token_id, dtype=torch.long)
+        mask = torch.zeros((len(batch), longest), dtype=torch.long)
+        for row, seq in enumerate(batch):
+            ids[row, : len(seq)] = torch.tensor(seq)
+            mask[row, : len(seq)] = 1
+        logits = self.model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits
+        logits = logits[:, :-1].float()
+        targets = ids[:, 1:].to(device)
+        logprobs = logits.gather(-1, targets.unsqueeze(-1)).squeeze(-1) - logits.logsumexp(-1)
+        greedy = logits.argmax(-1) == targets
+        return [(logprobs[r, : len(s) - 1].cpu(), greedy[r, : len(s) - 1].cpu())
+                for r, s in enumerate(batch)]
+
+
+def _prefix_hosts(sequences: Sequence[tuple[int, ...]]) -> dict[tuple[int, ...], tuple[int, ...]]:
+    """Map each distinct sequence to the longest sequence it is a prefix of (maybe itself).
+
+    In lexicographic order, every sequence that extends `s` follows `s` directly, so `s`
+    is a prefix of some sequence if and only if it is a prefix of its successor.
+    """
+    ordered = sorted(set(sequences))
+    hosts: dict[tuple[int, ...], tuple[int, ...]] = {}
+    for i in range(len(ordered) - 1, -1, -1):
+        seq = ordered[i]
+        nxt = ordered[i + 1] if i + 1 < len(ordered) else None
+        hosts[seq] = hosts[nxt] if nxt is not None and nxt[: len(seq)] == seq else seq
+    return hosts
