@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+import torch
 from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef
 from transformers import (
     DataCollatorWithPadding,
@@ -118,6 +119,7 @@ def training_args(output_dir: Path, s: dict, evaluate: bool = True) -> TrainingA
         data_seed=s["seed"],
         report_to="none",
         dataloader_num_workers=0,
+        dataloader_pin_memory=torch.cuda.is_available(),
     )
 
 

@@ -1,0 +1,141 @@
+"""classit-finetune end to end: a tiny LLaMA fine-tuned for a few steps on real RTE and WSC."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pytest
+from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef
+from transformers import Trainer
+
+from classit_eval.data import find_file, read_jsonl
+from classit_eval.finetune import main
+
+QUICK = ["--max-train-examples", "64", "--epochs", "2", "--batch-size", "16",
+         "--max-length", "128"]
+
+
+def run(model: Path, out: Path, tasks: str, *extra: str) -> int:
+    return main(["--model", str(model), "--tasks", tasks, "--output_path", str(out),
+                 *QUICK, *extra])
+
+
+def outputs(out: Path, task: str) -> tuple[dict, list[dict]]:
+    """The results document and predictions of `task`: there must be exactly one of each."""
+    (results,) = [p for p in out.rglob("results_*.json")
+                  if f"classit_finetune_{task}" in json.loads(p.read_text())["results"]]
+    (predictions,) = out.rglob(f"predictions_classit_finetune_{task}_*.jsonl")
+    return json.loads(results.read_text()), [json.loads(x) for x in predictions.open()]
+
+
+@pytest.fixture(scope="module")
+def finetuned(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("finetune")
+    assert run(tiny_model, out, "rte,wsc") == 0
+    return out
+
+
+@pytest.mark.parametrize("task,size", [("rte", 139), ("wsc", 52)])
+def test_written_metrics_match_predictions(finetuned: Path, tiny_model: Path, task: str,
+                                           size: int) -> None:
+    document, predictions = outputs(finetuned, task)
+    name = f"classit_finetune_{task}"
+    gold = read_jsonl(find_file(f"full_eval/glue_filtered/{task}.valid.jsonl"))
+    assert [p["doc_id"] for p in predictions] == list(range(size))
+    assert [p["gold"] for p in predictions] == [r["label"] for r in gold]
+    assert [p["idx"] for p in predictions] == [r["idx"] for r in gold]
+    preds, labels = [p["pred"] for p in predictions], [p["gold"] for p in predictions]
+    assert set(preds) <= {0, 1}
+    metrics = document["results"][name]
+    assert metrics["acc,none"] == pytest.approx(accuracy_score(labels, preds))
+    assert metrics["f1,none"] == pytest.approx(f1_score(labels, preds))
+    assert metrics["mcc,none"] == pytest.approx(matthews_corrcoef(labels, preds))
+    assert document["n-samples"][name] == {"original": size, "effective": size}
+    meta = document["configs"][name]["metadata"]
+    assert meta["pooling"] == "last" and meta["learning_rate"] == 3e-5
+    assert meta["epochs"] == 2 and meta["train_examples"] == 64
+    assert meta["best_epoch"] in {e["epoch"] for e in meta["validation_per_epoch"]}
+    assert document["model_name"] == str(tiny_model)
+    assert document["config"]["model_args"].startswith(f"pretrained={tiny_model}")
+
+
+def test_results_path_follows_lm_eval(finetuned: Path, tiny_model: Path) -> None:
+    folder = finetuned / str(tiny_model).replace("/", "__")
+    assert len(list(folder.glob("results_*.json"))) == 2
+    assert len(list(folder.glob("predictions_classit_finetune_*.jsonl"))) == 2
+
+
+def test_same_seed_same_numbers_and_resume(finetuned: Path, tiny_model: Path, tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """A rerun gives the same predictions; so does a run interrupted after epoch 1 and resumed."""
+    expected = outputs(finetuned, "wsc")
+    assert run(tiny_model, tmp_path / "again", "wsc") == 0
+    assert outputs(tmp_path / "again", "wsc")[1] == expected[1]
+
+    save = Trainer._save_checkpoint
+
+    def save_then_crash(self, *args, **kwargs):
+        save(self, *args, **kwargs)
+        raise KeyboardInterrupt("simulated interruption after the first epoch")
+
+    monkeypatch.setattr(Trainer, "_save_checkpoint", save_then_crash)
+    with pytest.raises(KeyboardInterrupt):
+        run(tiny_model, tmp_path / "resumed", "wsc")
+    monkeypatch.setattr(Trainer, "_save_checkpoint", save)
+    assert list((tmp_path / "resumed").rglob("checkpoint-4"))
+    step, steps = Trainer.training_step, []
+
+    def counted_step(self, *args, **kwargs):
+        steps.append(self.state.global_step)
+        return step(self, *args, **kwargs)
+
+    monkeypatch.setattr(Trainer, "training_step", counted_step)
+    assert run(tiny_model, tmp_path / "resumed", "wsc", "--resume") == 0
+    assert steps == [4, 5, 6, 7]  # 64 examples / 16 = 4 steps an epoch: only epoch 2 reran
+    resumed = outputs(tmp_path / "resumed", "wsc")
+    assert resumed[1] == expected[1]
+    assert resumed[0]["results"] == expected[0]["results"]
+
+
+def test_missing_train_file_names_it_and_other_tasks_run(
+    tiny_model: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.ERROR):
+        code = run(tiny_model, tmp_path, "boolq,wsc,multirc", "--epochs", "1")
+    assert code == 1
+    errors = "\n".join(r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR)
+    assert "glue_filtered/boolq.train.jsonl is missing" in errors
+    assert "glue_filtered/multirc.train.jsonl is missing" in errors
+    assert "https://osf.io/ryjfm/" in errors and "--multirc-train-from" in errors
+    assert outputs(tmp_path, "wsc")[0]["results"]["classit_finetune_wsc"]["acc,none"] >= 0
+    assert not list(tmp_path.rglob("predictions_classit_finetune_boolq_*"))
+
+
+def test_unknown_task_is_an_argument_error(tiny_model: Path, tmp_path: Path,
+                                           capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        run(tiny_model, tmp_path, "rte,superglue_cb")
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "--tasks" in err and "'superglue_cb'" in err and "boolq, multirc, rte" in err
+    assert not list(tmp_path.iterdir())
+
+
+def test_label_outside_label_set(eval_data: Path, tiny_model: Path, tmp_path: Path,
+                                 caplog: pytest.LogCaptureFixture) -> None:
+    glue = tmp_path / "data" / "full_eval" / "glue_filtered"
+    glue.mkdir(parents=True)
+    real = eval_data / "full_eval" / "glue_filtered"
+    lines = (real / "rte.train.jsonl").read_text().splitlines()[:20]
+    bad = json.loads(lines[6]) | {"label": 2}
+    lines[6] = json.dumps(bad)
+    (glue / "rte.train.jsonl").write_text("\n".join(lines) + "\n")
+    (glue / "rte.valid.jsonl").write_text((real / "rte.valid.jsonl").read_text())
+    with caplog.at_level(logging.ERROR):
+        code = run(tiny_model, tmp_path / "out", "rte", "--data-dir", str(tmp_path / "data"))
+    assert code == 1
+    (message,) = [r.getMessage() for r in caplog.records if "rte skipped" in r.getMessage()]
+    assert "rte.train.jsonl, line 7: label 2 is not a rte label" in message
+    assert "0..1" in message
