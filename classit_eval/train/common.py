@@ -1,0 +1,116 @@
+"""Helpers shared by the training steps: errors, text files, word counts, configs."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from transformers import LlamaConfig, PretrainedConfig
+
+
+class TrainError(ValueError):
+    """Bad input to a training step; the message names the file or argument and the fix."""
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def file_records(paths: Sequence[Path]) -> list[dict]:
+    """What the metadata records of each input file: path, size, sha256."""
+    return [
+        {"path": str(Path(p).resolve()), "bytes": Path(p).stat().st_size, "sha256": sha256(p)}
+        for p in paths
+    ]
+
+
+def count_words(text: str) -> int:
+    """Words as BabyLM counts them: whitespace-separated strings."""
+    return len(text.split())
+
+
+def check_text_files(paths: Sequence[Path], what: str = "corpus") -> list[Path]:
+    """The files, checked to exist and to hold at least one word."""
+    if not paths:
+        raise TrainError(f"No {what} files given: pass one or more text files.")
+    found = []
+    for path in map(Path, paths):
+        if not path.is_file():
+            raise TrainError(f"{what} file {path} does not exist: check the path.")
+        found.append(path)
+    if not any(_has_words(p) for p in found):
+        names = ", ".join(map(str, found))
+        raise TrainError(f"The {what} is empty: {names} hold no words. Pass non-empty text files.")
+    return found
+
+
+def _has_words(path: Path) -> bool:
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        return any(line.strip() for line in handle)
+
+
+def iter_lines(paths: Sequence[Path]) -> Iterator[str]:
+    """The non-empty lines of text files, stripped."""
+    for path in paths:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                if line.strip():
+                    yield line.strip()
+
+
+def load_config(path: Path) -> PretrainedConfig:
+    """A model config from a JSON file such as `models/llama-100m.json`."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "config.json"
+    if not path.is_file():
+        raise TrainError(f"Model config {path} does not exist: pass e.g. models/llama-100m.json.")
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise TrainError(
+            f"Model config {path}, line {err.lineno}: not valid JSON ({err.msg}). "
+            "Fix the file, or start from models/llama-100m.json."
+        ) from err
+    if not isinstance(raw, dict) or raw.get("model_type", "llama") != "llama":
+        raise TrainError(f"Model config {path}: expected a LlamaConfig object (model_type llama).")
+    try:
+        return LlamaConfig.from_dict(raw)
+    except (TypeError, ValueError) as err:
+        raise TrainError(f"Model config {path} does not make a LlamaConfig: {err}") from err
+
+
+def parse_words(text: str) -> int:
+    """`10M` -> 10_000_000, `500k` -> 500_000, `1B`, `1200`."""
+    units = {"k": 10**3, "m": 10**6, "b": 10**9}
+    text = text.strip().lower()
+    try:
+        if text and text[-1] in units:
+            return int(float(text[:-1]) * units[text[-1]])
+        return int(text)
+    except ValueError as err:
+        raise TrainError(f"Not a word count: {text!r}; write e.g. 500k, 10M, 1B.") from err
+
+
+def words_label(words: int) -> str:
+    """The BabyLM revision name of a word count: 1M -> chck_1M, 500k -> chck_500K."""
+    for unit, size in (("B", 10**9), ("M", 10**6), ("K", 10**3)):
+        if words >= size and words % size == 0:
+            return f"chck_{words // size}{unit}"
+    return f"chck_{words}"
+
+
+def babylm_milestones() -> list[int]:
+    """BabyLM checkpoint word counts: 1M..10M by 1M, 20M..100M by 10M, 200M..1B by 100M."""
+    million = 10**6
+    return (
+        [i * million for i in range(1, 11)]
+        + [i * 10 * million for i in range(2, 11)]
+        + [i * 100 * million for i in range(2, 11)]
+    )

