@@ -1,0 +1,65 @@
+"""The lm-eval task `classit_reading_fast` under the stock `hf` model, and bad input."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import lm_eval
+import pandas as pd
+import pytest
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+import classit_eval.plugin
+from classit_eval.data import DataError
+from classit_eval.reading import dataset, regression, surprisal, task
+
+
+def test_task_under_hf_equals_library(tiny_model: Path, eval_data: Path) -> None:
+    out = lm_eval.simple_evaluate(
+        model="hf", model_args={"pretrained": str(tiny_model)}, tasks=["classit_reading_fast"],
+        task_manager=classit_eval.plugin.task_manager(
+            metadata={"data_dir": str(eval_data), "reading_bootstrap": 50}),
+        device="cpu", batch_size=64,
+    )
+    got = out["results"]["classit_reading_fast"]
+    csv = dataset.load_csv(eval_data / dataset.FAST_CSV)
+    model = AutoModelForCausalLM.from_pretrained(tiny_model).eval()
+    pred, prev = surprisal.reading_surprisals(
+        model, AutoTokenizer.from_pretrained(tiny_model), csv, "running")
+    frame = dataset.with_surprisals(csv, pred, prev)
+    for name, value in regression.fit_all(frame).metrics().items():
+        assert got[f"{name},none"] == pytest.approx(value, abs=1e-4), name
+    assert got["eye_tracking_ci_low,none"] < got["eye_tracking,none"] < got[
+        "eye_tracking_ci_high,none"]
+
+
+def test_bad_convention_is_a_clear_error(eval_data: Path) -> None:
+    with pytest.raises(ValueError, match="reading_convention='gpt2' is not one of"):
+        task.load(data_dir=str(eval_data), reading_convention="gpt2")
+
+
+def test_csv_missing_a_column_is_a_clear_error(eval_data: Path, tmp_path: Path) -> None:
+    root = tmp_path / "evaluation_data"
+    (root / "full_eval/reading").mkdir(parents=True)
+    csv = pd.read_csv(eval_data / dataset.FULL_CSV).drop(columns=["Subtlex_log10"])
+    csv.to_csv(root / dataset.FULL_CSV, index=False)
+    with pytest.raises(DataError, match=r"reading_data.csv: missing column\(s\) Subtlex_log10"):
+        task.load(data_dir=str(root))
+
+
+def test_docs_cover_every_row_and_previous_word(eval_data: Path) -> None:
+    docs = task.load(data_dir=str(eval_data))["test"]
+    csv = dataset.load_csv(eval_data / dataset.FULL_CSV)
+    keys = set(zip(docs["context"], docs["word"], strict=True))
+    assert set(task._queries(csv)) == keys and len(keys) == len(docs)
+    assert ("None", "of") in keys  # the empty csv item, read as "None" like the official
+    doc = docs[0]
+    assert (task.doc_to_text(doc), task.doc_to_target(doc)) == ("Arthur placed", " the")
+    assert task.doc_to_target(doc | {"convention": "babylm2025"}) == "the"
+
+
+def test_no_data_is_a_clear_error(tmp_path: Path) -> None:
+    shutil.rmtree(tmp_path, ignore_errors=True)
+    with pytest.raises(FileNotFoundError, match="download-data"):
+        task.load(data_dir=str(tmp_path / "nowhere"))
