@@ -5,10 +5,11 @@ Every record has `prompt`, `reply`, `source` (`switchboard` or `wiki`) and an `i
 - `switchboard`: the BabyLM Switchboard file has one utterance per line, `A:<tab>text` or
   `B:<tab>text`. Consecutive lines of one speaker are joined into a turn; every turn is the
   prompt of the pair whose reply is the next turn (so a turn is also the next prompt).
-- `wiki`: an instruct causal LM (any, through its chat template) reads Simple Wikipedia
-  paragraphs and writes `Question: ... Answer: ...`; each parsed pair is a record. Output is
-  appended paragraph by paragraph and a rerun skips paragraphs already done, so a killed
-  run resumes; paragraphs whose output does not parse are listed in `<out>.skipped`.
+- `wiki`: an instruct causal LM (any, through its chat template) reads a Simple Wikipedia
+  paragraph and writes a question the paragraph answers; a second call answers it from
+  the paragraph (greedy decoding). Output is appended batch by batch and a rerun skips
+  paragraphs already done, so a killed run resumes; paragraphs whose question or answer
+  is unusable (none, or a non-answer) are listed in `<out>.skipped`.
 Each output has its metadata beside it, in `<out>.classit_train.json`.
 
 `--max-words` stops when the pairs written hold that many words (prompt + reply).
@@ -32,12 +33,16 @@ PAPER_MODEL = "meta-llama/Llama-3.2-3B-Instruct"
 TURN = re.compile(r"^([A-Za-z]):\s*(.*)$")
 HEADING = re.compile(r"\s*= = = (.+?) = = =\s*")
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
-QA = re.compile(r"Question:\s*(.+?)\s*Answer:\s*(.+?)\s*(?=Question:|$)", re.S | re.I)
-WIKI_PROMPT = (
-    "Read the text below. Write one question about it that the text answers, and the "
-    "answer, in simple words. Use exactly this form:\nQuestion: ...\nAnswer: ...\n\n"
-    "Text: {paragraph}"
+QUESTION_PROMPT = (
+    "{paragraph}\n\nWrite one question about this text that the text answers. "
+    "Write only the question."
 )
+ANSWER_PROMPT = (
+    "{paragraph}\n\nAnswer this question about the text above in one or two sentences: "
+    "{question}"
+)
+QUESTION = re.compile(r"[^?.!\n]*\?")
+NON_ANSWER = re.compile(r"answer to (this|the) question", re.I)
 
 
 # --- Switchboard -------------------------------------------------------------------------
@@ -96,14 +101,17 @@ def paragraph_id(paragraph: str) -> str:
     return hashlib.sha1(paragraph.encode("utf-8")).hexdigest()[:16]
 
 
-def parse_qa(text: str) -> list[tuple[str, str]]:
-    """The (question, answer) pairs of a generated `Question: ... Answer: ...` text."""
-    pairs = []
-    for question, answer in QA.findall(text):
-        answer = answer.split("\n\n")[0].strip()
-        if question.strip() and answer:
-            pairs.append((" ".join(question.split()), " ".join(answer.split())))
-    return pairs
+def clean_question(text: str) -> str | None:
+    """The last real question of a generated text (small models add filler questions)."""
+    found = [" ".join(q.split()) for q in QUESTION.findall(text.replace("Question:", " "))]
+    found = [q for q in found if len(q.split()) >= 3 and not NON_ANSWER.search(q)]
+    return found[-1] if found else None
+
+
+def clean_answer(text: str) -> str | None:
+    """The first paragraph of a generated answer, unless it is a non-answer."""
+    answer = " ".join(text.replace("Answer:", " ").split("\n\n")[0].split())
+    return answer if len(answer.split()) >= 2 and not NON_ANSWER.search(answer) else None
 
 
 def load_generator(model: str, gguf_file: str | None = None):
@@ -129,24 +137,39 @@ def load_generator(model: str, gguf_file: str | None = None):
     return lm.to(device).eval(), tokenizer
 
 
-def generate(lm, tokenizer, paragraphs: list[str], max_new_tokens: int) -> list[str]:
-    """The model's greedy reply to the question-writing prompt of each paragraph."""
+def generate(lm, tokenizer, prompts: list[str], max_new_tokens: int) -> list[str]:
+    """The model's greedy reply to each prompt, given as a user message of its chat template."""
     import torch
 
     texts = [
-        tokenizer.apply_chat_template(
-            [{"role": "user", "content": WIKI_PROMPT.format(paragraph=p)}],
-            tokenize=False, add_generation_prompt=True,
-        )
-        for p in paragraphs
+        tokenizer.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False,
+                                      add_generation_prompt=True)
+        for prompt in prompts
     ]
     batch = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
     batch = batch.to(lm.device)
     with torch.no_grad():
         out = lm.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False,
                           pad_token_id=tokenizer.pad_token_id)
-    new = out[:, batch["input_ids"].shape[1]:]
-    return tokenizer.batch_decode(new, skip_special_tokens=True)
+    return tokenizer.batch_decode(out[:, batch["input_ids"].shape[1]:], skip_special_tokens=True)
+
+
+def question_answers(lm, tokenizer, paragraphs: list[str],
+                     max_new_tokens: int) -> list[tuple[str, str] | None]:
+    """A (question, answer) pair per paragraph, or None when the output is unusable.
+
+    Two calls, as even a 135M model follows them: write a question, then answer it.
+    """
+    prompts = [QUESTION_PROMPT.format(paragraph=p) for p in paragraphs]
+    questions = [clean_question(q) for q in generate(lm, tokenizer, prompts, max_new_tokens)]
+    asked = [(p, q) for p, q in zip(paragraphs, questions, strict=True) if q]
+    prompts = [ANSWER_PROMPT.format(paragraph=p, question=q) for p, q in asked]
+    answers = iter(generate(lm, tokenizer, prompts, max_new_tokens) if asked else [])
+    pairs = []
+    for question in questions:
+        answer = clean_answer(next(answers)) if question else None
+        pairs.append((question, answer) if question and answer else None)
+    return pairs
 
 
 def done_ids(out: Path) -> tuple[set[str], int]:
@@ -154,7 +177,7 @@ def done_ids(out: Path) -> tuple[set[str], int]:
     done, words = set(), 0
     if out.is_file():
         for record in iter_jsonl(Source(out), FIELDS):
-            done.add(str(record.get("id", "")).split("#")[0])
+            done.add(str(record.get("id", "")))
             words += count_words(record["prompt"]) + count_words(record["reply"])
     skipped = out.with_name(out.name + ".skipped")
     if skipped.is_file():
@@ -185,18 +208,16 @@ def wiki_pairs(args: argparse.Namespace) -> int:
         if budget is not None and words >= budget:
             break
         chunk = todo[start : start + args.batch_size]
-        replies = generate(lm, tokenizer, chunk, args.max_new_tokens)
+        pairs = question_answers(lm, tokenizer, chunk, args.max_new_tokens)
         with open(args.out, "a", encoding="utf-8") as out, open(skipped, "a") as skip:
-            for paragraph, reply in zip(chunk, replies, strict=True):
-                pid = paragraph_id(paragraph)
-                pairs = parse_qa(reply)
-                if not pairs:
-                    skip.write(pid + "\n")
-                for k, (question, answer) in enumerate(pairs):
-                    record = {"prompt": question, "reply": answer, "source": "wiki",
-                              "id": f"{pid}#{k}", "paragraph": paragraph}
-                    out.write(json.dumps(record, ensure_ascii=False) + "\n")
-                    words += count_words(question) + count_words(answer)
+            for paragraph, pair in zip(chunk, pairs, strict=True):
+                if pair is None:
+                    skip.write(paragraph_id(paragraph) + "\n")
+                    continue
+                record = {"prompt": pair[0], "reply": pair[1], "source": "wiki",
+                          "id": paragraph_id(paragraph), "paragraph": paragraph}
+                out.write(json.dumps(record, ensure_ascii=False) + "\n")
+                words += count_words(pair[0]) + count_words(pair[1])
         print(f"{min(start + args.batch_size, len(todo))}/{len(todo)} paragraphs, "
               f"{words:,} words")
     return words
@@ -239,7 +260,7 @@ def run(args: argparse.Namespace) -> int:
         fields = {"pairs": pairs}
     else:
         words = wiki_pairs(args)
-        fields = {"model": args.model, "prompt_template": WIKI_PROMPT}
+        fields = {"model": args.model, "prompts": [QUESTION_PROMPT, ANSWER_PROMPT]}
     metadata.write(args.out.parent, f"instructions-{args.kind}",
                    files=[args.file] if args.kind == "switchboard" else args.files,
                    filename=f"{args.out.name}.classit_train.json",

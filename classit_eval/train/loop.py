@@ -213,6 +213,7 @@ def _save_state(accelerator: Accelerator, out: Path, progress: dict) -> None:
     if accelerator.is_main_process:
         (folder / "progress.json").write_text(json.dumps(progress))
         for old in (out / RESUME_DIR).glob("state_*"):
-            if old != folder:
+            if old != folder:  # unmark it first: a kill mid-removal leaves no half state
+                (old / "progress.json").unlink(missing_ok=True)
                 shutil.rmtree(old, ignore_errors=True)
     accelerator.wait_for_everyone()
