@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> None:
     if args.json:
         write_json(to_json(cmp, results.columns, results.files), args.json)
     if args.csv:
-        write(to_csv(cmp).to_csv(float_format="%.6g"), args.csv)
+        write(to_csv(cmp).to_csv(), args.csv)
     if args.markdown:
         write(to_markdown(cmp), args.markdown)
     if args.plot:

@@ -131,7 +131,7 @@ def _add_file(
     for task, metrics in data["results"].items():
         columns = columns_for(task, extra)
         if not columns:
-            if task not in subtasks:
+            if task not in subtasks and _has_scores(metrics):
                 ignored.add(task)
             continue
         for column in columns:
@@ -145,6 +145,12 @@ def _add_file(
             out.cells.setdefault(name, {})[column.name] = Cell(value, task, path, _date(path, data))
             added += 1
     return added
+
+
+def _has_scores(metrics: object) -> bool:
+    """True when a `results` entry has a numeric metric (a suite group may have none)."""
+    return isinstance(metrics, dict) and any(
+        isinstance(v, (int, float)) for k, v in metrics.items() if "," in k)
 
 
 def _date(path: Path, data: dict) -> float:

@@ -22,6 +22,10 @@ def plot(cmp: Comparison, target: str | Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    # `vert` is deprecated since matplotlib 3.10, which added `orientation`
+    new = tuple(int(p) for p in matplotlib.__version__.split(".")[:2]) >= (3, 10)
+    HORIZONTAL = {"orientation": "horizontal"} if new else {"vert": False}
+
     families = [f for f in (*FAMILIES, ALL)
                 if f in cmp.summary.index.get_level_values("family")]
     # "all" repeats the only family when there is one: show it alone
@@ -35,8 +39,8 @@ def plot(cmp: Comparison, target: str | Path) -> Path:
         order = [m for m in cmp.order(family)
                  if cmp.summary.at[(m, family), "n_tasks"] > 0][::-1]  # best on top
         data = [cmp.z.loc[m, columns].dropna().to_numpy() for m in order]
-        ax.boxplot(data, vert=False, widths=0.6, medianprops={"color": "black"},
-                   flierprops={"marker": "o", "markersize": 3})
+        ax.boxplot(data, widths=0.6, medianprops={"color": "black"},
+                   flierprops={"marker": "o", "markersize": 3}, **HORIZONTAL)
         ax.set_yticks(range(1, len(order) + 1), order)
         ax.axvline(0, color="grey", linewidth=0.8, linestyle=":")
         ax.set_title(f"{TITLES[family]} ({len(columns)})")
