@@ -125,14 +125,14 @@ def training_args(output_dir: Path, s: dict, evaluate: bool = True) -> TrainingA
 
 def make_trainer(model: SequenceClassifier, tokenizer: PreTrainedTokenizerBase,
                  args: TrainingArguments, train: list[dict], valid: list[dict] | None,
-                 metrics: tuple[str, ...]) -> Trainer:
-    """A Trainer padding each batch to its longest example (a multiple of 8)."""
+                 metrics: tuple[str, ...], pad_to_multiple_of: int | None = 8) -> Trainer:
+    """A Trainer padding each batch to its longest example (rounded up to a multiple of 8)."""
     def compute_metrics(p: EvalPrediction) -> dict[str, float]:
         return score(np.argmax(p.predictions, axis=-1), p.label_ids, metrics)
 
     return Trainer(
         model=model, args=args, train_dataset=train, eval_dataset=valid,
-        data_collator=DataCollatorWithPadding(tokenizer, pad_to_multiple_of=8),
+        data_collator=DataCollatorWithPadding(tokenizer, pad_to_multiple_of=pad_to_multiple_of),
         processing_class=tokenizer, compute_metrics=compute_metrics,
     )
 
