@@ -27,10 +27,10 @@ FILENAME = "classit_train.json"
 
 
 def model_size(parameters: int) -> str:
-    """A parameter count as the size label of the paper: 100684288 -> "100M"."""
+    """A parameter count as the paper labels it (truncated): 100684288 -> "100M"."""
     if parameters >= 10**6:
-        return f"{round(parameters / 10**6)}M"
-    return f"{round(parameters / 10**3)}K"
+        return f"{parameters // 10**6}M"
+    return f"{parameters // 10**3}K"
 
 
 def write(folder: Path, command: str, files: Sequence[Path | dict] = (), filename: str = FILENAME,
