@@ -137,7 +137,8 @@ def _add_file(
         for column in columns:
             value = metric_value(metrics, column.metric) if isinstance(metrics, dict) else None
             if value is None:
-                have = sorted({key.split(",")[0] for key in metrics} - {"alias", "name"})
+                have = sorted({key.split(",")[0] for key in metrics
+                               if "," in key and "_stderr," not in key})
                 warn(f"{path}: task {task} has no metric {column.metric!r} "
                      f"(it has {_short(have)}); left out.")
                 continue
