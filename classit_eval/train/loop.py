@@ -116,7 +116,9 @@ def train(
     `save_model(model, folder, progress)` writes a loadable checkpoint (weights, tokenizer,
     metadata); it is called on the main process only. Returns the final progress record.
     """
-    accelerator = Accelerator(cpu=options.cpu, mixed_precision=options.mixed_precision)
+    # accelerate runs several CPU processes (gloo) only when told cpu=True
+    cpu = options.cpu or not _has_accelerator()
+    accelerator = Accelerator(cpu=cpu, mixed_precision=options.mixed_precision)
     set_seed(options.seed)
     world, rank = accelerator.num_processes, accelerator.process_index
     batches = plan(stages, options.batch_size * world, options.seed)
@@ -195,6 +197,12 @@ def train(
     accelerator.wait_for_everyone()
     accelerator.end_training()
     return progress
+
+
+def _has_accelerator() -> bool:
+    """True when torch sees a GPU (or other accelerator) device."""
+    api = getattr(torch, "accelerator", None)  # torch >= 2.6
+    return api.current_accelerator() is not None if api else torch.cuda.is_available()
 
 
 def _save_model(accelerator: Accelerator, model, folder: Path, progress: dict, save) -> None:
