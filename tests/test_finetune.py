@@ -59,6 +59,8 @@ def test_written_metrics_match_predictions(finetuned: Path, tiny_model: Path, ta
     assert meta["best_epoch"] in {e["epoch"] for e in meta["validation_per_epoch"]}
     assert document["model_name"] == str(tiny_model)
     assert document["config"]["model_args"].startswith(f"pretrained={tiny_model}")
+    assert document["config"]["model_num_parameters"] > 0
+    assert document["tokenizer_pad_token"][0] == "<pad>" and document["max_length"] == 128
 
 
 def test_results_path_follows_lm_eval(finetuned: Path, tiny_model: Path) -> None:

@@ -70,6 +70,8 @@ class Run:
     pooling: str
     epochs: list[dict] = field(default_factory=list)
     train_examples: int = 0
+    model_info: dict = field(default_factory=dict)
+    tokenizer_info: dict = field(default_factory=dict)
 
 
 def score(predictions, labels, metrics: tuple[str, ...]) -> dict[str, float]:
@@ -182,4 +184,11 @@ def finetune(model_path: str, task: Task, train: list[Example], valid: list[Exam
                  if k.startswith("eval_") and "runtime" not in k and "per_second" not in k}
                 | {"epoch": e["epoch"]} for e in evals],
         train_examples=len(train),
+        model_info={"model_num_parameters": sum(p.numel() for p in model.parameters()),
+                    "model_dtype": str(next(model.parameters()).dtype)},
+        tokenizer_info={
+            f"tokenizer_{kind}_token": [getattr(tokenizer, f"{kind}_token"),
+                                        str(getattr(tokenizer, f"{kind}_token_id"))]
+            for kind in ("pad", "eos", "bos")
+        } | {"eot_token_id": tokenizer.eos_token_id, "max_length": s["max_length"]},
     )
