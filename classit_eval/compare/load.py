@@ -16,7 +16,13 @@ from pathlib import Path
 import pandas as pd
 
 from classit_eval.compare import CompareError, CompareWarning
-from classit_eval.metrics_registry import FAST_SUFFIX, Column, columns_for, metric_value
+from classit_eval.metrics_registry import (
+    FAST_SUFFIX,
+    PRIMARY,
+    Column,
+    columns_for,
+    metric_value,
+)
 
 NAME_FROM = ("folder", "model", "checkpoint")
 
@@ -44,7 +50,13 @@ class Results:
         table = pd.DataFrame(
             {model: {col: cell.value for col, cell in cols.items()} for model, cols in self.cells.items()}
         ).T
-        return table.reindex(index=sorted(self.cells), columns=list(self.columns)).astype(float)
+        return table.reindex(index=sorted(self.cells), columns=self.column_order()).astype(float)
+
+    def column_order(self) -> list[str]:
+        """Columns in registry order (zero-shot, then fine-tuning), then others by name."""
+        registry = [c.name for columns in PRIMARY.values() for c in columns]
+        rank = {name: i for i, name in enumerate(registry)}
+        return sorted(self.columns, key=lambda name: (rank.get(name, len(rank)), name))
 
 
 def warn(message: str) -> None:

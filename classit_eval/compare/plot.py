@@ -28,9 +28,8 @@ def plot(cmp: Comparison, target: str | Path) -> Path:
 
     families = [f for f in (*FAMILIES, ALL)
                 if f in cmp.summary.index.get_level_values("family")]
-    # "all" repeats the only family when there is one: show it alone
-    if len(families) == 2:
-        families = [ALL]
+    if len(families) == 2:  # one family: "all" would repeat it
+        families = families[:1]
     height = 1.2 + 0.35 * len(cmp.z)
     fig, axes = plt.subplots(1, len(families), figsize=(4.2 * len(families), height),
                              sharey=False, squeeze=False)
