@@ -11,7 +11,9 @@ A request is (context, continuation); its span is the continuation. Two modes:
 - `babylm2025`: the official BabyLM 2025 pipeline's scoring. The text is tokenised with
   the tokenizer's own special tokens (no BOS unless the tokenizer adds one); the span is
   the tokens whose character offsets end after the start of the continuation; the first
-  token of the sequence is never scored (it has no left context).
+  token of the sequence is never scored (it has no left context). A request with an empty
+  context is a whole sentence, which the official pipeline scores without the space that
+  lm-eval's target delimiter puts in front of it: that one space is dropped.
 
 Requests are scored in batches sorted by length (right padding only up to the longest
 sequence of each batch), and a request whose tokens are a prefix of another request's
@@ -70,8 +72,10 @@ class Scorer:
     # -- tokenisation -------------------------------------------------------------------
     def encode(self, context: str, continuation: str) -> Encoded:
         """The tokens of context + continuation and the positions of the continuation."""
-        text = context + continuation
         special = self.mode == "babylm2025"
+        if special and not context and continuation.startswith(" "):
+            continuation = continuation[1:]  # lm-eval's target delimiter, see module doc
+        text = context + continuation
         enc = self.tokenizer(text, add_special_tokens=special, return_offsets_mapping=True)
         ids, offsets = list(enc["input_ids"]), [tuple(o) for o in enc["offset_mapping"]]
         if special:
