@@ -15,20 +15,33 @@ from classit_eval.data import DataError
 from classit_eval.reading import dataset, regression, surprisal, task
 
 
-def test_task_under_hf_equals_library(tiny_model: Path, eval_data: Path) -> None:
-    out = lm_eval.simple_evaluate(
-        model="hf", model_args={"pretrained": str(tiny_model)}, tasks=["classit_reading_fast"],
-        task_manager=classit_eval.plugin.task_manager(
-            metadata={"data_dir": str(eval_data), "reading_bootstrap": 50}),
-        device="cpu", batch_size=64,
-    )
-    got = out["results"]["classit_reading_fast"]
+@pytest.fixture(scope="module")
+def library_metrics(tiny_model: Path, eval_data: Path) -> dict[str, float]:
+    """The metrics of classit_eval.reading itself (running convention) on the fast csv."""
     csv = dataset.load_csv(eval_data / dataset.FAST_CSV)
     model = AutoModelForCausalLM.from_pretrained(tiny_model).eval()
     pred, prev = surprisal.reading_surprisals(
         model, AutoTokenizer.from_pretrained(tiny_model), csv, "running")
-    frame = dataset.with_surprisals(csv, pred, prev)
-    for name, value in regression.fit_all(frame).metrics().items():
+    return regression.fit_all(dataset.with_surprisals(csv, pred, prev)).metrics()
+
+
+@pytest.fixture(scope="module")
+def manager(eval_data: Path):
+    return classit_eval.plugin.task_manager(
+        metadata={"data_dir": str(eval_data), "reading_bootstrap": 50})
+
+
+@pytest.mark.parametrize("backend", ["hf", "classit"])
+def test_task_equals_library(backend: str, tiny_model: Path, manager, library_metrics) -> None:
+    """Under both backends (the tiny tokenizer adds BOS, so both see the same tokens)."""
+    if backend == "classit":
+        import classit_eval.model  # noqa: F401  registers the backend
+    out = lm_eval.simple_evaluate(
+        model=backend, model_args={"pretrained": str(tiny_model)},
+        tasks=["classit_reading_fast"], task_manager=manager, device="cpu", batch_size=64,
+    )
+    got = out["results"]["classit_reading_fast"]
+    for name, value in library_metrics.items():
         assert got[f"{name},none"] == pytest.approx(value, abs=1e-4), name
     assert got["eye_tracking_ci_low,none"] < got["eye_tracking,none"] < got[
         "eye_tracking_ci_high,none"]
