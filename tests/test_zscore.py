@@ -164,7 +164,7 @@ def test_group_by_and_paired_wilcoxon(runs, capsys):
     za = doc["models"]["llama-tiny_merged"]["families"]["all"]["z"]
     zb = doc["models"]["llama-small_wiki_switch"]["families"]["all"]["z"]
     diff = [za[c] - zb[c] for c in za if za[c] is not None and zb[c] is not None]
-    assert test["n_tasks"] == len(diff) == 3
+    assert test["n_tasks"] == len(diff) == 3 and isinstance(test["n_tasks"], int)
     assert test["p_value"] == pytest.approx(wilcoxon(diff).pvalue)
     assert test["wins"] == sum(d > 0 for d in diff)
     pairs = {(t["a"], t["b"]) for t in doc["tests"]}

@@ -72,9 +72,9 @@ def to_json(cmp: Comparison, columns: dict[str, Column], files: dict[str, list[P
             }
     for (a, b), table in cmp.tests.items():
         for family, row in table.iterrows():
-            doc["tests"].append({"a": a, "b": b, "family": family,
-                                 **{k: _num(v) if isinstance(v, float) else int(v)
-                                    for k, v in row.items()}})
+            counts = {k: int(row[k]) for k in ("n_tasks", "wins", "losses")}
+            stats = {k: _num(row[k]) for k in ("median_diff", "statistic", "p_value")}
+            doc["tests"].append({"a": a, "b": b, "family": family, **counts, **stats})
     return doc
 
 
