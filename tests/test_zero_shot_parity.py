@@ -38,7 +38,7 @@ def run_classit(model_dir, tasks, limit=LIMIT, batch_size=16, scoring="babylm202
     lm = ClassitLM(pretrained=str(model_dir), scoring=scoring, batch_size=batch_size,
                    device="cpu")
     out = lm_eval.simple_evaluate(model=lm, tasks=list(tasks), limit=limit,
-                                  task_manager=task_manager(), log_samples=True)
+                                  task_manager=task_manager(classit_only=True), log_samples=True)
     return out, lm
 
 

@@ -1,0 +1,66 @@
+"""The task index, the request format and a stock `--model hf` run of the fast suite."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import lm_eval
+import pytest
+import yaml
+
+from classit_eval.data import find_files
+from classit_eval.plugin import task_manager, tasks_are_installed
+
+GROUPS = ["classit_zero_shot", "classit_zero_shot_fast", "classit_blimp", "classit_blimp_fast",
+          "classit_blimp_supplement", "classit_ewok", "classit_entity_tracking"]
+
+
+def test_index_has_groups_and_every_subtask(eval_data):
+    tm = task_manager(classit_only=True)
+    assert set(GROUPS) <= set(tm.all_groups)
+    uids = [s.name for s in find_files("full_eval/blimp_filtered", eval_data)]
+    assert len(uids) == 67
+    for uid in uids:
+        assert f"classit_blimp_{uid}" in tm.all_subtasks
+        assert f"classit_blimp_fast_{uid}" in tm.all_subtasks
+    domains = [s.name.replace("-", "_") for s in find_files("full_eval/ewok_filtered", eval_data)]
+    assert {f"classit_ewok_{d}" for d in domains} <= set(tm.all_subtasks)
+    for split in ("regular", "ambiref", "move_contents"):
+        assert f"classit_entity_tracking_{split}" in tm.all_subtasks
+
+
+def test_blimp_requests_are_lm_eval_blimp_requests():
+    """Same request-building keys as lm-eval's built-in blimp template."""
+    builtin = Path(lm_eval.__file__).parent / "tasks" / "blimp" / "_template_yaml"
+    ours = Path(__file__).parent.parent / "tasks" / "blimp" / "_template_yaml"
+    load = lambda p: yaml.safe_load(  # noqa: E731
+        "\n".join(line for line in p.read_text().splitlines() if "!function" not in line))
+    keys = ["output_type", "doc_to_text", "doc_to_target", "doc_to_choice", "num_fewshot"]
+    assert {k: load(ours).get(k) for k in keys} == {k: load(builtin).get(k) for k in keys}
+    assert "target_delimiter" not in load(ours) and "target_delimiter" not in load(builtin)
+
+
+def test_stock_hf_runs_the_fast_suite(tiny_model):
+    out = lm_eval.simple_evaluate(model="hf", model_args=f"pretrained={tiny_model}",
+                                  tasks=["classit_zero_shot_fast"], limit=2, device="cpu",
+                                  task_manager=task_manager(classit_only=True))
+    results = out["results"]
+    for group in ["classit_blimp_fast", "classit_blimp_supplement_fast", "classit_ewok_fast",
+                  "classit_entity_tracking_fast"]:
+        assert 0.0 <= results[group]["acc,none"] <= 1.0
+    assert -1.0 <= results["classit_wug_adj_fast"]["spearman,none"] <= 1.0
+    assert len([t for t in results if t.startswith("classit_blimp_fast_")]) == 67
+    assert "acc_numops_0,none" in results["classit_entity_tracking_fast_regular"]
+
+
+@pytest.mark.skipif(not tasks_are_installed(),
+                    reason="editable install: lm-eval's own index cannot see tasks/ "
+                           "(CI installs the package with `pip install .`)")
+def test_stock_cli_lists_tasks_after_pip_install():
+    lm_eval_cli = Path(sys.executable).parent / "lm_eval"
+    out = subprocess.run([str(lm_eval_cli), "ls", "tasks"], capture_output=True, text=True,
+                         check=True).stdout
+    for group in GROUPS:
+        assert group in out
