@@ -56,7 +56,9 @@ def test_written_metrics_match_predictions(finetuned: Path, tiny_model: Path, ta
     meta = document["configs"][name]["metadata"]
     assert meta["pooling"] == "last" and meta["learning_rate"] == 3e-5
     assert meta["epochs"] == 2 and meta["train_examples"] == 64
-    assert meta["best_epoch"] in {e["epoch"] for e in meta["validation_per_epoch"]}
+    (best,) = [e for e in meta["validation_per_epoch"] if e["epoch"] == meta["best_epoch"]]
+    assert best["acc"] == metrics["acc,none"]  # predictions come from the best epoch
+    assert best["f1"] == metrics["f1,none"]
     assert document["model_name"] == str(tiny_model)
     assert document["config"]["model_args"].startswith(f"pretrained={tiny_model}")
     assert document["config"]["model_num_parameters"] > 0

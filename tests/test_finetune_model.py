@@ -13,7 +13,7 @@ from transformers import AutoTokenizer, BertConfig, BertModel
 from classit_eval.finetune import main
 from classit_eval.finetune.model import SequenceClassifier, load_tokenizer, resolve_pooling
 from classit_eval.finetune.tasks import get_task, load_split, multirc_from_superglue
-from classit_eval.finetune.train import encode
+from classit_eval.finetune.train import Settings, encode, make_trainer, training_args
 
 
 def rte_batch(model: Path, n: int = 4) -> tuple[dict, list[dict]]:
@@ -114,3 +114,15 @@ def test_multirc_train_from_superglue(shared_data: Path) -> None:
     assert examples[0].text_a.startswith("Question: ")
     assert examples[0].text_b.startswith("While this process moved along, diplomacy")
     assert examples[0].idx == {"paragraph": 0, "question": 0, "answer": 0}
+
+
+def test_predictions_keep_the_validation_order(tiny_model: Path, tmp_path: Path) -> None:
+    """Length grouping reorders training batches, never the predictions."""
+    task = get_task("rte")
+    tokenizer = load_tokenizer(tiny_model)
+    valid = encode(load_split(task, "valid"), tokenizer, 128)
+    s = Settings(batch_size=16, max_length=128).for_task(task)
+    trainer = make_trainer(classifier(tiny_model, "last"), tokenizer,
+                           training_args(tmp_path, s, evaluate=False), valid[:16], valid,
+                           task.metrics)
+    assert trainer.predict(valid).label_ids.tolist() == [r["labels"] for r in valid]

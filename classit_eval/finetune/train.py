@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef
+from torch.utils.data import SequentialSampler
 from transformers import (
     DataCollatorWithPadding,
     EvalPrediction,
@@ -125,6 +126,13 @@ def training_args(output_dir: Path, s: dict, evaluate: bool = True) -> TrainingA
     )
 
 
+class _Trainer(Trainer):
+    def _get_eval_sampler(self, eval_dataset):
+        """File order: with length grouping the Trainer would also reorder evaluation,
+        and `predict` would return predictions out of the examples' order."""
+        return SequentialSampler(eval_dataset) if self.args.world_size <= 1 else None
+
+
 def make_trainer(model: SequenceClassifier, tokenizer: PreTrainedTokenizerBase,
                  args: TrainingArguments, train: list[dict], valid: list[dict] | None,
                  metrics: tuple[str, ...], pad_to_multiple_of: int | None = 8) -> Trainer:
@@ -132,7 +140,7 @@ def make_trainer(model: SequenceClassifier, tokenizer: PreTrainedTokenizerBase,
     def compute_metrics(p: EvalPrediction) -> dict[str, float]:
         return score(np.argmax(p.predictions, axis=-1), p.label_ids, metrics)
 
-    return Trainer(
+    return _Trainer(
         model=model, args=args, train_dataset=train, eval_dataset=valid,
         data_collator=DataCollatorWithPadding(tokenizer, pad_to_multiple_of=pad_to_multiple_of),
         processing_class=tokenizer, compute_metrics=compute_metrics,
@@ -174,6 +182,8 @@ def finetune(model_path: str, task: Task, train: list[Example], valid: list[Exam
     output = trainer.predict(trainer.eval_dataset)
     predictions = np.argmax(output.predictions, axis=-1).tolist()
     labels = [e.label for e in valid]
+    if output.label_ids.tolist() != labels:
+        raise RuntimeError(f"{task.name}: predictions came back out of the validation order.")
     evals = [entry for entry in trainer.state.log_history if "eval_loss" in entry]
     best = max(evals, key=lambda e: e[f"eval_{s['valid_metric']}"], default=None)
     return Run(
