@@ -1,0 +1,101 @@
+"""The Scorer on real items: batch-size invariance, what `full` scores, prefix sharing."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from classit_eval.data import find_file, read_jsonl
+from classit_eval.scoring import Scorer
+
+
+@pytest.fixture(scope="module")
+def loaded(tiny_model):
+    return (AutoModelForCausalLM.from_pretrained(tiny_model).eval(),
+            AutoTokenizer.from_pretrained(tiny_model))
+
+
+@pytest.fixture(scope="module")
+def requests(eval_data):
+    """Real requests of three shapes: whole sentences, context + target, prefix + option."""
+    blimp = read_jsonl(find_file("fast_eval/blimp_fast/wh_island.jsonl", eval_data))[:30]
+    ewok = read_jsonl(find_file("fast_eval/ewok_fast/material-dynamics.jsonl", eval_data))[:20]
+    entity = read_jsonl(find_file("fast_eval/entity_tracking_fast/regular.jsonl", eval_data))[:6]
+    return ([("", " " + r["sentence_bad"]) for r in blimp]
+            + [(r["Context1"], " " + r["Target2"]) for r in ewok]
+            + [(r["input_prefix"], o) for r in entity for o in r["options"]])
+
+
+@pytest.mark.parametrize("mode", ["full", "babylm2025"])
+def test_same_scores_at_batch_size_1_and_64(loaded, requests, mode):
+    one = Scorer(*loaded, mode=mode, batch_size=1, progress=False).score(requests)
+    many = Scorer(*loaded, mode=mode, batch_size=64, progress=False).score(requests)
+    assert max(abs(a[0] - b[0]) for a, b in zip(one, many, strict=True)) < 1e-5
+    assert [a[1] for a in one] == [b[1] for b in many]
+
+
+def test_full_scores_every_span_token_after_bos(loaded):
+    model, tok = loaded
+    context, continuation = "The cat sat on", " the mat."
+    (score, _), = Scorer(model, tok, progress=False).score([(context, continuation)])
+    ids = [tok.bos_token_id] + tok(context + continuation, add_special_tokens=False).input_ids
+    n_context = len(tok(context, add_special_tokens=False).input_ids)
+    with torch.no_grad():
+        logprobs = model(torch.tensor([ids])).logits[0].float().log_softmax(-1)
+    expected = sum(logprobs[p - 1, ids[p]].item() for p in range(1 + n_context, len(ids)))
+    assert score == pytest.approx(expected, abs=1e-5)
+    # a whole sentence: its first token is scored too, conditioned on BOS
+    (whole, _), = Scorer(model, tok, progress=False).score([("", "The cat")])
+    cat = [tok.bos_token_id] + tok("The cat", add_special_tokens=False).input_ids
+    expected = sum(logprobs[p - 1, cat[p]].item() for p in range(1, len(cat)))
+    assert whole == pytest.approx(expected, abs=1e-5)
+
+
+def test_babylm2025_never_scores_the_first_token(tiny_model_nobos):
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_nobos).eval()
+    tok = AutoTokenizer.from_pretrained(tiny_model_nobos)
+    encoded = Scorer(model, tok, mode="babylm2025", progress=False).encode("", " Dogs bark.")
+    assert encoded.tokens == tuple(tok("Dogs bark.").input_ids)  # no BOS, no leading space
+    assert encoded.span == tuple(range(1, len(encoded.tokens)))
+
+
+def test_prefix_sharing_gives_the_scores_of_separate_passes(loaded, eval_data):
+    """Every word of a reading-data sentence given its preceding words: one pass."""
+    import pandas as pd
+
+    csv = pd.read_csv(find_file("fast_eval/reading/reading_data.csv", eval_data).path)
+    rows = csv[csv.sent_id == csv.sent_id.iloc[0]]
+    words = [(item, " " + word) for item, word in zip(rows["item"], rows["word"], strict=True)]
+    scorer = Scorer(*loaded, batch_size=8, progress=False)
+    forwards = []
+    original = scorer._forward
+    scorer._forward = lambda batch: forwards.append(len(batch)) or original(batch)
+    together = scorer.score(words)
+    assert sum(forwards) == 1  # the whole sentence's words share one sequence
+    separate = [Scorer(*loaded, progress=False).score([w])[0] for w in words]
+    assert max(abs(a[0] - b[0]) for a, b in zip(together, separate, strict=True)) < 1e-5
+
+
+def test_batches_are_sorted_so_padding_is_minimal(loaded, requests):
+    scorer = Scorer(*loaded, batch_size=8, progress=False)
+    lengths = []
+    original = scorer._forward
+    scorer._forward = lambda batch: lengths.append([len(s) for s in batch]) or original(batch)
+    scorer.score(requests)
+    flat = [n for batch in lengths for n in batch]
+    assert flat == sorted(flat, reverse=True)
+
+
+def test_bad_arguments_are_explained(loaded):
+    model, tok = loaded
+    with pytest.raises(ValueError, match="scoring='mean' is not a mode"):
+        Scorer(model, tok, mode="mean")
+    no_special = AutoTokenizer.from_pretrained(tok.name_or_path)
+    no_special.bos_token = None
+    no_special.eos_token = None
+    with pytest.raises(ValueError, match="prefix_token_id"):
+        Scorer(model, no_special, mode="full")
+    too_long = [("", " word" * 2000)]
+    with pytest.raises(ValueError, match="over the model's 1024"):
+        Scorer(model, tok, progress=False).score(too_long)
