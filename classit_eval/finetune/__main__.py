@@ -1,0 +1,7 @@
+"""`python -m classit_eval.finetune` (e.g. under `accelerate launch` or `torchrun`)."""
+
+import sys
+
+from classit_eval.finetune.cli import main
+
+sys.exit(main())
