@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         run = finetune(
             args.model, task, train, valid, settings, Path(checkpoints) / task.name, args.resume
         )
-        if _is_main_process():
+        if run.main_process:
             paths = results.write(args.output_path, args.model, task, valid, run, start)
             shown = ", ".join(f"{k}={v:.4f}" for k, v in run.metrics.items())
             log.info("%s: %s (best epoch %s) -> %s", task.lm_eval_name, shown, run.best_epoch,
@@ -115,12 +115,6 @@ def main(argv: list[str] | None = None) -> int:
     if failed:
         log.error("Not run: %s (see the errors above).", ", ".join(failed))
     return 1 if failed else 0
-
-
-def _is_main_process() -> bool:
-    from accelerate import PartialState
-
-    return PartialState().is_main_process
 
 
 if __name__ == "__main__":

@@ -73,6 +73,7 @@ class Run:
     train_examples: int = 0
     model_info: dict = field(default_factory=dict)
     tokenizer_info: dict = field(default_factory=dict)
+    main_process: bool = True
 
 
 def score(predictions, labels, metrics: tuple[str, ...]) -> dict[str, float]:
@@ -201,4 +202,5 @@ def finetune(model_path: str, task: Task, train: list[Example], valid: list[Exam
                                         str(getattr(tokenizer, f"{kind}_token_id"))]
             for kind in ("pad", "eos", "bos")
         } | {"eot_token_id": tokenizer.eos_token_id, "max_length": s["max_length"]},
+        main_process=trainer.is_world_process_zero(),
     )
