@@ -219,12 +219,15 @@ def test_outputs_csv_markdown_plot(runs, tmp_path, capsys):
 
 def test_bad_and_foreign_files_are_warned_and_skipped(runs, tmp_path, capsys):
     shutil.copytree(runs["dir"], tmp_path / "results")
-    (tmp_path / "results" / "broken.json").write_text('{"results": {')
-    shutil.copy(runs["models"]["llama-tiny_merged"] / "config.json", tmp_path / "results")
+    (tmp_path / "results" / "results_broken.json").write_text('{"results": {')
+    config = runs["models"]["llama-tiny_merged"] / "config.json"
+    shutil.copy(config, tmp_path / "results" / "results_foreign.json")
+    shutil.copy(config, tmp_path / "results")  # e.g. a checkpoint saved beside the results
     doc, err = run_json(capsys, str(tmp_path / "results"), "--name-from", "checkpoint")
     assert len(doc["models"]) == 3
-    assert "broken.json: skipped, not readable as JSON" in err
-    assert "config.json: skipped, not an lm-eval results file" in err
+    assert "results_broken.json: skipped, not readable as JSON" in err
+    assert "results_foreign.json: skipped, not an lm-eval results file" in err
+    assert "ignored 1 JSON file(s) not named results*.json" in err and "config.json" in err
 
 
 def test_zero_variance_column(runs, capsys):

@@ -64,13 +64,21 @@ def warn(message: str) -> None:
 
 
 def find_files(dirs: list[str | Path]) -> list[Path]:
-    """Every `*.json` under `dirs` (a JSON file given directly is taken as is)."""
+    """Every `results*.json` under `dirs`, the name lm-eval and classit-finetune write
+    (a JSON file given directly is taken as is). Other JSON files, such as the configs of
+    checkpoints saved beside the results, are counted in one warning."""
     found: list[Path] = []
     for entry in map(Path, dirs):
         if entry.is_file():
             found.append(entry)
         elif entry.is_dir():
-            found += sorted(p for p in entry.rglob("*.json") if p.is_file())
+            every = sorted(p for p in entry.rglob("*.json") if p.is_file())
+            results = [p for p in every if p.name.startswith("results")]
+            others = [p for p in every if not p.name.startswith("results")]
+            if others:
+                warn(f"{entry}: ignored {len(others)} JSON file(s) not named results*.json, "
+                     f"e.g. {others[0]}.")
+            found += results
         else:
             raise CompareError(f"{entry}: no such file or folder. Give the folder lm-eval's "
                                "--output_path wrote to.")
