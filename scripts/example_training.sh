@@ -51,7 +51,7 @@ done
 
 for model in tiny_pretrained tiny_merged tiny_switch_wiki; do
     step "5. lm-eval: classit_zero_shot_fast on $model (--limit $LIMIT per subtask)"
-    "$BIN/classit-eval" run --model hf --model_args "pretrained=$WORK/$model" --device cpu \
+    "$BIN/classit-eval" run --model classit --model_args "pretrained=$WORK/$model" --device cpu \
         --batch_size 16 --tasks classit_zero_shot_fast --limit "$LIMIT" \
         --output_path "$WORK/results"
 done
