@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+from importlib.metadata import entry_points
 from pathlib import Path
 
 import lm_eval
@@ -55,12 +57,28 @@ def test_stock_hf_runs_the_fast_suite(tiny_model):
     assert "acc_numops_0,none" in results["classit_entity_tracking_fast_regular"]
 
 
-@pytest.mark.skipif(not tasks_are_installed(),
-                    reason="editable install: lm-eval's own index cannot see tasks/ "
-                           "(CI installs the package with `pip install .`)")
-def test_stock_cli_lists_tasks_after_pip_install():
-    lm_eval_cli = Path(sys.executable).parent / "lm_eval"
-    out = subprocess.run([str(lm_eval_cli), "ls", "tasks"], capture_output=True, text=True,
-                         check=True).stdout
+def test_entry_point_names_the_task_folder():
+    (entry,) = [e for e in entry_points(group="lm_eval.tasks") if e.name == "classit"]
+    folder = Path(entry.load()())
+    assert (folder / "blimp" / "_template_yaml").is_file()
+
+
+installed_only = pytest.mark.skipif(
+    not tasks_are_installed(),
+    reason="editable install: lm-eval's own index cannot see tasks/ (CI installs the "
+           "package with `pip install .`, as users do)")
+
+
+@installed_only
+def test_stock_cli_lists_and_runs_the_tasks_after_pip_install(tiny_model, tmp_path):
+    lm_eval_cli = str(Path(sys.executable).parent / "lm_eval")
+    listed = subprocess.run([lm_eval_cli, "ls", "tasks"], capture_output=True, text=True,
+                            check=True).stdout
     for group in GROUPS:
-        assert group in out
+        assert group in listed
+    subprocess.run([lm_eval_cli, "--model", "hf", "--model_args", f"pretrained={tiny_model}",
+                    "--device", "cpu", "--tasks", "classit_zero_shot_fast", "--limit", "1",
+                    "--output_path", str(tmp_path)], check=True, capture_output=True)
+    (written,) = tmp_path.rglob("results_*.json")
+    results = json.loads(written.read_text())["results"]
+    assert "classit_blimp_fast" in results and "classit_ewok_fast" in results
