@@ -76,3 +76,10 @@ def test_no_data_is_a_clear_error(tmp_path: Path) -> None:
     shutil.rmtree(tmp_path, ignore_errors=True)
     with pytest.raises(FileNotFoundError, match="download-data"):
         task.load(data_dir=str(tmp_path / "nowhere"))
+
+
+def test_partial_run_is_a_clear_error(eval_data: Path) -> None:
+    docs = task.load(data_dir=str(eval_data), reading_bootstrap=0)["test"]
+    items = [task.process_results(docs[k], [(-1.0, False)])["eye_tracking"] for k in range(10)]
+    with pytest.raises(ValueError, match="without --limit"):
+        task.aggregation("eye_tracking")(items)
