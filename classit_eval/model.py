@@ -19,6 +19,9 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 
+# lm-eval's own models are registered first: its registry imports them only while it is
+# empty, so registering `classit` first would hide `hf` and the others.
+import lm_eval.models  # noqa: F401
 import numpy as np
 import torch
 from lm_eval.api.model import LM

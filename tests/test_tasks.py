@@ -82,3 +82,15 @@ def test_stock_cli_lists_and_runs_the_tasks_after_pip_install(tiny_model, tmp_pa
     (written,) = tmp_path.rglob("results_*.json")
     results = json.loads(written.read_text())["results"]
     assert "classit_blimp_fast" in results and "classit_ewok_fast" in results
+
+
+def test_classit_eval_run_keeps_lm_eval_models(tiny_model, tmp_path):
+    """`classit-eval run` registers `classit` without hiding lm-eval's own `hf`."""
+    cli = str(Path(sys.executable).parent / "classit-eval")
+    for model, args in [("hf", ""), ("classit", ",scoring=babylm2025")]:
+        subprocess.run([cli, "run", "--model", model, "--model_args",
+                        f"pretrained={tiny_model}{args}", "--device", "cpu",
+                        "--tasks", "classit_wug_adj_fast", "--limit", "3",
+                        "--output_path", str(tmp_path / model)], check=True, capture_output=True)
+        (written,) = (tmp_path / model).rglob("results_*.json")
+        assert "classit_wug_adj_fast" in json.loads(written.read_text())["results"]

@@ -92,11 +92,12 @@ def _scores(items: tuple[Item, ...]) -> dict[str, float]:
     csv = dataset.load_csv(dataset.find_csv(data_dir or None, fast=fast))
     values = {(c, w): s for c, w, s, *_ in items}
     missing = set(_queries(csv)) - set(values)
-    if missing:
-        raise ValueError(
-            f"The reading scores need a surprisal for every word of the csv; {len(missing)} of "
-            f"{len(set(_queries(csv)))} are missing. Run the task without --limit / --samples."
-        )
+    if missing:  # a partial run (--limit, --samples): no score rather than a wrong one
+        log.warning(
+            "The reading scores need a surprisal for every word of the csv; %d of %d are "
+            "missing, so every classit_reading metric is NaN. Run the task without --limit / "
+            "--samples for its scores.", len(missing), len(set(_queries(csv))))
+        return dict.fromkeys(METRICS, math.nan)
     pred = [values[(i, str(w))] for i, w in zip(csv["item"], csv["word"], strict=True)]
     prev = [values[(i, str(w))] if ok else math.nan for i, w, ok in
             zip(csv["prev_item"], csv["prev_word"], dataset.has_previous(csv), strict=True)]
