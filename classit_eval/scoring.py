@@ -7,7 +7,7 @@ A request is (context, continuation); its span is the continuation. Two modes:
 
 - `full` (default): the text is tokenised as running text (no special tokens), a prefix
   token (BOS, else EOS, as lm-eval does) is put in front, and every token overlapping the
-  continuation is scored. Log-softmax is taken in float32 whatever the model's dtype.
+  continuation is scored. Log-softmax is taken in float32 (float64 for a float64 model).
 - `babylm2025`: the official BabyLM 2025 pipeline's scoring. The text is tokenised with
   the tokenizer's own special tokens (no BOS unless the tokenizer adds one); the span is
   the tokens whose character offsets end after the start of the continuation; the first
@@ -125,7 +125,8 @@ class Scorer:
             ids[row, : len(seq)] = torch.tensor(seq)
             mask[row, : len(seq)] = 1
         logits = self.model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits
-        logits = logits[:, :-1].float()
+        logits = logits[:, :-1]
+        logits = logits.to(torch.promote_types(logits.dtype, torch.float32))
         targets = ids[:, 1:].to(device)
         logprobs = logits.gather(-1, targets.unsqueeze(-1)).squeeze(-1) - logits.logsumexp(-1)
         greedy = logits.argmax(-1) == targets
