@@ -42,13 +42,14 @@ def main() -> None:
     parser.add_argument("--model", default=None)
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--dtype", default=None, help="model dtype (default: the backend's)")
     args = parser.parse_args()
     if args.model is None:
         from classit_eval.smollm2 import checkpoint
 
         args.model = str(checkpoint())
     lm = ClassitLM(pretrained=args.model, scoring="babylm2025", batch_size=args.batch_size,
-                   device="cpu")
+                   device="cpu", dtype=args.dtype)
     tm = task_manager(classit_only=True)
     out = lm_eval.simple_evaluate(model=lm, tasks=list(FAMILIES), limit=args.limit,
                                   task_manager=tm, log_samples=True)
