@@ -13,6 +13,11 @@ size (by 2.6e-4 nats on SmolLM2-135M between batch sizes 1 and 64); in float64 i
 not (below 1e-10), at about twice the CPU time. Pass `dtype=float32` for speed, or
 `bfloat16`/`float16`/`auto`; log-softmax is always taken in at least float32.
 
+A document may ask for the official reader's word surprisal instead (the `classit_reading`
+task does with `--metadata reading_convention=babylm2025`): its field
+`classit_reader: babylm2025` makes the request (context, word) be scored as
+classit_eval.reading.surprisal.word_steps defines, which lm-eval's `hf` cannot do.
+
 With `scoring=babylm2025`, ties between candidates of one document go to the first
 candidate, as the official pipeline's `torch.max` does: a later candidate whose
 log-likelihood equals an earlier one's is lowered by one unit in the last place, so that
@@ -22,6 +27,7 @@ the strict accuracy of the tasks counts the tie as the official pipeline does.
 from __future__ import annotations
 
 import logging
+import math
 from collections import defaultdict
 
 # lm-eval's own models are registered first: its registry imports them only while it is
@@ -32,7 +38,8 @@ import torch
 from lm_eval.api.model import LM
 from lm_eval.api.registry import register_model
 
-from classit_eval.scoring import Scorer
+from classit_eval.reading.surprisal import word_steps
+from classit_eval.scoring import Encoded, Scorer, step_encoding
 
 log = logging.getLogger(__name__)
 DTYPES = {"float64": torch.float64, "float32": torch.float32, "bfloat16": torch.bfloat16,
@@ -75,9 +82,21 @@ class ClassitLM(LM):
             max_length=None if max_length is None else int(max_length),
         )
 
+    def encode(self, request) -> list[Encoded]:
+        """The scored pieces of one request: one, or one per step of the official reader."""
+        if (request.doc or {}).get("classit_reader") == "babylm2025":
+            steps = word_steps(self.tokenizer, *request.args, convention="babylm2025")
+            return [step_encoding(context, continuation) for context, continuation in steps]
+        return [self.scorer.encode(*request.args)]
+
     def loglikelihood(self, requests, disable_tqdm: bool = False) -> list[tuple[float, bool]]:
         self.scorer.progress = not disable_tqdm
-        results = self.scorer.score([req.args for req in requests])
+        pieces = [self.encode(req) for req in requests]
+        scores = iter(self.scorer.score_encoded([p for request in pieces for p in request]))
+        results = []
+        for request in pieces:
+            parts = [next(scores) for _ in request]
+            results.append((math.fsum(ll for ll, _ in parts), all(g for _, g in parts)))
         if self.scoring == "babylm2025":
             results = ties_to_first(requests, results)
         for req, result in zip(requests, results, strict=True):

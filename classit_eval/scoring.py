@@ -39,6 +39,14 @@ class Encoded:
     span: tuple[int, ...]
 
 
+def step_encoding(context: Sequence[int], continuation: Sequence[int]) -> Encoded:
+    """A request given as token ids: `continuation` scored after a non-empty `context`."""
+    if not context:
+        raise ValueError("A scoring step needs at least one context token (e.g. BOS).")
+    tokens = (*context, *continuation)
+    return Encoded(tuple(tokens), tuple(range(len(context), len(tokens))))
+
+
 class Scorer:
     """Sums of token log-probabilities of continuations given contexts."""
 

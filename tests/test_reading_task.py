@@ -48,6 +48,30 @@ def test_task_equals_library(backend: str, tiny_model: Path, manager, library_me
         "eye_tracking_ci_high,none"]
 
 
+def test_classit_backend_reproduces_the_official_reader(tiny_model_nobos: Path, eval_data: Path,
+                                                       tmp_path: Path) -> None:
+    """With reading_convention=babylm2025, `--model classit` gives the library's official-
+    reader surprisals (which lm-eval's `hf` cannot: it tokenises context and word together)."""
+    import classit_eval.model  # noqa: F401  registers the backend
+
+    csv = dataset.load_csv(eval_data / dataset.FAST_CSV)
+    model_dir = shutil.copytree(tiny_model_nobos, tmp_path / "model")
+    model = AutoModelForCausalLM.from_pretrained(model_dir).eval()
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    tokenizer.bos_token = tokenizer.eos_token  # the csv has one empty context
+    tokenizer.save_pretrained(model_dir)
+    pred, prev = surprisal.reading_surprisals(model, tokenizer, csv, "babylm2025")
+    expected = regression.fit_all(dataset.with_surprisals(csv, pred, prev)).metrics()
+    manager = classit_eval.plugin.task_manager(classit_only=True, metadata={
+        "data_dir": str(eval_data), "reading_bootstrap": 0, "reading_convention": "babylm2025"})
+    out = lm_eval.simple_evaluate(
+        model="classit", model_args={"pretrained": str(model_dir), "dtype": "float32"},
+        tasks=["classit_reading_fast"], task_manager=manager, device="cpu", batch_size=64)
+    got = out["results"]["classit_reading_fast"]
+    for name, value in expected.items():
+        assert got[f"{name},none"] == pytest.approx(value, abs=1e-4), name
+
+
 def test_bad_convention_is_a_clear_error(eval_data: Path) -> None:
     with pytest.raises(ValueError, match="reading_convention='gpt2' is not one of"):
         task.load(data_dir=str(eval_data), reading_convention="gpt2")

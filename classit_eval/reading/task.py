@@ -40,13 +40,15 @@ def load(classit_fast: bool = False, classit_task: str = "classit_reading",
         log.warning(
             "%s: reading_convention=babylm2025 scores the word without its leading space. "
             "lm-eval's `hf` model tokenises context and word together, so its numbers differ "
-            "from the official reader's; classit_eval.reading.surprisal reproduces them.",
+            "from the official reader's; `--model classit` (classit-eval run) reproduces them.",
             classit_task,
         )
     source = dataset.find_csv(data_dir, fast=classit_fast)
     csv = dataset.load_csv(source)
     common = {"data_dir": str(data_dir or ""), "fast": bool(classit_fast),
               "convention": reading_convention, "bootstrap": int(reading_bootstrap),
+              # asks the `classit` backend for the official reader's scoring, see its doc
+              "classit_reader": reading_convention,
               "seed": int(reading_seed)}
     docs, seen = [], set()
     for key in _queries(csv):
