@@ -86,3 +86,12 @@ def test_wrong_zip_password_is_explained(eval_data, tmp_path, monkeypatch):
         source.read_bytes()
     with zipfile.ZipFile(source.path) as zf:  # the archive itself is intact
         assert zf.getinfo(source.member).flag_bits & 0x1  # encrypted
+
+
+def test_metadata_data_dir_wins_over_the_environment(eval_data, tmp_path, monkeypatch):
+    """`--metadata data_dir=...` (lm-eval passes it to the task loader) beats $CLASSIT_DATA_DIR."""
+    monkeypatch.setenv("CLASSIT_DATA_DIR", str(tmp_path / "nowhere"))
+    tm = task_manager(classit_only=True, metadata={"data_dir": str(eval_data)})
+    out = lm_eval.simple_evaluate(model="dummy", tasks=["classit_blimp_fast_causative"],
+                                  task_manager=tm, limit=2)
+    assert out["results"]["classit_blimp_fast_causative"]["sample_len"] == 2
