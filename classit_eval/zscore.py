@@ -14,7 +14,7 @@ import sys
 import warnings
 
 from classit_eval.compare import CompareError, CompareWarning
-from classit_eval.compare.load import NAME_FROM, load
+from classit_eval.compare.load import NAME_FROM, load, training_labels
 from classit_eval.compare.report import to_csv, to_json, to_markdown, to_text, write, write_json
 
 PROG = "classit-zscore"
@@ -44,6 +44,9 @@ def parser() -> argparse.ArgumentParser:
                    help="group models by a named group of their name, e.g. "
                         "'_(?P<curriculum>merged|switch_wiki|wiki_switch)$'; adds group "
                         "summaries and paired tests between groups")
+    p.add_argument("--group-by-field", metavar="KEY",
+                   help="group models by a field of their checkpoint's classit_train.json "
+                        "(written by classit-train), e.g. curriculum or model_size")
     p.add_argument("--compare", nargs=2, action="append", default=[], metavar=("A", "B"),
                    help="paired Wilcoxon test of two models or groups over tasks (repeat)")
     for fmt in ("json", "csv", "markdown"):
@@ -63,7 +66,12 @@ def run(args: argparse.Namespace) -> None:
         except re.error as err:
             raise CompareError(f"--models {args.models!r}: not a regular expression ({err}).") from err
     families = {name: col.family for name, col in results.columns.items()}
-    cmp = compare(scores, families, args.reference, args.group_by, [tuple(p) for p in args.compare])
+    if args.group_by and args.group_by_field:
+        raise CompareError("Give --group-by or --group-by-field, not both.")
+    labels = (training_labels(results, list(scores.index), args.group_by_field)
+              if args.group_by_field else None)
+    cmp = compare(scores, families, args.reference, args.group_by,
+                  [tuple(p) for p in args.compare], labels)
     if args.json:
         write_json(to_json(cmp, results.columns, results.files), args.json)
     if args.csv:

@@ -171,6 +171,28 @@ def test_group_by_and_paired_wilcoxon(runs, capsys):
     assert ("merged", "switch_wiki") in pairs
 
 
+def test_group_by_training_metadata(runs, capsys):
+    """--group-by-field reads classit-train's classit_train.json in each evaluated checkpoint."""
+    from classit_eval.train import metadata
+
+    sizes = {"llama-tiny_merged": "1M", "llama-tiny_switch_wiki": "1M"}
+    for name, size in sizes.items():
+        curriculum = name.split("_", 1)[1]
+        metadata.write(runs["models"][name], "instruct", model_size=size, curriculum=curriculum)
+    try:
+        doc, err = run_json(capsys, str(runs["dir"]), "--name-from", "checkpoint",
+                            "--group-by-field", "curriculum")
+    finally:
+        for name in sizes:
+            (runs["models"][name] / metadata.FILENAME).unlink()
+    assert doc["models"]["llama-tiny_merged"]["group"] == "merged"
+    assert set(doc["groups"]) == {"merged", "switch_wiki"}
+    assert "llama-small_wiki_switch: no classit_train.json at its checkpoint" in err
+    assert zscore.main([str(runs["dir"]), "--group-by-field", "curriculum",
+                        "--group-by", CURRICULUM]) == 2
+    assert "not both" in capsys.readouterr().err
+
+
 def test_finetune_family_and_registry_metrics(runs, tmp_path, capsys):
     """Fine-tuning files (the schema lm-eval writes, fine-tuning task names) join the table."""
     values = {"llama-tiny_merged": 0.7, "llama-tiny_switch_wiki": 0.5, "llama-small_wiki_switch": 0.6}

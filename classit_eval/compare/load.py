@@ -44,6 +44,7 @@ class Results:
     cells: dict[str, dict[str, Cell]] = field(default_factory=dict)
     columns: dict[str, Column] = field(default_factory=dict)
     files: dict[str, list[Path]] = field(default_factory=dict)
+    checkpoints: dict[str, str] = field(default_factory=dict)  # model -> `pretrained` path
 
     def scores(self) -> pd.DataFrame:
         """Models x columns table of values (NaN where a model lacks a task)."""
@@ -109,6 +110,41 @@ def model_name(path: Path, data: dict, name_from: str) -> str:
     return name if name_from == "model" else name.rstrip("/").rsplit("/", 1)[-1]
 
 
+def pretrained_path(data: dict) -> str | None:
+    """The `pretrained=` model argument of a results file (a string or a dict in lm-eval)."""
+    args = (data.get("config") or {}).get("model_args")
+    if isinstance(args, dict):
+        value = args.get("pretrained")
+    elif isinstance(args, str):
+        pairs = dict(part.split("=", 1) for part in args.split(",") if "=" in part)
+        value = pairs.get("pretrained")
+    else:
+        value = None
+    return str(value) if value else None
+
+
+TRAINING_METADATA = "classit_train.json"  # written by classit-train into every checkpoint
+
+
+def training_labels(results: Results, models: list[str], key: str) -> dict[str, str]:
+    """Each model's group: field `key` of its checkpoint's classit_train.json."""
+    labels = {}
+    for model in models:
+        checkpoint = results.checkpoints.get(model)
+        meta_file = Path(checkpoint) / TRAINING_METADATA if checkpoint else None
+        if meta_file is None or not meta_file.is_file():
+            warn(f"Model {model}: no {TRAINING_METADATA} at its checkpoint "
+                 f"({checkpoint or 'no pretrained= in its results'}); left out of the groups.")
+            continue
+        meta = json.loads(meta_file.read_text(encoding="utf-8"))
+        if meta.get(key) is None:
+            warn(f"Model {model}: {meta_file} has no {key!r} (it has {_short(sorted(meta))}); "
+                 "left out of the groups.")
+            continue
+        labels[model] = str(meta[key])
+    return labels
+
+
 def _subtasks(data: dict) -> set[str]:
     """Tasks that lm-eval ran as members of a group (their group has the score)."""
     groups = data.get("group_subtasks") or {}
@@ -147,6 +183,8 @@ def _add_file(
 ) -> int:
     """Add one file's scores to `out` (later files win); return how many it added."""
     out.files.setdefault(name, []).append(path)
+    if checkpoint := pretrained_path(data):
+        out.checkpoints[name] = checkpoint
     subtasks, added = _subtasks(data), 0
     for task, metrics in data["results"].items():
         columns = columns_for(task, extra)

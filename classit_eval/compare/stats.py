@@ -152,8 +152,12 @@ def compare(
     reference: list[str] | None = None,
     group_by: str | None = None,
     compare_pairs: list[tuple[str, str]] | None = None,
+    labels: dict[str, str] | None = None,
 ) -> Comparison:
-    """z-scores, summaries, groups and paired tests of a models x columns score table."""
+    """z-scores, summaries, groups and paired tests of a models x columns score table.
+
+    Groups come from `group_by` (a regex on model names) or ready-made `labels`.
+    """
     z, column_stats = zscores(scores, reference)
     if z.columns.empty:
         raise CompareError("No column has values for two models or more: nothing to z-score.")
@@ -161,7 +165,11 @@ def compare(
     out = Comparison(scores, z, column_stats, families, summarize(z, families), list(reference or []))
     pairs = []
     if group_by:
-        out.labels = group_labels(list(z.index), group_by)
+        labels = group_labels(list(z.index), group_by)
+    if labels is not None:
+        out.labels = {model: label for model, label in labels.items() if model in z.index}
+        if not out.labels:
+            raise CompareError("No model could be put in a group; see the warnings above.")
         out.group_z = group_z(z, out.labels)
         out.group_summary = summarize(out.group_z, families)
         pairs += itertools.combinations(sorted(out.group_z.index), 2)
