@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from pathlib import Path
 
 import pytest
@@ -143,3 +144,24 @@ def test_label_outside_label_set(eval_data: Path, tiny_model: Path, tmp_path: Pa
     (message,) = [r.getMessage() for r in caplog.records if "rte skipped" in r.getMessage()]
     assert "rte.train.jsonl, line 7: label 2 is not a rte label" in message
     assert "0..1" in message
+
+
+def test_two_torchrun_processes_train_data_parallel(tiny_model: Path, tmp_path: Path) -> None:
+    """`torchrun --nproc_per_node 2` (no code change) splits each epoch between two processes
+    on the CPU: half the optimizer steps, one results file from rank 0, all predictions."""
+    import subprocess
+    import sys
+
+    torchrun = Path(sys.executable).parent / "torchrun"
+    subprocess.run([str(torchrun), "--nproc_per_node", "2", "-m", "classit_eval.finetune",
+                    "--model", str(tiny_model), "--tasks", "rte", "--output_path", str(tmp_path),
+                    "--max-train-examples", "64", "--epochs", "1", "--batch-size", "4",
+                    "--max-length", "128"], check=True, capture_output=True,
+                   env={**os.environ, "OMP_NUM_THREADS": "1"})
+    results, predictions = outputs(tmp_path, "rte")
+    (state,) = tmp_path.rglob("trainer_state.json")
+    assert json.loads(state.read_text())["global_step"] == 64 // (4 * 2)
+    assert len(predictions) == 139 and sorted(p["doc_id"] for p in predictions) == list(range(139))
+    gold, pred = [p["gold"] for p in predictions], [p["pred"] for p in predictions]
+    assert results["results"]["classit_finetune_rte"]["acc,none"] == pytest.approx(
+        accuracy_score(gold, pred))

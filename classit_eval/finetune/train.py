@@ -103,6 +103,8 @@ def training_args(output_dir: Path, s: dict, evaluate: bool = True) -> TrainingA
     per_epoch = "epoch" if evaluate else "no"
     return TrainingArguments(
         output_dir=str(output_dir),
+        # without a GPU, the Trainer joins a torchrun / accelerate process group only on the CPU
+        use_cpu=not torch.cuda.is_available(),
         learning_rate=s["learning_rate"],
         weight_decay=s["weight_decay"],
         per_device_train_batch_size=s["batch_size"],
