@@ -101,45 +101,58 @@ class Scorer:
         return self.score_encoded(encoded)
 
     def score_encoded(self, encoded: Sequence[Encoded]) -> list[tuple[float, bool]]:
-        hosts = _prefix_hosts([e.tokens for e in encoded])
-        unique_hosts = sorted(set(hosts.values()), key=lambda t: (-len(t), t))
-        token_logprobs: dict[tuple[int, ...], tuple[torch.Tensor, torch.Tensor]] = {}
-        batches = [unique_hosts[i:i + self.batch_size]
-                   for i in range(0, len(unique_hosts), self.batch_size)]
-        for batch in tqdm(batches, desc=f"scoring ({self.mode})", disable=not self.progress):
-            for seq, result in zip(batch, self._forward(batch), strict=True):
-                token_logprobs[seq] = result
-        out = []
-        for e in encoded:
-            logprobs, greedy = token_logprobs[hosts[e.tokens]]
-            # position p of the sequence is predicted by the logits at p - 1
-            idx = torch.tensor([p - 1 for p in e.span], dtype=torch.long)
-            out.append((float(logprobs[idx].double().sum()), bool(greedy[idx].all())))
-        return out
+        return score_sequences(self.model, encoded, self.batch_size, self.pad_token_id,
+                               self.max_length, self.progress, f"scoring ({self.mode})")
 
-    @torch.no_grad()
-    def _forward(self, batch: list[tuple[int, ...]]) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        """Per sequence: log p(token[p] | tokens[:p]) at index p - 1, and argmax hits."""
-        longest = max(len(s) for s in batch)
-        if self.max_length and longest > self.max_length:
-            raise ValueError(
-                f"A request is {longest} tokens long, over the model's {self.max_length}; "
-                "shorten the inputs or pass max_length=<n> if the model supports longer ones."
-            )
-        device = self.model.device
-        ids = torch.full((len(batch), longest), self.pad_token_id, dtype=torch.long)
-        mask = torch.zeros((len(batch), longest), dtype=torch.long)
-        for row, seq in enumerate(batch):
-            ids[row, : len(seq)] = torch.tensor(seq)
-            mask[row, : len(seq)] = 1
-        logits = self.model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits
-        logits = logits[:, :-1]
-        logits = logits.to(torch.promote_types(logits.dtype, torch.float32))
-        targets = ids[:, 1:].to(device)
-        logprobs = logits.gather(-1, targets.unsqueeze(-1)).squeeze(-1) - logits.logsumexp(-1)
-        greedy = logits.argmax(-1) == targets
-        return [(logprobs[r, : len(s) - 1].cpu(), greedy[r, : len(s) - 1].cpu())
-                for r, s in enumerate(batch)]
+
+def score_sequences(model, encoded: Sequence[Encoded], batch_size: int = 32,
+                    pad_token_id: int = 0, max_length: int | None = None,
+                    progress: bool = False, desc: str = "scoring") -> list[tuple[float, bool]]:
+    """(sum of span log-probabilities, every span token the argmax) per encoded request.
+
+    Distinct token sequences that are a prefix of another are read off the longer one; the
+    rest run longest first in batches of `batch_size`, right-padded to the batch's longest.
+    """
+    hosts = _prefix_hosts([e.tokens for e in encoded])
+    unique_hosts = sorted(set(hosts.values()), key=lambda t: (-len(t), t))
+    token_logprobs: dict[tuple[int, ...], tuple[torch.Tensor, torch.Tensor]] = {}
+    batches = [unique_hosts[i:i + batch_size] for i in range(0, len(unique_hosts), batch_size)]
+    for batch in tqdm(batches, desc=desc, disable=not progress):
+        for seq, result in zip(batch, _forward(model, batch, pad_token_id, max_length),
+                               strict=True):
+            token_logprobs[seq] = result
+    out = []
+    for e in encoded:
+        logprobs, greedy = token_logprobs[hosts[e.tokens]]
+        # position p of the sequence is predicted by the logits at p - 1
+        idx = torch.tensor([p - 1 for p in e.span], dtype=torch.long)
+        out.append((float(logprobs[idx].double().sum()), bool(greedy[idx].all())))
+    return out
+
+
+@torch.no_grad()
+def _forward(model, batch: list[tuple[int, ...]], pad_token_id: int,
+             max_length: int | None) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Per sequence: log p(token[p] | tokens[:p]) at index p - 1, and argmax hits."""
+    longest = max(len(s) for s in batch)
+    if max_length and longest > max_length:
+        raise ValueError(
+            f"A request is {longest} tokens long, over the model's {max_length}; "
+            "shorten the inputs or pass max_length=<n> if the model supports longer ones."
+        )
+    device = model.device
+    ids = torch.full((len(batch), longest), pad_token_id, dtype=torch.long)
+    mask = torch.zeros((len(batch), longest), dtype=torch.long)
+    for row, seq in enumerate(batch):
+        ids[row, : len(seq)] = torch.tensor(seq)
+        mask[row, : len(seq)] = 1
+    logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits[:, :-1]
+    logits = logits.to(torch.promote_types(logits.dtype, torch.float32))
+    targets = ids[:, 1:].to(device)
+    logprobs = logits.gather(-1, targets.unsqueeze(-1)).squeeze(-1) - logits.logsumexp(-1)
+    greedy = logits.argmax(-1) == targets
+    return [(logprobs[r, : len(s) - 1].cpu(), greedy[r, : len(s) - 1].cpu())
+            for r, s in enumerate(batch)]
 
 
 def _prefix_hosts(sequences: Sequence[tuple[int, ...]]) -> dict[tuple[int, ...], tuple[int, ...]]:

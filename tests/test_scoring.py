@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 
 import pytest
@@ -79,6 +80,28 @@ def test_babylm2025_never_scores_the_first_token(tiny_model_nobos):
     assert encoded.span == tuple(range(1, len(encoded.tokens)))
 
 
+@contextlib.contextmanager
+def recorded_batches(model):
+    """The lengths (attention-mask sums) of the sequences of every forward call, and in
+    `.widths` the padded width of each call."""
+
+    class Batches(list):
+        widths: list[int]
+
+    batches = Batches()
+    batches.widths = []
+
+    def hook(module, args, kwargs, output):
+        batches.append(kwargs["attention_mask"].sum(dim=1).tolist())
+        batches.widths.append(kwargs["input_ids"].shape[1])
+
+    handle = model.register_forward_hook(hook, with_kwargs=True)
+    try:
+        yield batches
+    finally:
+        handle.remove()
+
+
 def test_prefix_sharing_gives_the_scores_of_separate_passes(loaded, eval_data):
     """Every word of a reading-data sentence given its preceding words: one pass."""
     import pandas as pd
@@ -87,23 +110,21 @@ def test_prefix_sharing_gives_the_scores_of_separate_passes(loaded, eval_data):
     rows = csv[csv.sent_id == csv.sent_id.iloc[0]]
     words = [(item, " " + word) for item, word in zip(rows["item"], rows["word"], strict=True)]
     scorer = Scorer(*loaded, batch_size=8, progress=False)
-    forwards = []
-    original = scorer._forward
-    scorer._forward = lambda batch: forwards.append(len(batch)) or original(batch)
-    together = scorer.score(words)
-    assert sum(forwards) == 1  # the whole sentence's words share one sequence
+    with recorded_batches(loaded[0]) as batches:
+        together = scorer.score(words)
+    assert len(batches) == 1 and len(batches[0]) == 1  # the words share the sentence's pass
     separate = [Scorer(*loaded, progress=False).score([w])[0] for w in words]
     assert max(abs(a[0] - b[0]) for a, b in zip(together, separate, strict=True)) < 1e-5
 
 
 def test_batches_are_sorted_so_padding_is_minimal(loaded, requests):
     scorer = Scorer(*loaded, batch_size=8, progress=False)
-    lengths = []
-    original = scorer._forward
-    scorer._forward = lambda batch: lengths.append([len(s) for s in batch]) or original(batch)
-    scorer.score(requests)
-    flat = [n for batch in lengths for n in batch]
+    with recorded_batches(loaded[0]) as batches:
+        scorer.score(requests)
+    widths = batches.widths
+    flat = [n for batch in batches for n in batch]
     assert flat == sorted(flat, reverse=True)
+    assert widths == [max(batch) for batch in batches]  # padded only to the batch's longest
 
 
 def test_bad_arguments_are_explained(loaded):

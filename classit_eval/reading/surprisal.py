@@ -12,10 +12,10 @@ Two conventions:
   far)` (the string re-tokenised, as the official `get_p2` does), scoring the first token
   of the re-encoded subword. Probabilities are multiplied (log-probabilities summed).
 
-A word is a list of steps `(context ids, continuation ids)`. The steps of a sentence are
-grouped: a step whose token sequence is a prefix of another's is read off that longer
-sequence, so a sentence costs one forward call (a small batch when the `babylm2025`
-re-tokenised contexts are not prefixes of the sentence).
+A word is a list of steps `(context ids, continuation ids)`, scored by
+classit_eval.scoring (the `classit` backend's scorer): a step whose token sequence is a
+prefix of another's is read off that longer sequence, so a sentence is one sequence in one
+forward pass (plus the `babylm2025` re-tokenised contexts that are not prefixes of it).
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-import torch
 
 from classit_eval.reading.dataset import has_previous
+from classit_eval.scoring import score_sequences, step_encoding
 
 CONVENTIONS = ("running", "babylm2025")
 Step = tuple[tuple[int, ...], tuple[int, ...]]
@@ -73,65 +73,16 @@ def word_steps(tokenizer, context: str, word: str, convention: str = "running") 
     return steps
 
 
-def _hosts(sequences: Sequence[tuple[int, ...]]) -> tuple[list[tuple[int, ...]], list[int]]:
-    """Sequences to run (none a prefix of another) and, per input, the host it is read from."""
-    hosts: list[tuple[int, ...]] = []
-    for seq in sorted(set(sequences), key=len, reverse=True):
-        if not any(h[: len(seq)] == seq for h in hosts):
-            hosts.append(seq)
-    index = [next(i for i, h in enumerate(hosts) if h[: len(s)] == s) for s in sequences]
-    return hosts, index
-
-
-@torch.no_grad()
-def _logprobs(model, hosts: Sequence[tuple[int, ...]], where: Sequence[tuple[int, int, int]]):
-    """Log-probabilities of tokens: `where` holds (host, position, token id) triples.
-
-    The hosts run as one right-padded batch; log-softmax is taken at the needed positions only.
-    """
-    width = max(len(h) for h in hosts)
-    ids = torch.zeros((len(hosts), width), dtype=torch.long)
-    mask = torch.zeros_like(ids)
-    for row, host in enumerate(hosts):
-        ids[row, : len(host)] = torch.tensor(host)
-        mask[row, : len(host)] = 1
-    device = next(model.parameters()).device
-    logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits
-    rows, positions, tokens = (torch.tensor(x, device=device) for x in zip(*where, strict=True))
-    picked = torch.log_softmax(logits[rows, positions].float(), dim=-1)
-    return picked[torch.arange(len(tokens), device=device), tokens].cpu().tolist()
-
-
 def score_steps(model, groups: Sequence[Sequence[Step]], max_batch: int = 16) -> list[list[float]]:
-    """Log-probability of each step's continuation; one forward call per group (sentence).
+    """Log-probability of each step's continuation, group by group (a group: a sentence).
 
-    A step whose sequence is a prefix of another step's (of the same call) is read off the
-    longer one. Consecutive groups share a call while it runs at most `max_batch` sequences.
+    classit_eval.scoring reads a step whose tokens are a prefix of another step's off the
+    longer sequence, so under `running` a sentence costs one sequence in one forward call;
+    the sequences run longest first, `max_batch` per call.
     """
-    out: list[list[float]] = []
-    batch: list[Sequence[Step]] = []
-
-    def flush() -> None:
-        steps = [s for group in batch for s in group]
-        hosts, index = _hosts([ctx + cont[:-1] for ctx, cont in steps])
-        where = [(h, len(ctx) - 1 + i, tok)
-                 for h, (ctx, cont) in zip(index, steps, strict=True) for i, tok in enumerate(cont)]
-        values = iter(_logprobs(model, hosts, where))
-        for group in batch:
-            out.append([math.fsum(next(values) for _ in cont) for _, cont in group])
-        batch.clear()
-
-    pending = 0
-    for group in groups:
-        size = len(_hosts([ctx + cont[:-1] for ctx, cont in group])[0])
-        if batch and pending + size > max_batch:
-            flush()
-            pending = 0
-        batch.append(group)
-        pending += size
-    if batch:
-        flush()
-    return out
+    encoded = [step_encoding(ctx, cont) for group in groups for ctx, cont in group]
+    values = iter(ll for ll, _ in score_sequences(model, encoded, batch_size=max_batch))
+    return [[next(values) for _ in group] for group in groups]
 
 
 def score_steps_unbatched(model, steps: Sequence[Step]) -> list[float]:
