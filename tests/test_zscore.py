@@ -252,6 +252,19 @@ def test_bad_and_foreign_files_are_warned_and_skipped(runs, tmp_path, capsys):
     assert "ignored 1 JSON file(s) not named results*.json" in err and "config.json" in err
 
 
+def test_nan_scores_are_left_out_with_a_warning(runs, tmp_path, capsys):
+    """A reading run under --limit reports NaN: that cell is missing, not a number."""
+    shutil.copytree(runs["dir"], tmp_path / "results")
+    path = next((tmp_path / "results").rglob("results_*.json"))
+    data = json.loads(path.read_text())
+    data["results"]["classit_reading_fast"] = {"eye_tracking,none": float("nan"),
+                                               "self_paced_reading,none": float("nan")}
+    path.write_text(json.dumps(data))  # json writes NaN as lm-eval does
+    doc, err = run_json(capsys, str(tmp_path / "results"), "--name-from", "checkpoint")
+    assert "classit_reading_fast has eye_tracking = NaN" in err
+    assert not any(c.startswith("classit_reading") for c in doc["columns"])
+
+
 def test_zero_variance_column(runs, capsys):
     # every model ran 3 items of each of the 11 EWoK domains: one value for all
     doc, err = run_json(capsys, str(runs["dir"]), "--name-from", "checkpoint",

@@ -9,6 +9,7 @@ each column the value of the most recent run (the file's `date`) is kept.
 from __future__ import annotations
 
 import json
+import math
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -194,6 +195,10 @@ def _add_file(
             continue
         for column in columns:
             value = metric_value(metrics, column.metric) if isinstance(metrics, dict) else None
+            if value is not None and math.isnan(value):
+                warn(f"{path}: task {task} has {column.metric} = NaN (a partial run, e.g. the "
+                     "reading task under --limit); left out.")
+                continue
             if value is None:
                 have = sorted({key.split(",")[0] for key in metrics
                                if "," in key and "_stderr," not in key})
