@@ -153,13 +153,6 @@ def find_files(
     return sorted(found, key=lambda s: s.name)
 
 
-def find_source(
-    folder: str, name: str, data_dir: str | os.PathLike | None = None, task: str = ""
-) -> Source:
-    """The file `<name>.jsonl` of `folder`, plain or zipped."""
-    return find_file(f"{folder}/{name}.jsonl", data_dir, task)
-
-
 def _missing_message(task: str, path: Path, zipped: tuple[Path, PurePosixPath] | None) -> str:
     where = f"{path} (or {path}.zip)" if not zipped else f"{path} or inside {zipped[0]}"
     who = f"Task {task} needs" if task else "Needed:"
