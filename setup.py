@@ -15,10 +15,10 @@ task_packages = ["lm_eval.tasks.classit"] + [
     for folder in sorted(TASKS_ROOT.rglob("*"))
     if folder.is_dir() and folder.name != "__pycache__"
 ]
-task_files = ["*.yaml", "_template_yaml", "*.md"]
+task_files = ["*.yaml", "_template_yaml"]
 
 setup(
     packages=find_packages(include=["classit_eval", "classit_eval.*"]) + task_packages,
     package_dir={"lm_eval.tasks.classit": "tasks"},
-    package_data={**{pkg: task_files for pkg in task_packages}, "classit_eval": ["*.json"]},
+    package_data={**{pkg: task_files for pkg in task_packages}, "classit_eval.data": ["*.json"]},
 )

@@ -28,7 +28,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 from transformers import set_seed  # noqa: E402
 from transformers.utils import logging as hf_logging  # noqa: E402
 
-from classit_eval.finetune.model import SequenceClassifier, load_tokenizer  # noqa: E402
+from classit_eval.finetune.classifier import SequenceClassifier, load_tokenizer  # noqa: E402
 from classit_eval.finetune.tasks import get_task, load_split  # noqa: E402
 from classit_eval.finetune.train import Settings, encode, make_trainer, training_args  # noqa: E402
 

@@ -11,12 +11,12 @@ import sys
 
 # subcommand -> (module, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "run": ("classit_eval.run", "lm_eval run, with this package's tasks and `classit` model"),
-    "download-data": ("classit_eval.download", "fetch and verify the BabyLM 2025 evaluation data"),
+    "run": ("classit_eval.lmeval.run", "lm_eval run, with this package's tasks and `classit` model"),
+    "download-data": ("classit_eval.data.download", "fetch and verify the BabyLM 2025 evaluation data"),
     "reading-score": ("classit_eval.reading.cli", "score reading-time surprisals from a file"),
     "finetune": ("classit_eval.finetune", "(Super)GLUE fine-tuning with lm-eval results"),
-    "zscore": ("classit_eval.zscore", "compare models by per-task z-scores"),
-    "smollm2": ("classit_eval.smollm2", "print the folder of a cached SmolLM2-135M checkpoint"),
+    "zscore": ("classit_eval.compare.cli", "compare models by per-task z-scores"),
+    "smollm2": ("classit_eval.data.smollm2", "print the folder of a cached SmolLM2-135M checkpoint"),
 }
 
 

@@ -1,4 +1,4 @@
-"""Write classit_eval/data_manifest.json: SHA-256 of every evaluation data file's content.
+"""Write classit_eval/data/manifest.json: SHA-256 of every evaluation data file's content.
 
     python scripts/make_data_manifest.py ../shared/data/babylm-2025
 
@@ -14,7 +14,7 @@ import sys
 import zipfile
 from pathlib import Path, PurePosixPath
 
-from classit_eval.data import Source, find_file
+from classit_eval.data.files import Source, find_file
 
 
 def logical_paths(root: Path) -> list[str]:
@@ -41,7 +41,7 @@ def main() -> None:
     for relative in logical_paths(root):
         source: Source = find_file(relative, root)
         manifest[relative] = hashlib.sha256(source.read_bytes()).hexdigest()
-    out = Path(__file__).resolve().parent.parent / "classit_eval" / "data_manifest.json"
+    out = Path(__file__).resolve().parent.parent / "classit_eval" / "data" / "manifest.json"
     out.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     print(f"{len(manifest)} files -> {out}")
 

@@ -8,7 +8,7 @@ import zipfile
 import lm_eval
 import pytest
 
-from classit_eval.data import (
+from classit_eval.data.files import (
     DataError,
     MissingDataError,
     data_root,
@@ -16,8 +16,8 @@ from classit_eval.data import (
     find_files,
     read_jsonl,
 )
-from classit_eval.plugin import task_manager
-from classit_eval.zero_shot import load_ewok, load_pairs
+from classit_eval.lmeval.plugin import task_manager
+from classit_eval.zero_shot.tasks import load_ewok, load_pairs
 
 
 def test_reads_plain_and_zipped_files(eval_data):

@@ -12,8 +12,8 @@ import zipfile
 
 import pytest
 
-from classit_eval import download
-from classit_eval.data import find_file, read_jsonl
+from classit_eval.data import download
+from classit_eval.data.files import find_file, read_jsonl
 
 PARTS = ["fast_eval/supplement_fast", "fast_eval/ewok_fast.zip", "fast_eval/reading"]
 

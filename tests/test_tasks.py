@@ -12,8 +12,8 @@ import lm_eval
 import pytest
 import yaml
 
-from classit_eval.data import find_files
-from classit_eval.plugin import task_manager, tasks_are_installed
+from classit_eval.data.files import find_files
+from classit_eval.lmeval.plugin import task_manager, tasks_are_installed
 
 GROUPS = ["classit_zero_shot", "classit_zero_shot_fast", "classit_blimp", "classit_blimp_fast",
           "classit_blimp_supplement", "classit_ewok", "classit_entity_tracking"]

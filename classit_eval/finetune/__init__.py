@@ -1,5 +1,5 @@
-"""(Super)GLUE fine-tuning of (Baby)LMs with results in lm-eval's schema."""
+"""(Super)GLUE fine-tuning of (Baby)LMs with results in lm-eval's schema.
 
-from classit_eval.finetune.cli import main
-
-__all__ = ["main"]
+`tasks` (the task table, cheap to import), `classifier` (backbone + head), `train` (the
+HF Trainer run), `results` (lm-eval results files), `cli` (`classit-eval finetune`).
+"""

@@ -8,9 +8,9 @@ import sys
 import time
 from pathlib import Path
 
-from classit_eval.data import DataError, MissingDataError
+from classit_eval.data.files import DataError, MissingDataError
 from classit_eval.finetune import results
-from classit_eval.finetune.model import POOLINGS
+from classit_eval.finetune.classifier import POOLINGS
 from classit_eval.finetune.tasks import (
     TASKS,
     Example,

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from classit_eval.data import DataError, MissingDataError, Source, find_file, read_jsonl
+from classit_eval.data.files import DataError, MissingDataError, Source, find_file, read_jsonl
 
 log = logging.getLogger(__name__)
 

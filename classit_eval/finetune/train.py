@@ -25,7 +25,7 @@ from transformers import (
     set_seed,
 )
 
-from classit_eval.finetune.model import SequenceClassifier, load_tokenizer
+from classit_eval.finetune.classifier import SequenceClassifier, load_tokenizer
 from classit_eval.finetune.tasks import Example, Task
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ import argparse
 import json
 import sys
 
-from classit_eval.data import DataError, MissingDataError
+from classit_eval.data.files import DataError, MissingDataError
 from classit_eval.reading import dataset, regression
 
 

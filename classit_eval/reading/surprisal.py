@@ -13,7 +13,7 @@ Two conventions:
   of the re-encoded subword. Probabilities are multiplied (log-probabilities summed).
 
 A word is a list of steps `(context ids, continuation ids)`, scored by
-classit_eval.scoring (the `classit` backend's scorer): a step whose token sequence is a
+classit_eval.lmeval.scoring (the `classit` backend's scorer): a step whose token sequence is a
 prefix of another's is read off that longer sequence, so a sentence is one sequence in one
 forward pass (plus the `babylm2025` re-tokenised contexts that are not prefixes of it).
 """
@@ -26,8 +26,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from classit_eval.lmeval.scoring import score_sequences, step_encoding
 from classit_eval.reading.dataset import has_previous
-from classit_eval.scoring import score_sequences, step_encoding
 
 CONVENTIONS = ("running", "babylm2025")
 Step = tuple[tuple[int, ...], tuple[int, ...]]
@@ -76,7 +76,7 @@ def word_steps(tokenizer, context: str, word: str, convention: str = "running") 
 def score_steps(model, groups: Sequence[Sequence[Step]], max_batch: int = 16) -> list[list[float]]:
     """Log-probability of each step's continuation, group by group (a group: a sentence).
 
-    classit_eval.scoring reads a step whose tokens are a prefix of another step's off the
+    classit_eval.lmeval.scoring reads a step whose tokens are a prefix of another step's off the
     longer sequence, so under `running` a sentence costs one sequence in one forward call;
     the sequences run longest first, `max_batch` per call.
     """

@@ -13,7 +13,7 @@ import argparse
 import importlib
 import sys
 
-from classit_eval.data import DataError
+from classit_eval.data.files import DataError
 from classit_eval.train.common import TrainError
 
 # subcommand -> (module, help); each module has add_arguments(parser) and run(args)

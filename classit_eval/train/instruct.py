@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForCausalLM, PreTrainedTokenizerBase
 
-from classit_eval.data import DataError, Source, iter_jsonl
+from classit_eval.data.files import DataError, Source, iter_jsonl
 from classit_eval.train import loop, metadata
 from classit_eval.train.common import TrainError, count_words, file_records
 from classit_eval.train.instructions import FIELDS

@@ -24,7 +24,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from classit_eval.data import Source, iter_jsonl
+from classit_eval.data.files import Source, iter_jsonl
 from classit_eval.train import metadata
 from classit_eval.train.common import TrainError, check_text_files, count_words, parse_words
 
@@ -198,7 +198,7 @@ def wiki_pairs(args: argparse.Namespace) -> int:
         return words
     model = args.model
     if model == "smollm2":
-        from classit_eval.smollm2 import checkpoint
+        from classit_eval.data.smollm2 import checkpoint
 
         model = str(checkpoint())
     lm, tokenizer = load_generator(model, args.gguf_file)

@@ -12,8 +12,8 @@ import sys
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    import classit_eval.model  # noqa: F401  (registers the `classit` model)
-    from classit_eval.plugin import include_path
+    import classit_eval.lmeval.backend  # noqa: F401  (registers the `classit` model)
+    from classit_eval.lmeval.plugin import include_path
 
     extra = include_path()
     if extra and any(a == "--include_path" or a.startswith("--include_path=") for a in argv):

@@ -1,7 +1,7 @@
 """`classit-zscore DIR [DIR...]`: compare models and curricula by per-task z-scores.
 
 Reads every lm-eval results JSON under the folders, keeps each model's latest score per
-task (primary metrics: `classit_eval.metrics_registry`), z-scores every task across the
+task (primary metrics: `classit_eval.compare.registry`), z-scores every task across the
 models (or against `--reference` models) and summarises each model's z-scores for the
 fine-tuning tasks, the zero-shot tasks and all tasks. See docs/zscore.md.
 """

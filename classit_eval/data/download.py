@@ -6,7 +6,7 @@
 
 The archive is unpacked from its `evaluation_data/` folder (or its root, when that holds
 `full_eval/`/`fast_eval/`). Password zips inside it (EWoK, entity tracking) stay zipped.
-Every file listed in `data_manifest.json` (SHA-256 of the official files' contents,
+Every file listed in `manifest.json` (SHA-256 of the official files' contents,
 whether stored plainly or zipped) is verified; a mismatch is an error.
 """
 
@@ -25,10 +25,10 @@ from pathlib import Path, PurePosixPath
 
 from tqdm import tqdm
 
-from classit_eval.data import DataError, MissingDataError, cache_dir, find_file
+from classit_eval.data.files import DataError, MissingDataError, cache_dir, find_file
 
 OSF_URL = "https://files.osf.io/v1/resources/ryjfm/providers/osfstorage/?zip="
-MANIFEST = Path(__file__).with_name("data_manifest.json")
+MANIFEST = Path(__file__).with_name("manifest.json")
 OFFLINE_HINT = (
     "Without network access, download `evaluation_data` from https://osf.io/ryjfm/ on a "
     "machine that has it, then run `classit-eval download-data --archive FILE.zip`, or "

@@ -4,7 +4,7 @@
         --model_args pretrained=PATH,scoring=babylm2025 --tasks classit_zero_shot_fast
 
 Model arguments: `pretrained` (path or hub id), `revision`, `scoring` (`full`, the
-default, or `babylm2025`, see classit_eval.scoring), `dtype`, `prefix_token_id`,
+default, or `babylm2025`, see classit_eval.lmeval.scoring), `dtype`, `prefix_token_id`,
 `trust_remote_code`; `batch_size` and `device` come from lm-eval's own options.
 
 `dtype` defaults to float64 on the CPU and float32 on a GPU. Float32 matrix kernels sum
@@ -38,8 +38,8 @@ import torch
 from lm_eval.api.model import LM
 from lm_eval.api.registry import register_model
 
+from classit_eval.lmeval.scoring import Encoded, Scorer, step_encoding
 from classit_eval.reading.surprisal import word_steps
-from classit_eval.scoring import Encoded, Scorer, step_encoding
 
 log = logging.getLogger(__name__)
 DTYPES = {"float64": torch.float64, "float32": torch.float32, "bfloat16": torch.bfloat16,
@@ -48,7 +48,7 @@ DTYPES = {"float64": torch.float64, "float32": torch.float32, "bfloat16": torch.
 
 @register_model("classit")
 class ClassitLM(LM):
-    """A Hugging Face causal LM scored by classit_eval.scoring.Scorer."""
+    """A Hugging Face causal LM scored by classit_eval.lmeval.scoring.Scorer."""
 
     def __init__(self, pretrained: str, scoring: str = "full", revision: str | None = None,
                  dtype: str | None = None, device: str | None = None, batch_size: int | str = 32,

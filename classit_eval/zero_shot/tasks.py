@@ -26,7 +26,7 @@ import datasets
 import numpy as np
 from scipy.stats import spearmanr
 
-from classit_eval.data import DataError, find_file, find_files, read_jsonl
+from classit_eval.data.files import DataError, find_file, find_files, read_jsonl
 
 Results = Sequence[tuple[float, bool]]  # lm-eval multiple_choice: (loglikelihood, is_greedy)
 

@@ -1,0 +1,40 @@
+"""The names other parts of the package rely on: one place for each contract.
+
+Task names are a contract between the task configs (`tasks/`), results files and the
+tools that read them (`classit-zscore`, the leaderboard export); file names are a contract
+between the training steps and the comparison. Change one here and everything follows.
+"""
+
+from __future__ import annotations
+
+TASK_PREFIX = "classit_"
+FAST_SUFFIX = "_fast"  # `classit_blimp_fast` is the fast-eval twin of `classit_blimp`
+FINETUNE_PREFIX = "classit_finetune_"  # results of `classit-eval finetune` use these tasks
+
+
+def finetune_task(name: str) -> str:
+    """The lm-eval task name of a fine-tuning task: `rte` -> `classit_finetune_rte`."""
+    return FINETUNE_PREFIX + name
+
+
+# classit-train writes this file into every folder it makes; classit-zscore reads it.
+TRAINING_METADATA = "classit_train.json"
+
+# Entity tracking items have 0 to 5 operations: metrics `acc_numops_0` .. `acc_numops_5`.
+NUMOPS = range(6)
+
+# The reading task: the csv's dependent variables, the two scores and their intervals.
+EYE_TRACKING = ("RTfirstfix", "RTfirstpass", "RTgopast", "RTrightbound")
+SELF_PACED = "self_paced_reading_time"
+EEG = ("ELAN", "LAN", "N400", "P600", "EPNP", "PNP")
+READING_VARIABLES = (*EYE_TRACKING, SELF_PACED, *EEG)
+READING_SCORES = ("eye_tracking", "self_paced_reading")
+READING_METRICS = (
+    *READING_SCORES, *READING_VARIABLES,
+    *(f"{score}_ci_{end}" for score in READING_SCORES for end in ("low", "high")),
+)
+
+# A document field through which a task asks the `classit` backend for a scoring
+# encoding by name (classit_eval.lmeval.scoring.ENCODINGS), without the backend
+# importing the task.
+ENCODING_FIELD = "classit_encoding"
