@@ -6,8 +6,10 @@ into z-scores, per-model summaries and paired tests, `report` writes tables and 
 
 from __future__ import annotations
 
+from classit_eval.errors import UserError
 
-class CompareError(ValueError):
+
+class CompareError(UserError, ValueError):
     """Input that makes a comparison impossible (no results, a single model, bad option)."""
 
 

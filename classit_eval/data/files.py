@@ -24,6 +24,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from classit_eval.errors import DataError, MissingDataError
+
 DATA_DIR_ENV = "CLASSIT_DATA_DIR"
 ZIP_PASSWORD_ENV = "CLASSIT_ZIP_PASSWORD"
 # The password the BabyLM 2025 README publishes for its zipped evaluation files.
@@ -32,14 +34,6 @@ GET_DATA_HINT = (
     "Run `classit-eval download-data`, or download `evaluation_data` from "
     "https://osf.io/ryjfm/ and point CLASSIT_DATA_DIR (or --metadata data_dir=...) at it."
 )
-
-
-class DataError(ValueError):
-    """A data file exists but cannot be used (bad JSON, missing field...)."""
-
-
-class MissingDataError(FileNotFoundError):
-    """A data file or folder a task needs is not under the data root."""
 
 
 def cache_dir() -> Path:

@@ -9,8 +9,10 @@ from pathlib import Path
 
 from transformers import LlamaConfig, PretrainedConfig
 
+from classit_eval.errors import UserError
 
-class TrainError(ValueError):
+
+class TrainError(UserError, ValueError):
     """Bad input to a training step; the message names the file or argument and the fix."""
 
 
