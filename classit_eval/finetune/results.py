@@ -1,30 +1,45 @@
 """Write a fine-tuning run as lm-eval results, and its per-example predictions.
 
-`<output_path>/<model>/results_<timestamp>.json` has the keys and layout of the file
-`lm_eval --output_path` writes (task `classit_finetune_<task>`, metrics as `"acc,none"`),
-so tools that read lm-eval results (`classit-zscore`) read it beside zero-shot results.
+lm-eval's own pieces write the results file: `TaskConfig` gives the config entry,
+`EvaluationTracker` the run's general fields (model name, times) and the file
+`<output_path>/<model>/results_<timestamp>.json`, `add_env_info` the versions. So tools
+that read lm-eval results (`classit-zscore`) read it beside zero-shot results; the task is
+`classit_finetune_<task>`, metrics keyed `"acc,none"` as lm-eval keys them.
+
 `predictions_classit_finetune_<task>_<timestamp>.jsonl` beside it has one line per
 validation example: `doc_id` (its index in the file), `id`, `idx`, `pred`, `gold`.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import time
-from datetime import datetime
 from pathlib import Path
 
-import lm_eval
 import numpy as np
 import torch
-import transformers
 from lm_eval.api.metrics import mean_stderr
-from lm_eval.utils import handle_non_serializable, sanitize_model_name
+from lm_eval.api.task import TaskConfig
+from lm_eval.loggers import EvaluationTracker
+from lm_eval.loggers.utils import add_env_info
+from lm_eval.utils import sanitize_model_name
 
+from classit_eval.errors import ResultsError
 from classit_eval.finetune.tasks import GLUE_FOLDER, Example, Task
 from classit_eval.finetune.train import Run
 
 VERSION = 1.0
+MODEL_SOURCE = "classit-finetune"
+
+
+@functools.cache
+def env_info() -> dict:
+    """lm-eval's environment fields (versions, `pretty_env_info`), once per process: they
+    take seconds to collect and do not change between the tasks of a run."""
+    info: dict = {}
+    add_env_info(info)
+    return info
 
 
 def model_folder(output_path: str | Path, model: str) -> Path:
@@ -32,8 +47,8 @@ def model_folder(output_path: str | Path, model: str) -> Path:
     return Path(output_path) / sanitize_model_name(model)
 
 
-def results_dict(model: str, task: Task, run: Run, start: float, end: float) -> dict:
-    """The lm-eval results document of one task."""
+def results_dict(model: str, task: Task, run: Run, start: float) -> dict:
+    """The task-level part of the lm-eval results document of one fine-tuned task."""
     name = task.lm_eval_name
     correct = (np.array(run.predictions) == np.array(run.labels)).astype(float).tolist()
     metrics: dict[str, object] = {"alias": name}
@@ -41,32 +56,28 @@ def results_dict(model: str, task: Task, run: Run, start: float, end: float) -> 
         metrics[f"{metric},none"] = value
         metrics[f"{metric}_stderr,none"] = mean_stderr(correct) if metric == "acc" else "N/A"
     n = len(run.labels)
-    config = {
-        "task": name,
-        "tag": ["classit_finetune"],
-        "dataset_path": f"{GLUE_FOLDER}/{task.name}",
-        "training_split": "train",
-        "validation_split": "valid",
-        "output_type": "fine-tune",
-        "num_fewshot": 0,
-        "metric_list": [{"metric": m, "aggregation": m, "higher_is_better": True}
-                        for m in task.metrics],
-        "metadata": {
+    config = TaskConfig(
+        task=name, tag=["classit_finetune"], dataset_path=f"{GLUE_FOLDER}/{task.name}",
+        training_split="train", validation_split="valid", output_type="fine-tune",
+        num_fewshot=0,
+        metric_list=[{"metric": m, "aggregation": m, "higher_is_better": True}
+                     for m in task.metrics],
+        metadata={
             "version": VERSION, **run.settings, "pooling": run.pooling,
             "best_epoch": run.best_epoch, "train_examples": run.train_examples,
             "validation_per_epoch": run.epochs,
         },
-    }
+    )
     return {
         "results": {name: metrics},
         "group_subtasks": {name: []},
-        "configs": {name: config},
+        "configs": {name: config.to_dict()},
         "versions": {name: VERSION},
         "n-shot": {name: 0},
         "higher_is_better": {name: {m: True for m in task.metrics}},
         "n-samples": {name: {"original": n, "effective": n}},
         "config": {
-            "model": "classit-finetune",
+            "model": MODEL_SOURCE,
             "model_args": f"pretrained={model},pooling={run.pooling}",
             "batch_size": run.settings["batch_size"],
             "device": "cuda" if torch.cuda.is_available() else "cpu",
@@ -77,26 +88,26 @@ def results_dict(model: str, task: Task, run: Run, start: float, end: float) -> 
         },
         **run.tokenizer_info,
         "date": start,
-        "transformers_version": transformers.__version__,
-        "lm_eval_version": lm_eval.__version__,
-        "model_name": model,
-        "model_name_sanitized": sanitize_model_name(model),
-        "start_time": start,
-        "end_time": end,
-        "total_evaluation_time_seconds": str(end - start),
     }
 
 
 def write(output_path: str | Path, model: str, task: Task, valid: list[Example], run: Run,
           start: float) -> tuple[Path, Path]:
     """Write the results JSON and the predictions file; return their paths."""
+    tracker = EvaluationTracker(output_path=str(output_path))
+    general = tracker.general_config_tracker
+    general.log_experiment_args(model_source=MODEL_SOURCE, model_args=f"pretrained={model}",
+                                system_instruction=None, chat_template=None,
+                                fewshot_as_multiturn=False)
+    general.start_time -= time.time() - start  # the tracker times from its creation
+    document = results_dict(model, task, run, start)
+    document.update(env_info())
+    tracker.save_results_aggregated(results=document)
     folder = model_folder(output_path, model)
-    folder.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now().isoformat().replace(":", "-")
-    results = folder / f"results_{stamp}.json"
-    document = results_dict(model, task, run, start, time.time())
-    results.write_text(json.dumps(document, indent=2, default=handle_non_serializable) + "\n")
-    predictions = folder / f"predictions_{task.lm_eval_name}_{stamp}.jsonl"
+    results = folder / f"results_{tracker.date_id}.json"
+    if not results.is_file():  # lm-eval logs a failed save as a warning only
+        raise ResultsError(f"lm-eval could not write {results}: check that {folder} is writable.")
+    predictions = folder / f"predictions_{task.lm_eval_name}_{tracker.date_id}.jsonl"
     with predictions.open("w", encoding="utf-8") as out:
         for i, (example, pred, gold) in enumerate(zip(valid, run.predictions, run.labels,
                                                       strict=True)):
