@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -58,9 +59,15 @@ def test_stock_hf_runs_the_fast_suite(tiny_model):
 
 
 def test_entry_point_names_the_task_folder():
+    """Resolved as lm-eval's task-plugin discovery (upstream PR #4015) does: the value's
+    module, then that module's package folder, which is scanned for YAMLs."""
     (entry,) = [e for e in entry_points(group="lm_eval.tasks") if e.name == "classit"]
-    folder = Path(entry.load()())
+    spec = importlib.util.find_spec(entry.module)
+    assert spec is not None and spec.submodule_search_locations, entry.value
+    folder = Path(next(iter(spec.submodule_search_locations)))
     assert (folder / "blimp" / "_template_yaml").is_file()
+    names = {p.stem for p in folder.rglob("*.yaml")}
+    assert {"_classit_zero_shot", "_classit_zero_shot_fast", "classit_reading"} <= names
 
 
 installed_only = pytest.mark.skipif(
