@@ -2,7 +2,8 @@
 
 Both train the same tiny LLaMA from the same weights on the same packed sequences of a
 BabyLM sample, with the same batch size, optimizer (AdamW, fp32) and schedule, for the
-same number of steps, in this one process, alternately (`--rounds`); prints the best\ntokens/s of each and their ratio.
+same number of steps, in this one process, alternately (`--rounds`); prints the best
+tokens/s of each and their ratio.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_pretrain.py [--steps 100 --rounds 2]
 """
@@ -31,10 +32,10 @@ CORPUS = SHARED / "corpora" / "babylm-samples" / "train_100k" / "bnc_spoken.trai
 
 def run_ours(initial, sequences, words, args, tmp: Path) -> float:
     """Seconds of `args.steps` steps of the classit-train loop."""
-    stage = loop.Stage("corpus", sequences, words, [args.seq_len] * len(words), epochs=10)
-    options = loop.Options(out=tmp / "ours", lr=2e-4, batch_size=args.batch_size,
-                           warmup_steps=20, schedule="linear", save_every_steps=0,
-                           max_steps=args.steps, log_every=10**9)
+    stage = loop.Stage("corpus", sequences, words, [args.seq_len] * len(words))
+    options = loop.Options(out=tmp / "ours", schedule="linear", lr=2e-4, epochs=10,
+                           warmup_steps=20, batch_size=args.batch_size,
+                           grad_accum=args.grad_accum, save_every_steps=0, max_steps=args.steps, log_every=10**9)
     progress = loop.train(copy.deepcopy(initial), [stage], collate, options,
                           lambda model, folder, progress: None)
     return progress["seconds"]
@@ -44,6 +45,7 @@ def run_trainer(initial, dataset, args, tmp: Path) -> float:
     """Seconds of `args.steps` steps of the HF Trainer with the same recipe."""
     training = TrainingArguments(
         output_dir=str(tmp / "hf"), per_device_train_batch_size=args.batch_size,
+        gradient_accumulation_steps=args.grad_accum,
         max_steps=args.steps, learning_rate=2e-4, warmup_steps=20,
         lr_scheduler_type="linear", weight_decay=0.0, max_grad_norm=1.0,
         save_strategy="no", report_to=[], logging_strategy="no", use_cpu=True,
@@ -62,6 +64,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--grad-accum", type=int, default=1)
     parser.add_argument("--seq-len", type=int, default=128)
     parser.add_argument("--hidden", type=int, default=128)
     parser.add_argument("--layers", type=int, default=4)
@@ -76,9 +79,9 @@ def main() -> None:
     )
     torch.manual_seed(0)
     initial = LlamaForCausalLM(config)
-    tokens = args.steps * args.batch_size * args.seq_len
-    print(f"{torch.get_num_threads()} threads, {args.steps} steps of {args.batch_size} x "
-          f"{args.seq_len} tokens, model {sum(p.numel() for p in initial.parameters()):,} "
+    tokens = args.steps * args.batch_size * args.grad_accum * args.seq_len
+    print(f"{torch.get_num_threads()} threads, {args.steps} steps of {args.grad_accum} x "
+          f"{args.batch_size} x {args.seq_len} tokens, model {sum(p.numel() for p in initial.parameters()):,} "
           f"parameters, corpus {CORPUS.name}")
 
     dataset = Dataset.from_dict({"input_ids": sequences.long().tolist()})

@@ -30,6 +30,7 @@ DATA_DIR_ENV = "CLASSIT_DATA_DIR"
 ZIP_PASSWORD_ENV = "CLASSIT_ZIP_PASSWORD"
 # The password the BabyLM 2025 README publishes for its zipped evaluation files.
 DEFAULT_ZIP_PASSWORD = "BabyLM2025"
+REDOWNLOAD_HINT = "Re-download the file (`classit-eval download-data`)."
 GET_DATA_HINT = (
     "Run `classit-eval download-data`, or download `evaluation_data` from "
     "https://osf.io/ryjfm/ and point CLASSIT_DATA_DIR (or --metadata data_dir=...) at it."
@@ -153,8 +154,13 @@ def _missing_message(task: str, path: Path, zipped: tuple[Path, PurePosixPath] |
     return f"{who} {where}, which does not exist. {GET_DATA_HINT}"
 
 
-def iter_jsonl(source: Source, required: tuple[str, ...] = ()) -> Iterator[dict]:
-    """The records of a JSON-lines file; a bad line raises DataError naming file and line."""
+def iter_jsonl(source: Source, required: tuple[str, ...] = (),
+               hint: str = REDOWNLOAD_HINT) -> Iterator[dict]:
+    """The records of a JSON-lines file; a bad line raises DataError naming file and line.
+
+    `hint` ends the message of a line that is not JSON: how to get a good file (by default,
+    re-download the official data; pass another for the user's own files).
+    """
     text = source.read_text()
     for number, line in enumerate(io.StringIO(text), start=1):
         if not line.strip():
@@ -163,8 +169,7 @@ def iter_jsonl(source: Source, required: tuple[str, ...] = ()) -> Iterator[dict]
             record = json.loads(line)
         except json.JSONDecodeError as err:
             raise DataError(
-                f"{source}, line {number}: not valid JSON ({err.msg}). "
-                "Re-download the file (`classit-eval download-data`)."
+                f"{source}, line {number}: not valid JSON ({err.msg}). {hint}"
             ) from err
         if not isinstance(record, dict):
             raise DataError(f"{source}, line {number}: expected a JSON object, got {record!r:.60}")

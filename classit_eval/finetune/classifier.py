@@ -9,15 +9,14 @@ babylm/evaluation-pipeline-2025 issue #38). `auto` is `first` for masked-LM enco
 
 from __future__ import annotations
 
-import logging
 import os
 
 import torch
 from torch import nn
-from transformers import AutoConfig, AutoModel, AutoTokenizer, PreTrainedTokenizerBase
+from transformers import AutoConfig, AutoModel, PreTrainedTokenizerBase
 from transformers.models.auto.modeling_auto import MODEL_FOR_MASKED_LM_MAPPING_NAMES
 
-log = logging.getLogger(__name__)
+from classit_eval.data import checkpoints
 
 POOLINGS = ("auto", "last", "first")
 
@@ -33,14 +32,10 @@ def resolve_pooling(pooling: str, model: str | os.PathLike) -> str:
 
 
 def load_tokenizer(model: str | os.PathLike) -> PreTrainedTokenizerBase:
-    """The model's tokenizer, padding on the right; one without a pad token pads with EOS
-    (or token 0): padded positions are masked and never pooled, so the id does not matter."""
-    tokenizer = AutoTokenizer.from_pretrained(model)
-    tokenizer.padding_side = "right"
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token or tokenizer.convert_ids_to_tokens(0)
-        log.info("%s has no pad token; padding with %r.", model, tokenizer.pad_token)
-    return tokenizer
+    """The shared loader's tokenizer as the classifier needs it: padding on the right; one
+    without a pad token pads with EOS (or token 0): padded positions are masked and never
+    pooled, so the id does not matter."""
+    return checkpoints.load_tokenizer(model, padding_side="right", pad_with_eos=True)
 
 
 class ClassifierHead(nn.Sequential):
@@ -79,7 +74,7 @@ class SequenceClassifier(nn.Module):
     @classmethod
     def from_pretrained(cls, model: str | os.PathLike, num_labels: int, pooling: str,
                         dropout: float = 0.1) -> SequenceClassifier:
-        backbone = AutoModel.from_pretrained(model, dtype=torch.float32)
+        backbone = checkpoints.load_model(AutoModel, model, dtype=torch.float32)
         if getattr(backbone.config, "is_encoder_decoder", False):
             raise ValueError(f"{model} is an encoder-decoder model; only encoders and "
                              "decoders can be fine-tuned here.")

