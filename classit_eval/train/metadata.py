@@ -21,9 +21,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import classit_eval
+from classit_eval.names import TRAINING_METADATA as FILENAME
 from classit_eval.train.common import file_records
-
-FILENAME = "classit_train.json"
 
 
 def model_size(parameters: int) -> str:
