@@ -11,13 +11,36 @@ prints both times, their ratio and the largest difference between the two result
 from __future__ import annotations
 
 import argparse
+import math
 import time
 
 import numpy as np
+import pandas as pd
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from classit_eval.lmeval.scoring import score_sequences, step_encoding
 from classit_eval.reading import dataset, surprisal
+
+
+def unbatched_surprisals(model, tokenizer, data: pd.DataFrame,
+                         convention: str = "running") -> tuple[np.ndarray, np.ndarray]:
+    """`surprisal.reading_surprisals` at the official reader's cost: one forward call per
+    step (per word, per subword for babylm2025), one sequence each."""
+    values: dict[tuple[str, str], float] = {}
+
+    def word_surprisal(context: str, word: str) -> float:
+        if (context, word) not in values:
+            steps = surprisal.word_steps(tokenizer, context, word, convention)
+            values[(context, word)] = -math.fsum(
+                score_sequences(model, [step_encoding(ctx, cont)], batch_size=1)[0][0]
+                for ctx, cont in steps)
+        return values[(context, word)]
+
+    pred = [word_surprisal(i, str(w)) for i, w in zip(data["item"], data["word"], strict=True)]
+    prev = [word_surprisal(i, str(w)) if ok else math.nan for i, w, ok in zip(
+        data["prev_item"], data["prev_word"], dataset.has_previous(data), strict=True)]
+    return np.array(pred), np.array(prev)
 
 
 def main() -> None:
@@ -37,8 +60,11 @@ def main() -> None:
     times, results = {}, {}
     for shared in (True, False):
         start = time.perf_counter()
-        results[shared] = surprisal.reading_surprisals(
-            model, tokenizer, csv, args.convention, args.max_batch, shared=shared)
+        if shared:
+            results[shared] = surprisal.reading_surprisals(
+                model, tokenizer, csv, args.convention, args.max_batch)
+        else:
+            results[shared] = unbatched_surprisals(model, tokenizer, csv, args.convention)
         times[shared] = time.perf_counter() - start
     diff = max(np.nanmax(np.abs(results[True][k] - results[False][k])) for k in (0, 1))
     print(f"{len(csv)} rows, {csv['sentence'].nunique()} sentences, {args.convention}")

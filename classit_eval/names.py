@@ -23,6 +23,12 @@ TRAINING_METADATA = "classit_train.json"
 # Entity tracking items have 0 to 5 operations: metrics `acc_numops_0` .. `acc_numops_5`.
 NUMOPS = range(6)
 
+
+def numops_metric(numops: int) -> str:
+    """The entity-tracking accuracy of the items with `numops` operations: `acc_numops_3`."""
+    return f"acc_numops_{numops}"
+
+
 # The reading task: the csv's dependent variables, the two scores and their intervals.
 EYE_TRACKING = ("RTfirstfix", "RTfirstpass", "RTgopast", "RTrightbound")
 SELF_PACED = "self_paced_reading_time"

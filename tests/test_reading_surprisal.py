@@ -10,6 +10,7 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from benchmarks.bench_reading import unbatched_surprisals
 from classit_eval.reading import dataset, surprisal
 
 
@@ -63,7 +64,7 @@ def test_one_call_per_sentence_equals_per_word_calls(convention: str, rows, tiny
     hook = model.register_forward_hook(lambda *args: calls.append(1))
     shared = surprisal.reading_surprisals(model, tokenizer, rows, convention)
     n_shared = len(calls)
-    unbatched = surprisal.reading_surprisals(model, tokenizer, rows, convention, shared=False)
+    unbatched = unbatched_surprisals(model, tokenizer, rows, convention)
     n_unbatched = len(calls) - n_shared
     if convention == "running":  # every word of a sentence is read off the sentence's pass
         surprisal.reading_surprisals(model, tokenizer, rows, convention, max_batch=1)

@@ -111,3 +111,22 @@ def test_partial_run_scores_nan_with_a_warning(eval_data: Path, caplog) -> None:
         assert math.isnan(task.aggregation("eye_tracking")(items))
         assert math.isnan(task.aggregation("self_paced_reading")(items))
     assert "without --limit" in caplog.text
+
+
+def test_items_are_small_and_the_fits_run_once_per_run(eval_data: Path, monkeypatch) -> None:
+    """Each item is (context, word, surprisal, run key); the csv comes from `load`, and one
+    set of fits serves every metric."""
+    from classit_eval.names import READING_METRICS
+
+    docs = task.load(data_dir=str(eval_data), classit_fast=True,
+                     classit_task="classit_reading_fast", reading_bootstrap=0)["test"]
+    per_doc = [task.process_results(doc, [(-1.0 - k % 7, False)]) for k, doc in enumerate(docs)]
+    assert set(per_doc[0]) == set(READING_METRICS)
+    assert per_doc[0]["eye_tracking"] == ("Arthur placed", "the", 1.0, "classit_reading_fast")
+    fits = []
+    real_fit_all = regression.fit_all
+    monkeypatch.setattr(regression, "fit_all", lambda frame: fits.append(1) or real_fit_all(frame))
+    monkeypatch.setattr(dataset, "load_csv", lambda *_: pytest.fail("the csv is read again"))
+    scores = {m: task.aggregation(m)([d[m] for d in per_doc]) for m in READING_METRICS}
+    assert len(fits) == 1
+    assert not math.isnan(scores["eye_tracking"]) and math.isnan(scores["eye_tracking_ci_low"])

@@ -101,3 +101,27 @@ def test_classit_eval_run_keeps_lm_eval_models(tiny_model, tmp_path):
                         "--output_path", str(tmp_path / model)], check=True, capture_output=True)
         (written,) = (tmp_path / model).rglob("results_*.json")
         assert "classit_wug_adj_fast" in json.loads(written.read_text())["results"]
+
+
+@pytest.mark.parametrize("family", ["reading", "entity_tracking"])
+def test_template_metric_lists_are_what_the_generator_writes(family):
+    """The metric names live in classit_eval.names; the templates are generated from them."""
+    from tasks import _generate_configs as generator
+
+    template = Path(generator.__file__).parent / family / "_template_yaml"
+    text = template.read_text()
+    assert text == generator.with_metric_list(text, generator.TEMPLATE_METRICS[family]())
+    assert generator.GENERATED_LIST + "metric_list:\n" in text
+
+
+def test_entity_tracking_numops_outside_names_is_a_data_error(tmp_path):
+    from classit_eval.errors import DataError
+    from classit_eval.zero_shot.tasks import load_entity_tracking
+
+    path = tmp_path / "full_eval" / "entity_tracking" / "regular.jsonl"
+    path.parent.mkdir(parents=True)
+    item = {"input_prefix": "The box", "options": [" a", " b"]}
+    path.write_text(json.dumps(item | {"numops": 5}) + "\n" + json.dumps(item | {"numops": 6}))
+    with pytest.raises(DataError, match="regular.jsonl, line 2: numops=6, but the task reports "
+                                        "acc_numops_0 to acc_numops_5 only"):
+        load_entity_tracking("full_eval/entity_tracking/regular.jsonl", data_dir=str(tmp_path))

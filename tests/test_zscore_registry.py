@@ -15,7 +15,7 @@ READING = {"name": "classit_reading_fast", "alias": "classit_reading_fast", "sam
 
 @pytest.mark.parametrize(("task", "metric", "family"), [
     ("classit_blimp", "acc", ZERO_SHOT), ("classit_blimp_fast", "acc", ZERO_SHOT),
-    ("classit_blimp_supplement_fast", "acc", ZERO_SHOT), ("classit_comps", "acc", ZERO_SHOT),
+    ("classit_blimp_supplement_fast", "acc", ZERO_SHOT),
     ("classit_wug_past_fast", "spearman", ZERO_SHOT), ("classit_finetune_mrpc", "f1", FINETUNE),
     ("classit_finetune_qqp", "f1", FINETUNE), ("classit_finetune_mnli", "acc", FINETUNE),
     ("classit_finetune_wsc", "acc", FINETUNE),

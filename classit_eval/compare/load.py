@@ -17,13 +17,8 @@ from pathlib import Path
 import pandas as pd
 
 from classit_eval.compare import CompareError, CompareWarning
-from classit_eval.compare.registry import (
-    FAST_SUFFIX,
-    PRIMARY,
-    Column,
-    columns_for,
-    metric_value,
-)
+from classit_eval.compare.registry import PRIMARY, Column, columns_for, metric_value
+from classit_eval.names import FAST_SUFFIX, TRAINING_METADATA
 
 NAME_FROM = ("folder", "model", "checkpoint")
 
@@ -122,9 +117,6 @@ def pretrained_path(data: dict) -> str | None:
     else:
         value = None
     return str(value) if value else None
-
-
-TRAINING_METADATA = "classit_train.json"  # written by classit-train into every checkpoint
 
 
 def training_labels(results: Results, models: list[str], key: str) -> dict[str, str]:

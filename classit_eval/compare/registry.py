@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from classit_eval.names import FAST_SUFFIX, FINETUNE_PREFIX, READING_SCORES, finetune_task
+
 FINETUNE = "finetune"
 ZERO_SHOT = "zero_shot"
 FAMILIES = (FINETUNE, ZERO_SHOT)
-FAST_SUFFIX = "_fast"
-FINETUNE_PREFIX = "classit_finetune_"
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ def _zero_shot(task: str, *metrics: str) -> tuple[str, tuple[Column, ...]]:
 
 
 def _finetune(name: str, metric: str) -> tuple[str, tuple[Column, ...]]:
-    task = FINETUNE_PREFIX + name
+    task = finetune_task(name)
     return task, (Column(task, metric, FINETUNE),)
 
 
@@ -46,10 +46,9 @@ PRIMARY: dict[str, tuple[Column, ...]] = dict(
         _zero_shot("classit_blimp_supplement", "acc"),
         _zero_shot("classit_ewok", "acc"),
         _zero_shot("classit_entity_tracking", "acc"),
-        _zero_shot("classit_comps", "acc"),
         _zero_shot("classit_wug_adj", "spearman"),
         _zero_shot("classit_wug_past", "spearman"),
-        _zero_shot("classit_reading", "eye_tracking", "self_paced_reading"),
+        _zero_shot("classit_reading", *READING_SCORES),
         _finetune("boolq", "acc"),
         _finetune("mnli", "acc"),
         _finetune("mrpc", "f1"),

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from classit_eval.data.files import DataError, MissingDataError, Source, find_file, read_jsonl
+from classit_eval.names import finetune_task
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +60,7 @@ class Task:
 
     @property
     def lm_eval_name(self) -> str:
-        return f"classit_finetune_{self.name}"
+        return finetune_task(self.name)
 
 
 def _fields(a: str, b: str) -> Callable[[dict], tuple[str, str]]:

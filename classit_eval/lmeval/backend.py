@@ -5,7 +5,10 @@
 
 Model arguments: `pretrained` (path or hub id), `revision`, `scoring` (`full`, the
 default, or `babylm2025`, see classit_eval.lmeval.scoring), `dtype`, `prefix_token_id`,
-`trust_remote_code`; `batch_size` and `device` come from lm-eval's own options.
+`max_length`, `trust_remote_code`; `batch_size` and `device` come from lm-eval's own
+options. An unknown argument or a bad value is an OptionError that names it: a typo must
+not run the evaluation with the defaults. A CUDA device on a machine without CUDA (lm-eval's
+default device is `cuda:0`) falls back to the CPU, as lm-eval's `hf` model does.
 
 `dtype` defaults to float64 on the CPU and float32 on a GPU. Float32 matrix kernels sum
 in an order that depends on the batch's shape, so a sentence's score moves with the batch
@@ -13,10 +16,11 @@ size (by 2.6e-4 nats on SmolLM2-135M between batch sizes 1 and 64); in float64 i
 not (below 1e-10), at about twice the CPU time. Pass `dtype=float32` for speed, or
 `bfloat16`/`float16`/`auto`; log-softmax is always taken in at least float32.
 
-A document may ask for the official reader's word surprisal instead (the `classit_reading`
-task does with `--metadata reading_convention=babylm2025`): its field
-`classit_reader: babylm2025` makes the request (context, word) be scored as
-classit_eval.reading.surprisal.word_steps defines, which lm-eval's `hf` cannot do.
+A document may ask for another encoding of its request by name, in its field
+classit_eval.names.ENCODING_FIELD (a key of classit_eval.lmeval.scoring.ENCODINGS): the
+`classit_reading` task does with `--metadata reading_convention=babylm2025`, to have each
+(context, word) scored as the official reader does, which lm-eval's `hf` cannot do. This
+module imports only the scoring layer, never a task.
 
 With `scoring=babylm2025`, ties between candidates of one document go to the first
 candidate, as the official pipeline's `torch.max` does: a later candidate whose
@@ -26,6 +30,7 @@ the strict accuracy of the tasks counts the tie as the official pipeline does.
 
 from __future__ import annotations
 
+import difflib
 import logging
 import math
 from collections import defaultdict
@@ -38,35 +43,56 @@ import torch
 from lm_eval.api.model import LM
 from lm_eval.api.registry import register_model
 
-from classit_eval.lmeval.scoring import Encoded, Scorer, step_encoding
-from classit_eval.reading.surprisal import word_steps
+from classit_eval.errors import OptionError
+from classit_eval.lmeval.scoring import MODES, Encoded, Scorer, encoding
+from classit_eval.names import ENCODING_FIELD
 
 log = logging.getLogger(__name__)
 DTYPES = {"float64": torch.float64, "float32": torch.float32, "bfloat16": torch.bfloat16,
           "float16": torch.float16}
+# The model arguments this backend reads, and those lm-eval passes to every model
+# (simple_evaluate adds batch_size, max_batch_size and device; --trust_remote_code adds
+# trust_remote_code). max_batch_size only bounds lm-eval's automatic batch size, which
+# this backend does not use.
+KNOWN_ARGS = ("pretrained", "scoring", "revision", "dtype", "device", "batch_size",
+              "max_batch_size", "prefix_token_id", "trust_remote_code", "max_length")
 
 
 @register_model("classit")
 class ClassitLM(LM):
     """A Hugging Face causal LM scored by classit_eval.lmeval.scoring.Scorer."""
 
-    def __init__(self, pretrained: str, scoring: str = "full", revision: str | None = None,
-                 dtype: str | None = None, device: str | None = None, batch_size: int | str = 32,
-                 prefix_token_id: int | None = None, trust_remote_code: bool = False,
-                 max_length: int | None = None, **unused) -> None:
+    def __init__(self, pretrained: str | None = None, scoring: str = "full",
+                 revision: str | None = None, dtype: str | None = None,
+                 device: str | None = None, batch_size: int | str = 32,
+                 max_batch_size: int | None = None, prefix_token_id: int | None = None,
+                 trust_remote_code: bool = False, max_length: int | None = None,
+                 **unknown) -> None:
         super().__init__()
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        if unused:
-            log.warning("classit model: ignoring unknown arguments %s", sorted(unused))
-        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        check_known(unknown)
+        if not pretrained:
+            raise OptionError("classit model: no model given; pass --model_args pretrained=PATH.")
+        if scoring not in MODES:
+            raise OptionError(
+                f"classit model: scoring={scoring!r} is not a scoring mode; choose "
+                f"{' or '.join(MODES)}.")
+        device = pick_device(device)
         if dtype is None:  # batch-size invariant scores on the CPU, see the module doc
-            dtype = "float64" if str(device).startswith("cpu") else "float32"
+            dtype = "float64" if device.startswith("cpu") else "float32"
         if dtype != "auto" and dtype not in DTYPES:
-            raise ValueError(f"dtype={dtype!r}: choose auto, {', '.join(DTYPES)}.")
+            raise OptionError(
+                f"classit model: dtype={dtype!r} is not a dtype; choose auto, "
+                f"{', '.join(DTYPES)}.")
         if str(batch_size).startswith("auto"):
             log.warning("classit model: batch_size=auto is not supported; using 32.")
             batch_size = 32
+        batch_size = int_argument("batch_size", batch_size, minimum=1)
+        if prefix_token_id is not None:
+            prefix_token_id = int_argument("prefix_token_id", prefix_token_id, minimum=0)
+        if max_length is not None:
+            max_length = int_argument("max_length", max_length, minimum=1)
         self.tokenizer = AutoTokenizer.from_pretrained(
             pretrained, revision=revision, trust_remote_code=trust_remote_code, use_fast=True
         )
@@ -76,17 +102,14 @@ class ClassitLM(LM):
         )
         self.model.to(device).eval()
         self.scoring = scoring
-        self.scorer = Scorer(
-            self.model, self.tokenizer, mode=scoring, batch_size=int(batch_size),
-            prefix_token_id=None if prefix_token_id is None else int(prefix_token_id),
-            max_length=None if max_length is None else int(max_length),
-        )
+        self.scorer = Scorer(self.model, self.tokenizer, mode=scoring, batch_size=batch_size,
+                             prefix_token_id=prefix_token_id, max_length=max_length)
 
     def encode(self, request) -> list[Encoded]:
-        """The scored pieces of one request: one, or one per step of the official reader."""
-        if (request.doc or {}).get("classit_reader") == "babylm2025":
-            steps = word_steps(self.tokenizer, *request.args, convention="babylm2025")
-            return [step_encoding(context, continuation) for context, continuation in steps]
+        """The scored pieces of one request: one, or those of the encoding its doc names."""
+        name = (request.doc or {}).get(ENCODING_FIELD)
+        if name:
+            return encoding(name)(self.tokenizer, *request.args)
         return [self.scorer.encode(*request.args)]
 
     def loglikelihood(self, requests, disable_tqdm: bool = False) -> list[tuple[float, bool]]:
@@ -131,3 +154,42 @@ def ties_to_first(requests, results: list[tuple[float, bool]]) -> list[tuple[flo
             seen.add(ll)
             out[i] = (ll, greedy)
     return out
+
+
+def check_known(arguments: dict) -> None:
+    """Raise OptionError for model arguments this backend does not read (typos, mostly)."""
+    if not arguments:
+        return
+    named = []
+    for name in sorted(arguments):
+        nearest = difflib.get_close_matches(name, KNOWN_ARGS, n=1)
+        named.append(f"{name!r}" + (f" (did you mean {nearest[0]}?)" if nearest else ""))
+    raise OptionError(
+        f"classit model: unknown model argument {', '.join(named)}; known: "
+        f"{', '.join(KNOWN_ARGS)}.")
+
+
+def int_argument(name: str, value: object, minimum: int) -> int:
+    """A whole-number model argument (`--model_args` gives ints, a dict may give strings)."""
+    number = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, str) and value.strip().lstrip("+-").isdigit():
+        number = int(value)
+    if number is None or number < minimum:
+        raise OptionError(
+            f"classit model: {name}={value!r} must be a whole number of at least {minimum}.")
+    return number
+
+
+def pick_device(device: str | None) -> str:
+    """`device`, or the CPU when it names CUDA and CUDA is not available (lm-eval's hf rule)."""
+    cuda = torch.cuda.is_available()
+    if device is None:
+        return "cuda" if cuda else "cpu"
+    device = str(device)
+    if device.startswith("cuda") and not cuda:
+        log.warning("classit model: device=%s asked but CUDA is not available; using the CPU "
+                    "(pass --device cpu to choose it).", device)
+        return "cpu"
+    return device

@@ -18,15 +18,23 @@ A request is (context, continuation); its span is the continuation. Two modes:
 Requests are scored in batches sorted by length (right padding only up to the longest
 sequence of each batch), and a request whose tokens are a prefix of another request's
 shares that request's forward pass: all words of a sentence cost one pass.
+
+A task may ask for another encoding of its requests by name: `ENCODINGS` maps a name to a
+function `(tokenizer, context, continuation) -> list[Encoded]`, whose pieces' scores are
+summed. A document names it in its field `classit_eval.names.ENCODING_FIELD`; this is how
+the reading task gets the official BabyLM 2025 reader's word surprisal (`word_steps`)
+without the backend importing the task.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
 from tqdm import tqdm
+
+from classit_eval.names import ENCODING_FIELD
 
 MODES = ("full", "babylm2025")
 
@@ -47,6 +55,83 @@ def step_encoding(context: Sequence[int], continuation: Sequence[int]) -> Encode
     return Encoded(tuple(tokens), tuple(range(len(context), len(tokens))))
 
 
+# -- word surprisal in steps (the reading task) ---------------------------------------------
+CONVENTIONS = ("running", "babylm2025")
+Step = tuple[tuple[int, ...], tuple[int, ...]]  # (context ids, continuation ids)
+
+
+def _ids(tokenizer, text: str, special: bool = True) -> tuple[int, ...]:
+    return tuple(tokenizer(text, add_special_tokens=special)["input_ids"])
+
+
+def _context(tokenizer, text: str, word: str) -> tuple[int, ...]:
+    """The ids of a context; an empty one is the BOS token, which must exist."""
+    ids = _ids(tokenizer, text) if text else ()
+    if ids:
+        return ids
+    if tokenizer.bos_token_id is None:
+        raise ValueError(
+            f"Cannot score {word!r}: its context is empty and the tokenizer has no BOS "
+            "token to condition on. Give the tokenizer a bos_token (e.g. "
+            "`tokenizer.bos_token = tokenizer.eos_token`) or drop the row."
+        )
+    return (tokenizer.bos_token_id,)
+
+
+def word_steps(tokenizer, context: str, word: str, convention: str = "running") -> list[Step]:
+    """The scoring steps of `word` after `context`: its surprisal is minus their sum.
+
+    * `running`: the word as it appears in running text, with its leading space:
+      `enc(context + " " + word)` minus `enc(context)`, one step (what lm-eval's `hf`
+      model scores for the request `(context, " " + word)`).
+    * `babylm2025`: the official BabyLM 2025 reader (`get_p2`). The word is tokenised
+      alone, without a leading space; its first subword is scored after `enc(context)`,
+      each later subword after `enc(context + subwords decoded so far)` (the string
+      re-tokenised), scoring the first token of the re-encoded subword.
+    """
+    if convention == "running":
+        ctx = _context(tokenizer, context, word)
+        whole = _ids(tokenizer, f"{context} {word}" if context else word)
+        cont = whole[len(ctx):] if context else _ids(tokenizer, word, special=False)
+        if not cont:
+            raise ValueError(f"{word!r} after {context!r} encodes to no tokens.")
+        return [(ctx, cont)]
+    if convention != "babylm2025":
+        raise ValueError(f"Unknown surprisal convention {convention!r}; use one of {CONVENTIONS}.")
+    target = _ids(tokenizer, word, special=False)
+    if not target:
+        raise ValueError(f"{word!r} encodes to no tokens.")
+    steps: list[Step] = [(_context(tokenizer, context, word), (target[0],))]
+    text = context + tokenizer.decode([target[0]])
+    for token in target[1:]:
+        piece = tokenizer.decode([token])
+        steps.append((_context(tokenizer, text, word), (_ids(tokenizer, piece, False)[0],)))
+        text += piece
+    return steps
+
+
+def babylm2025_reader(tokenizer, context: str, word: str) -> list[Encoded]:
+    """The official reader's surprisal of `word` after `context`, as scoring pieces."""
+    return [step_encoding(c, x) for c, x in word_steps(tokenizer, context, word, "babylm2025")]
+
+
+Encoding = Callable[..., list[Encoded]]  # (tokenizer, context, continuation) -> pieces
+BABYLM2025_READER = "babylm2025_reader"
+ENCODINGS: dict[str, Encoding] = {BABYLM2025_READER: babylm2025_reader}
+
+
+def encoding(name: str) -> Encoding:
+    """The encoding a document asks for by name; an unknown name is a clear error."""
+    if name not in ENCODINGS:
+        raise ValueError(
+            f"A document asks for the scoring encoding {name!r} (its field "
+            f"`{ENCODING_FIELD}`), which classit_eval.lmeval.scoring does not define; "
+            f"known: {', '.join(ENCODINGS)}."
+        )
+    return ENCODINGS[name]
+
+
+# -- the scorer ---------------------------------------------------------------------------
 class Scorer:
     """Sums of token log-probabilities of continuations given contexts."""
 

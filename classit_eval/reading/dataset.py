@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from classit_eval.data.files import DataError, Source, find_file
+from classit_eval.data.files import Source, find_file
+from classit_eval.errors import DataError
 from classit_eval.reading.regression import check_columns
 
 FULL_CSV = "full_eval/reading/reading_data.csv"

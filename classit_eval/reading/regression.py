@@ -24,12 +24,10 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
-from classit_eval.data.files import DataError
+from classit_eval.errors import DataError
+from classit_eval.names import EYE_TRACKING, SELF_PACED
+from classit_eval.names import READING_VARIABLES as VARIABLES
 
-EYE_TRACKING = ("RTfirstfix", "RTfirstpass", "RTgopast", "RTrightbound")
-SELF_PACED = "self_paced_reading_time"
-EEG = ("ELAN", "LAN", "N400", "P600", "EPNP", "PNP")
-VARIABLES = (*EYE_TRACKING, SELF_PACED, *EEG)
 BASELINE = ("Subtlex_log10", "length", "context_length")
 SPILLOVER = (*BASELINE, "prev_length", "prev_pred")
 PRED = "pred"

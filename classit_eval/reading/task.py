@@ -2,7 +2,11 @@
 
 One document per distinct (context, word) the regression needs: every csv row's word after
 its `item`, and every previous word after its `prev_item`. Each document issues one
-loglikelihood request; the aggregation maps surprisals back to csv rows and runs the fits.
+loglikelihood request, and each metric receives the small item (context, word, surprisal,
+run). `load` keeps what the scores need, the csv and the bootstrap settings, in `RUNS`
+under the task's name (the run key every document carries); the first metric's
+aggregation maps the surprisals back to csv rows and runs the fits, the other metrics
+reuse them.
 
 Run options, from lm-eval's `--metadata` JSON:
 - `data_dir`: evaluation data root;
@@ -13,18 +17,42 @@ Run options, from lm-eval's `--metadata` JSON:
 
 from __future__ import annotations
 
-import functools
 import logging
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import datasets
+import pandas as pd
 
+from classit_eval.lmeval.scoring import BABYLM2025_READER, CONVENTIONS
+from classit_eval.names import ENCODING_FIELD, READING_METRICS, READING_SCORES
 from classit_eval.reading import dataset, regression
-from classit_eval.reading.surprisal import CONVENTIONS
 
 log = logging.getLogger(__name__)
-Item = tuple[str, str, float, str, str, bool, int, int]
+Item = tuple[str, str, float, str]  # (context, word, surprisal, run key)
+
+
+@dataclass(eq=False)
+class Run:
+    """What the scores of one task need from its `load`: the csv and the interval settings."""
+
+    csv: pd.DataFrame
+    bootstrap: int
+    seed: int
+    scored: tuple[tuple[Item, ...], dict[str, float]] | None = None  # the last fits
+
+    def scores(self, items: Sequence[Item]) -> dict[str, float]:
+        """Every metric of these items, from one set of fits shared by all metrics."""
+        items = tuple(items)
+        if self.scored is None or self.scored[0] != items:
+            self.scored = (items, _fit(self, items))
+        return self.scored[1]
+
+
+# The csv and settings of each task's latest load, by task name (`classit_reading`,
+# `classit_reading_fast`): its documents carry that name as their run key.
+RUNS: dict[str, Run] = {}
 
 
 def load(classit_fast: bool = False, classit_task: str = "classit_reading",
@@ -43,22 +71,18 @@ def load(classit_fast: bool = False, classit_task: str = "classit_reading",
             "from the official reader's; `--model classit` (classit-eval run) reproduces them.",
             classit_task,
         )
-    source = dataset.find_csv(data_dir, fast=classit_fast)
-    csv = dataset.load_csv(source)
-    common = {"data_dir": str(data_dir or ""), "fast": bool(classit_fast),
-              "convention": reading_convention, "bootstrap": int(reading_bootstrap),
-              # asks the `classit` backend for the official reader's scoring, see its doc
-              "classit_reader": reading_convention,
-              "seed": int(reading_seed)}
-    docs, seen = [], set()
-    for key in _queries(csv):
-        if key not in seen:
-            seen.add(key)
-            docs.append({"context": key[0], "word": key[1]} | common)
+    csv = dataset.load_csv(dataset.find_csv(data_dir, fast=classit_fast))
+    RUNS[classit_task] = Run(csv, int(reading_bootstrap), int(reading_seed))
+    # asks the `classit` backend for the official reader's scoring, see its module doc
+    encoding = BABYLM2025_READER if reading_convention == "babylm2025" else ""
+    common = {"convention": reading_convention, ENCODING_FIELD: encoding, "run": classit_task}
+    keys = dict.fromkeys(_queries(csv))  # distinct, in csv order
+    docs = [{"context": context, "word": word} | common for context, word in keys]
     return {"test": datasets.Dataset.from_list(docs)}
 
 
-def _queries(csv) -> list[tuple[str, str]]:
+def _queries(csv: pd.DataFrame) -> list[tuple[str, str]]:
+    """Every (context, word) the fits need: each row's word, then each previous word."""
     out = list(zip(csv["item"], csv["word"].astype(str), strict=True))
     prev = dataset.has_previous(csv)
     out += [(i, str(w)) for i, w, ok in zip(csv["prev_item"], csv["prev_word"], prev, strict=True)
@@ -75,50 +99,42 @@ def doc_to_target(doc: dict) -> str:
     return doc["word"] if doc["convention"] == "babylm2025" else " " + doc["word"]
 
 
-METRICS = ("eye_tracking", "self_paced_reading", *regression.VARIABLES,
-           "eye_tracking_ci_low", "eye_tracking_ci_high",
-           "self_paced_reading_ci_low", "self_paced_reading_ci_high")
-
-
 def process_results(doc: dict, results: Sequence[tuple[float, bool]]) -> dict[str, Item]:
     """Every metric receives the surprisal of this (context, word); aggregation scores them."""
-    surprisal = -float(results[0][0])
-    item = (doc["context"], doc["word"], surprisal, doc["data_dir"], doc["convention"],
-            doc["fast"], doc["bootstrap"], doc["seed"])
-    return {name: item for name in METRICS}
-
-
-@functools.lru_cache(maxsize=4)
-def _scores(items: tuple[Item, ...]) -> dict[str, float]:
-    data_dir, fast, n_boot, seed = items[0][3], items[0][5], items[0][6], items[0][7]
-    csv = dataset.load_csv(dataset.find_csv(data_dir or None, fast=fast))
-    values = {(c, w): s for c, w, s, *_ in items}
-    missing = set(_queries(csv)) - set(values)
-    if missing:  # a partial run (--limit, --samples): no score rather than a wrong one
-        log.warning(
-            "The reading scores need a surprisal for every word of the csv; %d of %d are "
-            "missing, so every classit_reading metric is NaN. Run the task without --limit / "
-            "--samples for its scores.", len(missing), len(set(_queries(csv))))
-        return dict.fromkeys(METRICS, math.nan)
-    pred = [values[(i, str(w))] for i, w in zip(csv["item"], csv["word"], strict=True)]
-    prev = [values[(i, str(w))] if ok else math.nan for i, w, ok in
-            zip(csv["prev_item"], csv["prev_word"], dataset.has_previous(csv), strict=True)]
-    frame = dataset.with_surprisals(csv, pred, prev)
-    out = regression.fit_all(frame).metrics()
-    if n_boot > 0:
-        samples = regression.bootstrap([frame], n_boot, seed)
-        for k, name in enumerate(("eye_tracking", "self_paced_reading")):
-            out[f"{name}_ci_low"], out[f"{name}_ci_high"] = regression.interval(samples[:, 0, k])
-    else:
-        out |= {f"{n}_ci_{e}": math.nan for n in ("eye_tracking", "self_paced_reading")
-                for e in ("low", "high")}
-    return out
+    item = (doc["context"], doc["word"], -float(results[0][0]), doc["run"])
+    return dict.fromkeys(READING_METRICS, item)
 
 
 def aggregation(metric: str) -> Callable[[Sequence[Item]], float]:
     """The corpus-level aggregation of one metric (all metrics share one set of fits)."""
     def aggregate(items: Sequence[Item]) -> float:
-        return _scores(tuple(items))[metric]
+        if not items:
+            return math.nan
+        return RUNS[items[0][3]].scores(items)[metric]
 
     aggregate.__name__ = metric
     return aggregate
+
+
+def _fit(run: Run, items: Sequence[Item]) -> dict[str, float]:
+    """The regression scores and their bootstrap intervals, NaN unless every word is scored."""
+    csv = run.csv
+    values = {(context, word): surprisal for context, word, surprisal, _ in items}
+    needed = set(_queries(csv))
+    missing = needed - values.keys()
+    if missing:  # a partial run (--limit, --samples): no score rather than a wrong one
+        log.warning(
+            "The reading scores need a surprisal for every word of the csv; %d of %d are "
+            "missing, so every classit_reading metric is NaN. Run the task without --limit / "
+            "--samples for its scores.", len(missing), len(needed))
+        return dict.fromkeys(READING_METRICS, math.nan)
+    pred = [values[(i, str(w))] for i, w in zip(csv["item"], csv["word"], strict=True)]
+    prev = [values[(i, str(w))] if ok else math.nan for i, w, ok in
+            zip(csv["prev_item"], csv["prev_word"], dataset.has_previous(csv), strict=True)]
+    frame = dataset.with_surprisals(csv, pred, prev)
+    out = regression.fit_all(frame).metrics()
+    samples = regression.bootstrap([frame], run.bootstrap, run.seed) if run.bootstrap > 0 else None
+    for k, name in enumerate(READING_SCORES):
+        low_high = regression.interval(samples[:, 0, k]) if samples is not None else (math.nan,) * 2
+        out[f"{name}_ci_low"], out[f"{name}_ci_high"] = low_high
+    return out

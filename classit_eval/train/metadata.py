@@ -24,10 +24,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import classit_eval
-from classit_eval.names import TRAINING_METADATA
+from classit_eval.names import TRAINING_METADATA as FILENAME
 from classit_eval.train.common import file_records
-
-FILENAME = TRAINING_METADATA
 
 
 def model_size(parameters: int) -> str:

@@ -26,7 +26,9 @@ import datasets
 import numpy as np
 from scipy.stats import spearmanr
 
-from classit_eval.data.files import DataError, find_file, find_files, read_jsonl
+from classit_eval.data.files import find_file, find_files, read_jsonl
+from classit_eval.errors import DataError
+from classit_eval.names import NUMOPS, numops_metric
 
 Results = Sequence[tuple[float, bool]]  # lm-eval multiple_choice: (loglikelihood, is_greedy)
 
@@ -64,13 +66,24 @@ def load_ewok(classit_path: str, classit_task: str = "", data_dir: str | None = 
 
 def load_entity_tracking(classit_path: str, classit_task: str = "", data_dir: str | None = None,
                          **_) -> dict[str, datasets.Dataset]:
-    """Entity-tracking items: a prefix, five options (gold first) and the number of operations."""
+    """Entity-tracking items: a prefix, five options (gold first) and the number of operations.
+
+    The task reports one metric per number of operations in NUMOPS; an item outside it
+    would have no metric, so it is a DataError.
+    """
     def convert(r: dict) -> dict:
         return {"input_prefix": r["input_prefix"], "options": list(r["options"]),
                 "numops": int(r["numops"])}
 
     required = ("input_prefix", "options", "numops")
-    return _dataset(_records(classit_path, data_dir, classit_task, required, convert))
+    records = _records(classit_path, data_dir, classit_task, required, convert)
+    for record in records:
+        if record["numops"] not in NUMOPS:
+            raise DataError(
+                f"{classit_path}, line {record['line']}: numops={record['numops']}, but the "
+                f"task reports {numops_metric(NUMOPS[0])} to {numops_metric(NUMOPS[-1])} only."
+            )
+    return _dataset(records)
 
 
 def load_wug(classit_folder: str, classit_task: str = "", data_dir: str | None = None,
@@ -100,13 +113,10 @@ def process_pairs(doc: dict, results: Results) -> dict[str, float]:
     return {"acc": float(strict_correct(results))}
 
 
-NUMOPS = range(6)  # entity tracking items have 0 to 5 operations
-
-
 def process_entity_tracking(doc: dict, results: Results) -> dict:
     """`acc` (kept with its numops for the macro mean) and `acc_numops_<k>`."""
     correct = float(strict_correct(results))
-    return {"acc": (doc["numops"], correct), f"acc_numops_{doc['numops']}": correct}
+    return {"acc": (doc["numops"], correct), numops_metric(doc["numops"]): correct}
 
 
 def macro_over_numops(items: list[tuple[int, float]]) -> float:
