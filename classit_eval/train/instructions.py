@@ -263,7 +263,7 @@ def run(args: argparse.Namespace) -> int:
         fields = {"model": args.model, "prompts": [QUESTION_PROMPT, ANSWER_PROMPT]}
     metadata.write(args.out.parent, f"instructions-{args.kind}",
                    files=[args.file] if args.kind == "switchboard" else args.files,
-                   filename=f"{args.out.name}.classit_train.json",
+                   filename=f"{args.out.name}.{metadata.FILENAME}",
                    output=str(args.out), words=words, max_words=args.max_words, **fields)
     print(f"{args.out}: {words:,} words of instruction pairs")
     return 0
