@@ -21,19 +21,23 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
-import datasets
 import numpy as np
-from scipy.stats import spearmanr
 
 from classit_eval.data.files import find_file, find_files, read_jsonl
 from classit_eval.errors import DataError
 from classit_eval.names import NUMOPS, numops_metric
 
+if TYPE_CHECKING:  # `datasets` and scipy take seconds to import: only when a task loads
+    import datasets
+
 Results = Sequence[tuple[float, bool]]  # lm-eval multiple_choice: (loglikelihood, is_greedy)
 
 
 def _dataset(records: list[dict]) -> dict[str, datasets.Dataset]:
+    import datasets
+
     return {"test": datasets.Dataset.from_list(records)}
 
 
@@ -137,5 +141,7 @@ def process_wug(doc: dict, results: Results) -> dict:
 def spearman(items: list[tuple[float, float]]) -> float:
     """Spearman's rho between model and human ratios over the whole task."""
     model, human = zip(*items, strict=True)
+    from scipy.stats import spearmanr
+
     rho = spearmanr(model, human).statistic
     return float("nan") if rho is None or math.isnan(rho) else float(rho)
