@@ -14,6 +14,7 @@ import math
 import os
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from classit_eval.data.files import Source, find_file
@@ -47,8 +48,11 @@ def has_previous(data: pd.DataFrame) -> pd.Series:
 def load_predictions(path: str | os.PathLike, n_rows: int) -> pd.DataFrame:
     """`pred` and `prev_pred` from an official `prediction.jsonl` (Logprob = surprisal).
 
-    Raises DataError naming the file and line for bad JSON, a missing field, or a row
-    count different from the csv's.
+    Raises DataError naming the file and line for bad JSON, a missing field, a row count
+    different from the csv's, an infinite value, or a `Logprob` that is not a number (NaN
+    or null): the regression would drop that row silently and the scores would change.
+    `Prev_Logprob` is NaN (or null) in the official files where a word has no previous
+    word; `with_surprisals` checks it is a number wherever one exists.
     """
     preds, prevs = [], []
     with open(path, encoding="utf-8") as handle:
@@ -61,8 +65,12 @@ def load_predictions(path: str | os.PathLike, n_rows: int) -> pd.DataFrame:
     for number, line in enumerate(lines, start=1):
         try:
             record = json.loads(line)
-            preds.append(_number(record["Logprob"]))
-            prevs.append(_number(record["Prev_Logprob"]))
+            pred, prev = _number(record["Logprob"]), _number(record["Prev_Logprob"])
+            if not math.isfinite(pred) or math.isinf(prev):
+                field, value = ("Logprob", pred) if not math.isfinite(pred) else ("Prev_Logprob", prev)
+                raise ValueError(f"{field} is {value}, not a finite surprisal")
+            preds.append(pred)
+            prevs.append(prev)
         except (json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
             raise DataError(
                 f"{path}, line {number}: {type(err).__name__}: {err}. Each line must be a "
@@ -80,8 +88,23 @@ def _number(value: object) -> float:
 
 
 def with_surprisals(data: pd.DataFrame, pred, prev_pred) -> pd.DataFrame:
-    """A copy of the csv frame with the surprisal columns `pred` and `prev_pred`."""
+    """A copy of the csv frame with the surprisal columns `pred` and `prev_pred`.
+
+    Every surprisal the regression uses must be a finite number: `pred` on every row,
+    `prev_pred` on rows with a previous word. A row is never dropped silently.
+    """
     out = data.copy()
     out["pred"] = list(pred)
     out["prev_pred"] = list(prev_pred)
+    bad_pred = ~np.isfinite(out["pred"].to_numpy(dtype=float))
+    bad_prev = has_previous(out).to_numpy() & ~np.isfinite(out["prev_pred"].to_numpy(dtype=float))
+    for column, bad in (("pred", bad_pred), ("prev_pred", bad_prev)):
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise DataError(
+                f"Row {row + 1} of reading_data.csv ({out['word'].iloc[row]!r}; line {row + 1} "
+                f"of a prediction.jsonl): {column} is {out[column].iloc[row]}, not a finite "
+                f"surprisal ({int(bad.sum())} such rows). Every row needs one; the regression "
+                "would otherwise drop the rows and change the scores."
+            )
     return out
