@@ -119,6 +119,8 @@ BAD = {
     "download url": ([*DOWNLOAD, "--url", "osf.io/ryjfm"], "'osf.io/ryjfm'"),
     "download archive missing": ([*DOWNLOAD, "--archive", "{missing}"], "{missing}"),
     "download archive not a zip": ([*DOWNLOAD, "--archive", "{not_zip}"], "{not_zip}"),
+    "download dest is a file": (["download-data", "--archive", "{not_zip}", "--dest", "{text}"],
+                                "--dest {text}"),
     "download verify missing": (["download-data", "--verify", "{missing}"], "{missing}"),
     "download archive and verify": ([*DOWNLOAD, "--archive", "{not_zip}", "--verify", "{out}"],
                                     "--verify"),

@@ -27,7 +27,7 @@ from tqdm import tqdm
 
 from classit_eval import options
 from classit_eval.data.files import DataError, MissingDataError, cache_dir, find_file
-from classit_eval.errors import UserError
+from classit_eval.errors import OptionError, UserError
 
 OSF_URL = "https://files.osf.io/v1/resources/ryjfm/providers/osfstorage/?zip="
 MANIFEST = Path(__file__).with_name("manifest.json")
@@ -139,6 +139,8 @@ def run(args: argparse.Namespace) -> int:
         verified, missing = verify(root)
     else:
         root = args.dest or cache_dir() / "evaluation_data"
+        if root.exists() and not root.is_dir():
+            raise OptionError(f"--dest {root} is a file: give a folder to unpack the data in.")
         root.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=root.parent) as tmp:
             archive = args.archive or fetch(args.url, Path(tmp) / "data.zip", args.timeout)
