@@ -61,7 +61,7 @@ def test_unreachable_server_fails_fast_with_the_fix(tmp_path, capsys):
     start = time.monotonic()
     code = download.main(["--url", "http://127.0.0.1:9/evaluation_data.zip",
                           "--dest", str(tmp_path / "d"), "--timeout", "5"])
-    assert code == 1 and time.monotonic() - start < 5
+    assert code == 2 and time.monotonic() - start < 5
     err = capsys.readouterr().err
     assert "Cannot reach http://127.0.0.1:9/" in err and "--archive" in err
     assert not (tmp_path / "d").exists()
@@ -76,15 +76,16 @@ def test_corrupt_file_fails_verification(archive, tmp_path, capsys):
                 data = data.replace(b"Sarah", b"Sara", 1)
             out.writestr(item, data)
     code = download.main(["--archive", str(bad), "--dest", str(tmp_path / "d")])
-    assert code == 1
+    assert code == 2
     assert "Checksum mismatch for" in capsys.readouterr().err
+    assert not (tmp_path / "d").exists()  # verified before it is unpacked in place
 
 
 def test_foreign_archive_is_refused(tmp_path, capsys):
     foreign = tmp_path / "other.zip"
     with zipfile.ZipFile(foreign, "w") as zf:
         zf.writestr("README.txt", "not the data")
-    assert download.main(["--archive", str(foreign), "--dest", str(tmp_path / "d")]) == 1
+    assert download.main(["--archive", str(foreign), "--dest", str(tmp_path / "d")]) == 2
     assert "no full_eval/ or fast_eval/" in capsys.readouterr().err
 
 
@@ -95,4 +96,4 @@ def test_verify_an_existing_root(eval_data, tmp_path, capsys):
     shutil.copytree(eval_data / "fast_eval" / "reading", copy / "fast_eval" / "reading")
     csv = copy / "fast_eval" / "reading" / "reading_data.csv"
     csv.write_text(csv.read_text().replace("Arthur", "Arthor", 1))
-    assert download.main(["--verify", str(copy)]) == 1
+    assert download.main(["--verify", str(copy)]) == 2

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
 from pathlib import Path
 
@@ -104,18 +103,19 @@ def test_same_seed_same_numbers_and_resume(finetuned: Path, tiny_model: Path, tm
     assert resumed[0]["results"] == expected[0]["results"]
 
 
-def test_missing_train_file_names_it_and_other_tasks_run(
-    tiny_model: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+def test_missing_train_file_names_it_and_nothing_runs(
+    tiny_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
-    with caplog.at_level(logging.ERROR):
-        code = run(tiny_model, tmp_path, "boolq,wsc,multirc", "--epochs", "1")
-    assert code == 1
-    errors = "\n".join(r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR)
+    """Every task's data is checked first: no task trains, no results file is written."""
+    code = run(tiny_model, tmp_path, "boolq,wsc,multirc", "--epochs", "1")
+    assert code == 2
+    errors = capsys.readouterr().err
+    assert errors.count("\n") == 1 and errors.startswith("classit-finetune: error: ")
     assert "glue_filtered/boolq.train.jsonl is missing" in errors
     assert "glue_filtered/multirc.train.jsonl is missing" in errors
     assert "https://osf.io/ryjfm/" in errors and "--multirc-train-from" in errors
-    assert outputs(tmp_path, "wsc")[0]["results"]["classit_finetune_wsc"]["acc,none"] >= 0
-    assert not list(tmp_path.rglob("predictions_classit_finetune_boolq_*"))
+    assert not list(tmp_path.rglob("results_*.json"))
+    assert not list(tmp_path.rglob("predictions_classit_finetune_*"))
 
 
 def test_unknown_task_is_an_argument_error(tiny_model: Path, tmp_path: Path,
@@ -129,7 +129,7 @@ def test_unknown_task_is_an_argument_error(tiny_model: Path, tmp_path: Path,
 
 
 def test_label_outside_label_set(eval_data: Path, tiny_model: Path, tmp_path: Path,
-                                 caplog: pytest.LogCaptureFixture) -> None:
+                                 capsys: pytest.CaptureFixture) -> None:
     glue = tmp_path / "data" / "full_eval" / "glue_filtered"
     glue.mkdir(parents=True)
     real = eval_data / "full_eval" / "glue_filtered"
@@ -138,12 +138,12 @@ def test_label_outside_label_set(eval_data: Path, tiny_model: Path, tmp_path: Pa
     lines[6] = json.dumps(bad)
     (glue / "rte.train.jsonl").write_text("\n".join(lines) + "\n")
     (glue / "rte.valid.jsonl").write_text((real / "rte.valid.jsonl").read_text())
-    with caplog.at_level(logging.ERROR):
-        code = run(tiny_model, tmp_path / "out", "rte", "--data-dir", str(tmp_path / "data"))
-    assert code == 1
-    (message,) = [r.getMessage() for r in caplog.records if "rte skipped" in r.getMessage()]
+    code = run(tiny_model, tmp_path / "out", "rte", "--data-dir", str(tmp_path / "data"))
+    assert code == 2
+    (message,) = capsys.readouterr().err.splitlines()
     assert "rte.train.jsonl, line 7: label 2 is not a rte label" in message
     assert "0..1" in message
+    assert not (tmp_path / "out").exists()
 
 
 def test_two_torchrun_processes_train_data_parallel(tiny_model: Path, tmp_path: Path) -> None:

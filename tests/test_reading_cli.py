@@ -22,7 +22,7 @@ def test_prints_the_official_report(shared_data: Path, eval_data: Path, capsys) 
 def test_json_bootstrap_and_compare(shared_data: Path, eval_data: Path, capsys) -> None:
     first, second = (shared_data / PREDICTIONS.format(m) / "prediction.jsonl"
                      for m in ("opt-4096", "opt-128"))
-    argv = [str(first), "--data-dir", str(eval_data), "--json", "--bootstrap", "40",
+    argv = [str(first), "--data-dir", str(eval_data), "--json", "-", "--bootstrap", "40",
             "--compare", str(second)]
     assert main(argv) == 0
     out = json.loads(capsys.readouterr().out)

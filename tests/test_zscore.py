@@ -251,6 +251,33 @@ def test_bad_and_foreign_files_are_warned_and_skipped(runs, tmp_path, capsys):
     assert "results_broken.json: skipped, not readable as JSON" in err
     assert "results_foreign.json: skipped, not an lm-eval results file" in err
     assert "ignored 1 JSON file(s) not named results*.json" in err and "config.json" in err
+    summary = err.strip().splitlines()[-1]  # last, so that it is seen: every file it skipped
+    assert summary.startswith("classit-zscore: warning: could not read 2 file(s)")
+    assert "results_broken.json" in summary and "results_foreign.json" in summary
+
+
+def test_cut_file_of_a_model_the_user_asked_for_is_an_error(runs, tmp_path, capsys):
+    """A results file cut in the middle loses its model: exit 2 if the user asked for it."""
+    shutil.copytree(runs["dir"], tmp_path / "results")
+    (cut,) = (tmp_path / "results").glob("*llama-small_wiki_switch/results_*.json")
+    cut.write_text(cut.read_text()[:500])
+    other = runs["files"]["llama-tiny_merged"][0]
+    base = [str(tmp_path / "results"), "--name-from", "checkpoint"]
+    doc, err = run_json(capsys, *base)  # a stray broken file in a scanned folder: a warning
+    assert set(doc["models"]) == {"llama-tiny_merged", "llama-tiny_switch_wiki"}
+    assert f"could not read 1 file(s), left out of the comparison: {cut}" in err
+    selections = {
+        "--models": ["--models", "small"],
+        "--reference": ["--reference", "llama-small_wiki_switch", "--reference", "llama-tiny_merged"],
+        "--compare": ["--compare", "llama-small_wiki_switch", "llama-tiny_merged"],
+    }
+    for argv, why in [([*base, *selection], "which you selected")
+                      for selection in selections.values()] + [
+            ([str(cut), str(other)], "named on the command line")]:
+        assert zscore.main([*argv, "--json", str(tmp_path / "z.json")]) == 2
+        errors = [line for line in capsys.readouterr().err.splitlines() if ": error: " in line]
+        assert len(errors) == 1 and str(cut) in errors[0] and why in errors[0]
+        assert not (tmp_path / "z.json").exists()
 
 
 def test_nan_scores_are_left_out_with_a_warning(runs, tmp_path, capsys):

@@ -12,9 +12,11 @@ import argparse
 import re
 import sys
 import warnings
+from pathlib import Path
 
+from classit_eval import options
 from classit_eval.compare import CompareError, CompareWarning
-from classit_eval.compare.load import NAME_FROM, load, training_labels
+from classit_eval.compare.load import NAME_FROM, guess_model_name, load, training_labels
 from classit_eval.compare.report import to_csv, to_json, to_markdown, to_text, write, write_json
 
 PROG = "classit-zscore"
@@ -27,20 +29,22 @@ def parse_metric(text: str) -> tuple[str, str]:
     return task, metric
 
 
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[1],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.description = __doc__.split("\n\n")[1]
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.add_argument("dirs", nargs="+", metavar="DIR",
-                   help="folders of lm-eval results (<model>/results_<timestamp>.json)")
+                   help="folders of lm-eval results (<model>/results_<timestamp>.json), or "
+                        "results files")
     p.add_argument("--name-from", choices=NAME_FROM, default="folder",
                    help="model name: the results folder's name (default), lm-eval's model_name "
                         "(`model`), or its last path part (`checkpoint`)")
-    p.add_argument("--models", metavar="REGEX", help="compare only models whose name matches")
+    p.add_argument("--models", metavar="REGEX", type=options.regex,
+                   help="compare only models whose name matches")
     p.add_argument("--metric", action="append", type=parse_metric, default=[],
                    metavar="TASK=METRIC", help="add a task (or override its primary metric)")
     p.add_argument("--reference", action="append", default=[], metavar="MODEL",
                    help="z-score against these models' mean and std (repeat, 2 or more)")
-    p.add_argument("--group-by", metavar="REGEX",
+    p.add_argument("--group-by", metavar="REGEX", type=options.regex,
                    help="group models by a named group of their name, e.g. "
                         "'_(?P<curriculum>merged|switch_wiki|wiki_switch)$'; adds group "
                         "summaries and paired tests between groups")
@@ -52,22 +56,39 @@ def parser() -> argparse.ArgumentParser:
     for fmt in ("json", "csv", "markdown"):
         p.add_argument(f"--{fmt}", metavar="FILE", help=f"write {fmt.upper()} to FILE (- for stdout)")
     p.add_argument("--plot", metavar="FILE", help="write the boxplot figure (.png, .svg, .pdf)")
-    return p
 
 
-def run(args: argparse.Namespace) -> None:
+def run(args: argparse.Namespace) -> int:
+    """Compare, each of the package's warnings printed as one `<prog>: warning:` line."""
+    with warnings.catch_warnings():
+        default_show = warnings.showwarning
+
+        def show(message, category, *rest) -> None:
+            if issubclass(category, CompareWarning):
+                print(f"{args.prog}: warning: {options.one_line(message)}", file=sys.stderr)
+            else:
+                default_show(message, category, *rest)
+
+        warnings.showwarning = show
+        warnings.simplefilter("always", CompareWarning)
+        compare_and_report(args)
+    return 0
+
+
+def compare_and_report(args: argparse.Namespace) -> None:
+    from classit_eval.compare.plot import check_target, plot
     from classit_eval.compare.stats import compare
 
-    results = load(args.dirs, args.name_from, dict(args.metric))
-    scores = results.scores()
-    if args.models:
-        try:
-            scores = scores[scores.index.str.contains(args.models, regex=True)]
-        except re.error as err:
-            raise CompareError(f"--models {args.models!r}: not a regular expression ({err}).") from err
-    families = {name: col.family for name, col in results.columns.items()}
     if args.group_by and args.group_by_field:
         raise CompareError("Give --group-by or --group-by-field, not both.")
+    if args.plot:  # now, not after the other outputs are written
+        check_target(args.plot)
+    results = load(args.dirs, args.name_from, dict(args.metric))
+    check_unreadable(args, results.unreadable)
+    scores = results.scores()
+    if args.models:
+        scores = scores[scores.index.str.contains(args.models, regex=True)]
+    families = {name: col.family for name, col in results.columns.items()}
     labels = (training_labels(results, list(scores.index), args.group_by_field)
               if args.group_by_field else None)
     cmp = compare(scores, families, args.reference, args.group_by,
@@ -79,32 +100,45 @@ def run(args: argparse.Namespace) -> None:
     if args.markdown:
         write(to_markdown(cmp), args.markdown)
     if args.plot:
-        from classit_eval.compare.plot import plot
-
         plot(cmp, args.plot)
     if "-" not in (args.json, args.csv, args.markdown):
         print(to_text(cmp))
+    if results.unreadable:  # last, where it is seen: each file was also warned about above
+        names = ", ".join(map(str, results.unreadable))
+        warnings.warn(f"could not read {len(results.unreadable)} file(s), left out of the "
+                      f"comparison: {names}.", CompareWarning, stacklevel=1)
+
+
+def check_unreadable(args: argparse.Namespace, unreadable: list[Path]) -> None:
+    """Refuse to compare without a file the user asked for by name or by model.
+
+    A broken file named on the command line, or one in the folder of a model that
+    --models, --reference or --compare selects, would silently change the comparison the
+    user asked for. A stray broken file in a scanned folder is only warned about."""
+    named = {Path(d).resolve() for d in args.dirs if Path(d).is_file()}
+    chosen = set(args.reference) | {name for pair in args.compare for name in pair}
+    listed, fatal = [], False
+    for path in unreadable:
+        model = guess_model_name(path, args.name_from)
+        if path.resolve() in named:
+            listed.append(f"{path} (named on the command line)")
+        elif model in chosen or (args.models and re.search(args.models, model)):
+            listed.append(f"{path} (model {model}, which you selected)")
+        else:
+            listed.append(str(path))
+            continue
+        fatal = True
+    if fatal:
+        raise CompareError(f"Could not read {len(unreadable)} file(s): {', '.join(listed)}; see "
+                           "the warnings above. Fix or remove the file, or leave it out of the "
+                           "command.")
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
-    with warnings.catch_warnings():
-        default_show = warnings.showwarning
+    """`classit-zscore ARGV`, the same as `classit-eval zscore ARGV`."""
+    from classit_eval import cli
 
-        def show(message, category, *rest) -> None:
-            if issubclass(category, CompareWarning):
-                print(f"{PROG}: warning: {message}", file=sys.stderr)
-            else:
-                default_show(message, category, *rest)
-
-        warnings.showwarning = show
-        warnings.simplefilter("always", CompareWarning)
-        try:
-            run(args)
-        except CompareError as err:
-            print(f"{PROG}: error: {err}", file=sys.stderr)
-            return 2
-    return 0
+    return cli.main(argv, job="zscore", prog=PROG)
 
 
 if __name__ == "__main__":

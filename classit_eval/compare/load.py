@@ -41,6 +41,7 @@ class Results:
     columns: dict[str, Column] = field(default_factory=dict)
     files: dict[str, list[Path]] = field(default_factory=dict)
     checkpoints: dict[str, str] = field(default_factory=dict)  # model -> `pretrained` path
+    unreadable: list[Path] = field(default_factory=list)  # files skipped: not results JSON
 
     def scores(self) -> pd.DataFrame:
         """Models x columns table of values (NaN where a model lacks a task)."""
@@ -106,6 +107,18 @@ def model_name(path: Path, data: dict, name_from: str) -> str:
     return name if name_from == "model" else name.rstrip("/").rsplit("/", 1)[-1]
 
 
+def guess_model_name(path: Path, name_from: str) -> str:
+    """The model an unreadable results file was for, from its folder's name alone.
+
+    lm-eval names the folder after the model argument with `/` written `__`."""
+    folder = path.parent.name
+    if name_from == "model":
+        return folder.replace("__", "/")
+    if name_from == "checkpoint":
+        return folder.rstrip("_").rsplit("__", 1)[-1]
+    return folder
+
+
 def pretrained_path(data: dict) -> str | None:
     """The `pretrained=` model argument of a results file (a string or a dict in lm-eval)."""
     args = (data.get("config") or {}).get("model_args")
@@ -150,12 +163,20 @@ def load(
     """Read every results file under `dirs` into the latest score of each model and column."""
     if name_from not in NAME_FROM:
         raise CompareError(f"--name-from {name_from!r}: choose one of {', '.join(NAME_FROM)}.")
-    files = [(path, data) for path in find_files(dirs) if (data := read_file(path)) is not None]
+    files, unreadable = [], []
+    for path in find_files(dirs):
+        data = read_file(path)
+        if data is None:
+            unreadable.append(path)
+        else:
+            files.append((path, data))
     if not files:
+        skipped = f" (could not read {_short(list(map(str, unreadable)))})" if unreadable else ""
         raise CompareError(f"No lm-eval results file (JSON with a `results` object) under "
-                           f"{', '.join(map(str, dirs))}. Run `lm_eval ... --output_path DIR` first.")
+                           f"{', '.join(map(str, dirs))}{skipped}. Run `lm_eval ... "
+                           "--output_path DIR` first.")
     files.sort(key=lambda item: (_date(*item), item[0].name))
-    out, ignored = Results(), set()
+    out, ignored = Results(unreadable=unreadable), set()
     for path, data in files:
         name = model_name(path, data, name_from)
         added = _add_file(out, name, path, data, ignored, extra)

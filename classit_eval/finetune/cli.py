@@ -1,4 +1,8 @@
-"""`classit-finetune` / `classit-eval finetune`: fine-tune a model on (Super)GLUE tasks."""
+"""`classit-eval finetune` (alias `classit-finetune`): fine-tune a model on (Super)GLUE tasks.
+
+Every task's data is read, and the model's config loaded, before anything is trained: a
+missing or bad file stops the run with one error naming it, and no results are written.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,9 @@ import sys
 import time
 from pathlib import Path
 
+from classit_eval import options
 from classit_eval.data.files import DataError, MissingDataError
+from classit_eval.errors import ModelLoadError
 from classit_eval.finetune import results
 from classit_eval.finetune.classifier import POOLINGS
 from classit_eval.finetune.tasks import (
@@ -22,57 +28,53 @@ from classit_eval.finetune.tasks import (
 from classit_eval.finetune.train import Settings, finetune
 
 log = logging.getLogger("classit_eval.finetune")
+PROG = "classit-finetune"
 
 
-def parser() -> argparse.ArgumentParser:
+def add_arguments(p: argparse.ArgumentParser) -> None:
     d = Settings()
-    p = argparse.ArgumentParser(
-        prog="classit-finetune",
-        description="Fine-tune a (Baby)LM on the BabyLM 2025 (Super)GLUE tasks and write "
-                    "lm-eval results. Defaults are the official BabyLM 2025 fine-tuning.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
+    p.description = ("Fine-tune a (Baby)LM on the BabyLM 2025 (Super)GLUE tasks and write "
+                     "lm-eval results. Defaults are the official BabyLM 2025 fine-tuning.")
+    p.formatter_class = argparse.ArgumentDefaultsHelpFormatter
     p.add_argument("--model", required=True, help="HF model id or local checkpoint folder")
-    p.add_argument("--tasks", default=",".join(TASKS), help="comma-separated tasks")
-    p.add_argument("--output_path", "--output-path", default="results",
-                   help="results go to OUTPUT_PATH/<model>/")
-    p.add_argument("--data-dir", "--data_dir", default=None,
+    p.add_argument("--tasks", type=options.comma_list(get_task), default=",".join(TASKS),
+                   metavar="TASK[,TASK...]", help="comma-separated tasks")
+    p.add_argument("--output_path", default="results",
+                   help="results go to OUTPUT_PATH/<model>/ (lm-eval's option name)")
+    p.add_argument("--data-dir", default=None,
                    help="evaluation data root (default: $CLASSIT_DATA_DIR, then the user cache)")
     p.add_argument("--checkpoint-dir", default=None,
                    help="per-epoch checkpoints (default: OUTPUT_PATH/<model>/checkpoints)")
     p.add_argument("--resume", action="store_true",
                    help="continue each task from its last checkpoint")
-    p.add_argument("--multirc-train-from", default=None, metavar="SUPERGLUE_TRAIN_JSONL",
+    p.add_argument("--multirc-train-from", type=options.existing_file, default=None,
+                   metavar="SUPERGLUE_TRAIN_JSONL",
                    help="train MultiRC on the original SuperGLUE MultiRC/train.jsonl (unfiltered)")
     h = p.add_argument_group("hyper-parameters")
-    h.add_argument("--learning-rate", "--lr", type=float, default=d.learning_rate)
-    h.add_argument("--weight-decay", type=float, default=d.weight_decay)
-    h.add_argument("--batch-size", type=int, default=None,
+    h.add_argument("--learning-rate", type=options.positive_float, default=d.learning_rate)
+    h.add_argument("--weight-decay", type=options.non_negative_float, default=d.weight_decay)
+    h.add_argument("--batch-size", type=options.positive_int, default=None,
                    help="train batch size per device (default: 16 boolq/multirc, 32 others)")
-    h.add_argument("--eval-batch-size", type=int, default=d.eval_batch_size)
-    h.add_argument("--epochs", type=float, default=None, help="default: 30 wsc, 10 others")
-    h.add_argument("--max-length", type=int, default=d.max_length)
-    h.add_argument("--seed", type=int, default=d.seed)
-    h.add_argument("--warmup-ratio", type=float, default=d.warmup_ratio)
-    h.add_argument("--min-lr-ratio", type=float, default=d.min_lr_ratio,
+    h.add_argument("--eval-batch-size", type=options.positive_int, default=d.eval_batch_size)
+    h.add_argument("--epochs", type=options.positive_float, default=None,
+                   help="default: 30 wsc, 10 others")
+    h.add_argument("--max-length", type=options.positive_int, default=d.max_length,
+                   help="tokens per example (truncation)")
+    h.add_argument("--seed", type=options.non_negative_int, default=d.seed)
+    h.add_argument("--warmup-ratio", type=options.fraction, default=d.warmup_ratio,
+                   help="share of the steps spent warming up, in [0, 1)")
+    h.add_argument("--min-lr-ratio", type=options.fraction, default=d.min_lr_ratio,
                    help="the cosine schedule ends at this fraction of the learning rate")
-    h.add_argument("--dropout", type=float, default=d.dropout, help="classifier head dropout")
+    h.add_argument("--dropout", type=options.fraction, default=d.dropout,
+                   help="classifier head dropout, in [0, 1)")
     h.add_argument("--pooling", choices=POOLINGS, default=d.pooling,
                    help="token read by the head: auto = first for encoders, last for decoders")
     h.add_argument("--valid-metric", choices=("acc", "f1", "mcc"), default=None,
                    help="metric choosing the best epoch (default: f1 mrpc/qqp, acc others)")
-    h.add_argument("--max-train-examples", type=int, default=None,
+    h.add_argument("--max-train-examples", type=options.positive_int, default=None,
                    help="train on the first N examples only (quick runs)")
     h.add_argument("--no-group-by-length", dest="group_by_length", action="store_false",
                    help="random batches instead of length-grouped ones")
-    return p
-
-
-def parse_tasks(p: argparse.ArgumentParser, text: str) -> list[Task]:
-    try:
-        return [get_task(name) for name in text.split(",") if name.strip()]
-    except ValueError as err:
-        p.error(f"--tasks: {err}")
 
 
 def load(task: Task, args: argparse.Namespace) -> tuple[list[Example], list[Example]]:
@@ -83,38 +85,62 @@ def load(task: Task, args: argparse.Namespace) -> tuple[list[Example], list[Exam
     return train, load_split(task, "valid", args.data_dir)
 
 
-def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    p = parser()
-    args = p.parse_args(argv)
-    tasks = parse_tasks(p, args.tasks)
-    keys = Settings.__dataclass_fields__
-    settings = Settings(**{k: v for k, v in vars(args).items() if k in keys})
-    checkpoints = args.checkpoint_dir or results.model_folder(args.output_path, args.model) / "checkpoints"
-
-    data, failed = {}, []
+def load_all(tasks: list[Task], args: argparse.Namespace) -> dict[str, tuple]:
+    """Every task's train and valid examples; one error naming every file that is missing
+    or bad, so that nothing is trained (and no result written) from incomplete input."""
+    data, errors = {}, []
     for task in tasks:
         try:
             data[task.name] = load(task, args)
         except (MissingDataError, DataError) as err:
-            log.error("%s skipped: %s", task.name, err)
-            failed.append(task.name)
+            errors.append(err)
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        kind = MissingDataError if all(isinstance(e, MissingDataError) for e in errors) else DataError
+        raise kind(f"{len(errors)} tasks cannot run, so none was trained: "
+                   + " | ".join(str(e) for e in errors))
+    return data
+
+
+def check_model(model: str) -> None:
+    """Load the model's config now, not after the first task has trained."""
+    from transformers import AutoConfig
+
+    try:
+        AutoConfig.from_pretrained(model)
+    except (OSError, ValueError) as err:
+        raise ModelLoadError(f"--model {model}: cannot load its config ({err})") from err
+
+
+def run(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    tasks = list({task.name: task for task in args.tasks}.values())  # each task once
+    keys = Settings.__dataclass_fields__
+    settings = Settings(**{k: v for k, v in vars(args).items() if k in keys})
+    folder = results.model_folder(args.output_path, args.model)
+    checkpoints = Path(args.checkpoint_dir or folder / "checkpoints")
+    data = load_all(tasks, args)
+    check_model(args.model)
     for task in tasks:
-        if task.name not in data:
-            continue
         train, valid = data[task.name]
         start = time.time()
-        run = finetune(
-            args.model, task, train, valid, settings, Path(checkpoints) / task.name, args.resume
-        )
-        if run.main_process:
-            paths = results.write(args.output_path, args.model, task, valid, run, start)
-            shown = ", ".join(f"{k}={v:.4f}" for k, v in run.metrics.items())
-            log.info("%s: %s (best epoch %s) -> %s", task.lm_eval_name, shown, run.best_epoch,
+        done = finetune(args.model, task, train, valid, settings, checkpoints / task.name,
+                        args.resume)
+        if done.main_process:
+            paths = results.write(args.output_path, args.model, task, valid, done, start)
+            shown = ", ".join(f"{k}={v:.4f}" for k, v in done.metrics.items())
+            log.info("%s: %s (best epoch %s) -> %s", task.lm_eval_name, shown, done.best_epoch,
                      paths[0])
-    if failed:
-        log.error("Not run: %s (see the errors above).", ", ".join(failed))
-    return 1 if failed else 0
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`classit-finetune ARGV`, the same as `classit-eval finetune ARGV` (also run by
+    `python -m classit_eval.finetune`, e.g. under torchrun)."""
+    from classit_eval import cli
+
+    return cli.main(argv, job="finetune", prog=PROG)
 
 
 if __name__ == "__main__":

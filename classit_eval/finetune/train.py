@@ -53,9 +53,12 @@ class Settings:
     def for_task(self, task: Task) -> dict:
         """These settings with the task's defaults filled in."""
         resolved = asdict(self)
-        resolved["batch_size"] = self.batch_size or task.batch_size
-        resolved["epochs"] = self.epochs or task.epochs
-        resolved["valid_metric"] = self.valid_metric or task.valid_metric
+        # `is None`, not `or`: a 0 given through the API must not become the default
+        defaults = {"batch_size": task.batch_size, "epochs": task.epochs,
+                    "valid_metric": task.valid_metric}
+        for key, default in defaults.items():
+            if resolved[key] is None:
+                resolved[key] = default
         return resolved
 
 

@@ -9,53 +9,68 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
-from classit_eval.data.files import DataError, MissingDataError
+from classit_eval import options
+from classit_eval.errors import MissingDataError, OptionError
 from classit_eval.reading import dataset, regression
 
 
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="classit-eval reading-score",
-        description="BabyLM 2025 reading scores (normalised delta-R2 x100) of surprisals "
-        "in the official prediction.jsonl format.",
-    )
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.description = ("BabyLM 2025 reading scores (normalised delta-R2 x100) of surprisals "
+                     "in the official prediction.jsonl format.")
     p.add_argument("predictions", help="prediction.jsonl (Logprob, Prev_Logprob per csv row)")
     p.add_argument("--data-dir", help="evaluation data root (default: $CLASSIT_DATA_DIR, cache)")
     p.add_argument("--fast", action="store_true", help="use fast_eval/reading/reading_data.csv")
-    p.add_argument("--json", action="store_true", help="print all fits as JSON")
-    p.add_argument("--bootstrap", type=int, default=0, metavar="N",
-                   help="N sentence resamples for 95%% confidence intervals (e.g. 1000)")
-    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    p.add_argument("--json", metavar="FILE",
+                   help="write all fits as JSON to FILE (- for stdout, instead of the report)")
+    p.add_argument("--bootstrap", type=options.non_negative_int, default=0, metavar="N",
+                   help="N sentence resamples for 95%% confidence intervals (e.g. 1000; "
+                        "0, the default: none)")
+    p.add_argument("--seed", type=options.non_negative_int, default=0,
+                   help="bootstrap seed (default 0)")
     p.add_argument("--compare", metavar="OTHER.jsonl",
                    help="a second model's predictions: bootstrap the difference (needs --bootstrap)")
-    return p
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
-    if args.compare and args.bootstrap <= 0:
-        parser().error("--compare needs --bootstrap N (N > 0)")
-    try:
-        csv = dataset.load_csv(dataset.find_csv(args.data_dir, fast=args.fast))
-        paths = [args.predictions, *([args.compare] if args.compare else [])]
-        frames = []
-        for path in paths:
-            preds = dataset.load_predictions(path, len(csv))
-            frames.append(dataset.with_surprisals(csv, preds["pred"], preds["prev_pred"]))
-    except (MissingDataError, DataError, OSError) as err:
-        print(f"classit-eval reading-score: {err}", file=sys.stderr)
-        return 2
+def run(args: argparse.Namespace) -> int:
+    if args.compare and args.bootstrap == 0:
+        raise OptionError("--compare needs --bootstrap N (N > 0).")
+    csv = dataset.load_csv(dataset.find_csv(args.data_dir, fast=args.fast))
+    paths = [args.predictions, *([args.compare] if args.compare else [])]
+    frames = []
+    for path in paths:
+        if not Path(path).is_file():
+            raise MissingDataError(f"{path}: no such file (the predictions to score).")
+        preds = dataset.load_predictions(path, len(csv))
+        frames.append(dataset.with_surprisals(csv, preds["pred"], preds["prev_pred"]))
     result = regression.fit_all(frames[0])
     out = result.as_dict()
     out["correlations"] = regression.correlations(frames[0])
     if args.bootstrap > 0:
         out["bootstrap"] = bootstrap_summary(frames, args.bootstrap, args.seed)
     if args.json:
-        print(json.dumps(out, indent=2))
-    else:
+        write_json(out, args.json)
+    if args.json != "-":
         print_text(out)
     return 0
+
+
+def write_json(out: dict, target: str) -> None:
+    """`out` as JSON to the file `target`, or to stdout for `-`."""
+    text = json.dumps(out, indent=2)
+    if target == "-":
+        print(text)
+    else:
+        Path(target).parent.mkdir(parents=True, exist_ok=True)
+        Path(target).write_text(text + "\n", encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`classit-eval reading-score ARGV`."""
+    from classit_eval import cli
+
+    return cli.main(["reading-score", *(sys.argv[1:] if argv is None else argv)])
 
 
 def bootstrap_summary(frames, n_resamples: int, seed: int) -> dict:

