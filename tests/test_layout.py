@@ -21,11 +21,11 @@ TASK_MODULES = sorted(
 def import_time(module: str) -> tuple[float, list[str]]:
     """Seconds to import `module` in a fresh interpreter, and the heavy modules it loaded."""
     code = (
-        "import json, sys, time; t = time.perf_counter(); import {m}; "
+        f"import json, sys, time; t = time.perf_counter(); import {module}; "
         "dt = time.perf_counter() - t; heavy = ('torch', 'transformers', 'lm_eval', "
         "'datasets', 'pandas', 'scipy', 'statsmodels'); "
         "print(json.dumps([dt, [h for h in heavy if h in sys.modules]]))"
-    ).format(m=module)
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=PACKAGE.parent)
     seconds, heavy = json.loads(out.stdout.strip().splitlines()[-1])
