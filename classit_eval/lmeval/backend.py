@@ -69,7 +69,9 @@ class ClassitLM(LM):
                  trust_remote_code: bool = False, max_length: int | None = None,
                  **unknown) -> None:
         super().__init__()
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers import AutoModelForCausalLM
+
+        from classit_eval.data.checkpoints import load_model, load_tokenizer
 
         check_known(unknown)
         if not pretrained:
@@ -93,13 +95,11 @@ class ClassitLM(LM):
             prefix_token_id = int_argument("prefix_token_id", prefix_token_id, minimum=0)
         if max_length is not None:
             max_length = int_argument("max_length", max_length, minimum=1)
-        self.tokenizer = AutoTokenizer.from_pretrained(
-            pretrained, revision=revision, trust_remote_code=trust_remote_code, use_fast=True
-        )
-        self.model = AutoModelForCausalLM.from_pretrained(
-            pretrained, revision=revision, trust_remote_code=trust_remote_code,
-            dtype="auto" if dtype == "auto" else DTYPES[dtype],
-        )
+        self.tokenizer = load_tokenizer(pretrained, revision=revision,
+                                        trust_remote_code=trust_remote_code)
+        self.model = load_model(AutoModelForCausalLM, pretrained, revision=revision,
+                                trust_remote_code=trust_remote_code,
+                                dtype="auto" if dtype == "auto" else DTYPES[dtype])
         self.model.to(device).eval()
         self.scoring = scoring
         self.scorer = Scorer(self.model, self.tokenizer, mode=scoring, batch_size=batch_size,

@@ -4,14 +4,28 @@ It takes exactly the arguments of `lm_eval run` (`classit-eval run --help` print
 help). Compared with the stock CLI it (1) registers the `classit` model backend and (2) in
 an editable install, where lm-eval's own task index cannot see `tasks/`, adds that folder as
 `--include_path`. lm-eval parses and checks its own arguments, with its own messages.
+
+Before lm-eval starts, two common mistakes that lm-eval reports as long tracebacks become
+one line: a misspelled classit task (with the nearest task names) and a `pretrained=`
+model of `--model hf` / `--model classit` that cannot be loaded (a missing folder, one
+without a saved model, a truncated weights file, a hub name offline). lm-eval's warning
+that custom-dataset tasks take `--metadata` (two lines per task, every classit task) is
+not shown: the classit tasks document their `--metadata` keys.
 """
 
 from __future__ import annotations
 
 import argparse
+import difflib
+import json
+import logging
 import sys
+from pathlib import Path
 
 from classit_eval.errors import OptionError
+from classit_eval.names import TASK_PREFIX
+
+MODELS_WITH_PRETRAINED = ("hf", "hf-auto", "huggingface", "classit")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -21,6 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     argv = list(args.lm_eval_args)
+    precheck(argv)  # before the seconds lm-eval takes to import
     import classit_eval.lmeval.backend  # noqa: F401  (registers the `classit` model)
     from classit_eval.lmeval.plugin import include_path
 
@@ -33,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
         )
     if extra:
         argv += ["--include_path", extra]
+    logging.getLogger("lm_eval.api.task").addFilter(quiet_custom_dataset_warning)
 
     from lm_eval.__main__ import cli_evaluate
 
@@ -43,6 +59,61 @@ def run(args: argparse.Namespace) -> int:
     finally:
         sys.argv = saved
     return 0
+
+
+def precheck(argv: list[str]) -> None:
+    """Raise an OptionError or ModelLoadError for a misspelled classit task or a model
+    that cannot be loaded; everything else is left to lm-eval."""
+    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    for option in ("--model", "--model_args", "--tasks"):
+        parser.add_argument(option)
+    known, _ = parser.parse_known_args(argv)
+    if known.tasks:
+        check_task_names(known.tasks.split(","))
+    if known.model in MODELS_WITH_PRETRAINED and known.model_args:
+        model_args = parse_model_args(known.model_args)
+        if model_args.get("pretrained"):
+            from classit_eval.data.checkpoints import check_loadable
+
+            check_loadable(str(model_args["pretrained"]), model_args.get("revision"))
+
+
+def check_task_names(names: list[str]) -> None:
+    """Every `classit_*` name (not a YAML path) must be a classit task, group or tag."""
+    asked = [n.strip() for n in names if n.strip().startswith(TASK_PREFIX)
+             and not Path(n.strip()).exists()]
+    if not asked:
+        return
+    from classit_eval.lmeval.plugin import task_manager
+
+    index = task_manager(classit_only=True)
+    known = set(index.all_tasks) | set(index.all_groups) | set(index.all_tags)
+    for name in asked:
+        if name not in known:
+            near = difflib.get_close_matches(name, sorted(known), n=3, cutoff=0.6)
+            hint = f"did you mean {', '.join(near)}? " if near else ""
+            raise OptionError(
+                f"--tasks: {name} is not a classit task; {hint}"
+                "`lm_eval ls tasks | grep classit_` lists them."
+            )
+
+
+def parse_model_args(text: str) -> dict:
+    """lm-eval's `--model_args`: `key=value,...` or a JSON object."""
+    from lm_eval.utils import simple_parse_args_string
+
+    if text.lstrip().startswith("{"):
+        try:
+            return dict(json.loads(text))
+        except (json.JSONDecodeError, TypeError, ValueError) as err:
+            raise OptionError(f"--model_args {text!r}: not a JSON object ({err}).") from err
+    return simple_parse_args_string(text)
+
+
+def quiet_custom_dataset_warning(record: logging.LogRecord) -> bool:
+    """False for lm-eval's `--metadata` hint on a classit task (repeated for every task)."""
+    message = str(record.msg)
+    return not (message.startswith(TASK_PREFIX) and "Custom kwargs can be passed" in message)
 
 
 def main(argv: list[str] | None = None) -> int:
