@@ -281,3 +281,31 @@ def test_run_unknown_model_argument_ends_in_one_error_line(tiny_model: Path,
         "(did you mean scoring?)")
     assert "Traceback" not in done.stderr
     assert not out.exists()
+
+
+@pytest.mark.slow
+def test_run_hf_without_bos_or_eos_names_the_fix(tiny_model_nobos: Path, tmp_path: Path,
+                                                 capsys) -> None:
+    """lm-eval's `hf` fails with a TypeError on such a tokenizer; `run` says what to do,
+    and the documented fix (`--model classit`, scoring=babylm2025) runs."""
+    from transformers import AutoTokenizer
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model_nobos, model)
+    tokenizer = AutoTokenizer.from_pretrained(model)
+    tokenizer.bos_token = tokenizer.eos_token = tokenizer.pad_token = None
+    tokenizer.save_pretrained(model)
+    out = tmp_path / "out"
+    argv = ["run", "--tasks", "classit_blimp_fast_adjunct_island", "--limit", "2",
+            "--device", "cpu", "--output_path", str(out), "--model"]
+    code, _, err = invoke(cli.main, [*argv, "hf", "--model_args", f"pretrained={model}"],
+                          capsys)
+    assert code == 2 and not out.exists()
+    assert err.strip().splitlines() == [
+        f"classit-eval run: error: The tokenizer of {model} has no BOS or EOS token, which "
+        "--model hf puts before every sentence (lm-eval then fails with a TypeError): add "
+        "prefix_token_id=<id> to --model_args, or use --model classit, whose "
+        "scoring=babylm2025 needs no prefix token (docs/zero_shot.md)."]
+    code, _, _ = invoke(cli.main, [*argv, "classit", "--model_args",
+                                   f"pretrained={model},scoring=babylm2025"], capsys)
+    assert code == 0 and list(out.rglob("results_*.json"))

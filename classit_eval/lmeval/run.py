@@ -76,6 +76,23 @@ def precheck(argv: list[str]) -> None:
             from classit_eval.data.checkpoints import check_loadable
 
             check_loadable(str(model_args["pretrained"]), model_args.get("revision"))
+            if known.model != "classit" and model_args.get("prefix_token_id") is None:
+                check_prefix_token(str(model_args["pretrained"]), model_args.get("revision"))
+
+
+def check_prefix_token(pretrained: str, revision: str | None) -> None:
+    """lm-eval's `hf` model puts BOS (else EOS) before a sentence scored without context;
+    a tokenizer with neither makes it fail with a TypeError deep in a batch."""
+    from classit_eval.data.checkpoints import load_tokenizer
+
+    tokenizer = load_tokenizer(pretrained, revision=revision)
+    if tokenizer.bos_token_id is None and tokenizer.eos_token_id is None:
+        raise OptionError(
+            f"The tokenizer of {pretrained} has no BOS or EOS token, which --model hf puts "
+            "before every sentence (lm-eval then fails with a TypeError): add "
+            "prefix_token_id=<id> to --model_args, or use --model classit, whose "
+            "scoring=babylm2025 needs no prefix token (docs/zero_shot.md)."
+        )
 
 
 def check_task_names(names: list[str]) -> None:
