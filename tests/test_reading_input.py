@@ -65,3 +65,19 @@ def test_a_missing_previous_surprisal_where_the_word_has_one_is_an_error(shared_
     lines[row] = with_value(lines[row], "Prev_Logprob", "NaN")
     with pytest.raises(DataError, match=rf"Row {row + 1} of reading_data.csv .* prev_pred is nan"):
         frame(shared_data, eval_data, tmp_path, lines)
+
+
+def test_reading_score_with_a_nan_surprisal_is_one_line_and_writes_nothing(
+        shared_data, eval_data, tmp_path, capsys):
+    from classit_eval import cli
+
+    lines = official_lines(shared_data)
+    lines[4] = with_value(lines[4], "Logprob", "NaN")
+    bad = tmp_path / "prediction.jsonl"
+    bad.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "scores.json"
+    code = cli.main(["reading-score", str(bad), "--data-dir", str(eval_data), "--json", str(out)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and not out.exists()
+    assert err[0].startswith(f"classit-eval reading-score: error: {bad}, line 5: ")
+    assert "Logprob is nan, not a finite surprisal" in err[0]
