@@ -84,6 +84,15 @@ def fraction(text: str) -> float:
     return value
 
 
+def ratio(text: str) -> float:
+    """A number in [0, 1], the whole included (a minimum learning rate of 1x is a constant
+    schedule)."""
+    value = _number(float, text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a ratio in [0, 1]")
+    return value
+
+
 def existing_file(text: str) -> Path:
     """A path to a file that exists."""
     path = Path(text)

@@ -63,7 +63,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     h.add_argument("--seed", type=options.non_negative_int, default=d.seed)
     h.add_argument("--warmup-ratio", type=options.fraction, default=d.warmup_ratio,
                    help="share of the steps spent warming up, in [0, 1)")
-    h.add_argument("--min-lr-ratio", type=options.fraction, default=d.min_lr_ratio,
+    h.add_argument("--min-lr-ratio", type=options.ratio, default=d.min_lr_ratio,
                    help="the cosine schedule ends at this fraction of the learning rate")
     h.add_argument("--dropout", type=options.fraction, default=d.dropout,
                    help="classifier head dropout, in [0, 1)")
