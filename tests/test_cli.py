@@ -309,3 +309,27 @@ def test_run_hf_without_bos_or_eos_names_the_fix(tiny_model_nobos: Path, tmp_pat
     code, _, _ = invoke(cli.main, [*argv, "classit", "--model_args",
                                    f"pretrained={model},scoring=babylm2025"], capsys)
     assert code == 0 and list(out.rglob("results_*.json"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("metadata, message", [
+    ('{"data_dir": "/nonexistent/evaluation_data"}', "No BabyLM evaluation data at "
+                                                     "/nonexistent/evaluation_data"),
+    ('{"reading_convention": "word"}', "reading_convention='word' is not one of"),
+])
+def test_run_data_errors_end_in_one_line_without_traceback(tiny_model: Path, tmp_path: Path,
+                                                           metadata: str, message: str) -> None:
+    """Task data errors come from inside lm-eval: its log lines may precede them, but the
+    error itself is the last line, with no traceback, and no results are written."""
+    out = tmp_path / "out"
+    done = subprocess.run(
+        [sys.executable, "-m", "classit_eval", "run", "--model", "hf", "--model_args",
+         f"pretrained={tiny_model}", "--device", "cpu", "--tasks",
+         "classit_blimp_fast_adjunct_island,classit_reading_fast", "--limit", "1",
+         "--metadata", metadata, "--output_path", str(out)],
+        capture_output=True, text=True, cwd=REPO)
+    assert done.returncode == 2, done.stderr[-2000:]
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("classit-eval run: error: ") and message in last
+    assert "Traceback" not in done.stderr
+    assert not out.exists()

@@ -81,3 +81,18 @@ def test_reading_score_with_a_nan_surprisal_is_one_line_and_writes_nothing(
     assert code == 2 and len(err) == 1 and not out.exists()
     assert err[0].startswith(f"classit-eval reading-score: error: {bad}, line 5: ")
     assert "Logprob is nan, not a finite surprisal" in err[0]
+
+
+@pytest.mark.parametrize("metadata, message", [
+    ({"reading_bootstrap": -5}, "reading_bootstrap=-5 must be a whole number of at least 0"),
+    ({"reading_bootstrap": "many"}, "reading_bootstrap='many' must be a whole number"),
+    ({"reading_seed": 1.5}, "reading_seed=1.5 must be a whole number"),
+    ({"reading_convention": "word"}, "reading_convention='word' is not one of"),
+])
+def test_bad_reading_metadata_is_an_option_error(metadata, message, eval_data):
+    from classit_eval.errors import OptionError
+    from classit_eval.reading import task
+
+    with pytest.raises(OptionError, match=message):
+        task.load(classit_fast=True, classit_task="classit_reading_fast",
+                  data_dir=str(eval_data), **metadata)

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import datasets
 import pandas as pd
 
+from classit_eval.errors import OptionError
 from classit_eval.lmeval.scoring import BABYLM2025_READER, CONVENTIONS
 from classit_eval.names import ENCODING_FIELD, READING_METRICS, READING_SCORES
 from classit_eval.reading import dataset, regression
@@ -60,10 +61,12 @@ def load(classit_fast: bool = False, classit_task: str = "classit_reading",
          reading_bootstrap: int = 1000, reading_seed: int = 0, **_) -> dict[str, datasets.Dataset]:
     """The documents of the task (lm-eval `custom_dataset`)."""
     if reading_convention not in CONVENTIONS:
-        raise ValueError(
+        raise OptionError(
             f"{classit_task}: --metadata reading_convention={reading_convention!r} is not one "
             f"of {', '.join(CONVENTIONS)}."
         )
+    n_boot = whole_number(classit_task, "reading_bootstrap", reading_bootstrap)
+    seed = whole_number(classit_task, "reading_seed", reading_seed)
     if reading_convention == "babylm2025":
         log.warning(
             "%s: reading_convention=babylm2025 scores the word without its leading space. "
@@ -72,13 +75,25 @@ def load(classit_fast: bool = False, classit_task: str = "classit_reading",
             classit_task,
         )
     csv = dataset.load_csv(dataset.find_csv(data_dir, fast=classit_fast))
-    RUNS[classit_task] = Run(csv, int(reading_bootstrap), int(reading_seed))
+    RUNS[classit_task] = Run(csv, n_boot, seed)
     # asks the `classit` backend for the official reader's scoring, see its module doc
     encoding = BABYLM2025_READER if reading_convention == "babylm2025" else ""
     common = {"convention": reading_convention, ENCODING_FIELD: encoding, "run": classit_task}
     keys = dict.fromkeys(_queries(csv))  # distinct, in csv order
     docs = [{"context": context, "word": word} | common for context, word in keys]
     return {"test": datasets.Dataset.from_list(docs)}
+
+
+def whole_number(task: str, key: str, value: object) -> int:
+    """A `--metadata` value that must be a whole number of at least 0."""
+    try:
+        number = int(value)
+        if number != float(value) or number < 0:
+            raise ValueError
+    except (TypeError, ValueError):
+        raise OptionError(f"{task}: --metadata {key}={value!r} must be a whole number of at "
+                          "least 0.") from None
+    return number
 
 
 def _queries(csv: pd.DataFrame) -> list[tuple[str, str]]:
