@@ -72,8 +72,10 @@ def test_corrupt_jsonl_line_names_file_and_line(eval_data, tmp_path):
 
 def test_missing_field_names_file_line_and_field(eval_data, tmp_path):
     root = copy_blimp(eval_data, tmp_path,
-                      lambda ls: ls[:4] + [ls[4].replace('"sentence_bad"', '"sentence_wrong"')] + ls[5:])
-    with pytest.raises(DataError, match=r"causative\.jsonl, line 5: missing field\(s\) sentence_bad"):
+                      lambda ls: ls[:4] + [ls[4].replace('"sentence_bad"', '"sentence_wrong"')]
+                      + ls[5:])
+    message = r"causative\.jsonl, line 5: missing field\(s\) sentence_bad"
+    with pytest.raises(DataError, match=message):
         load_pairs("full_eval/blimp_filtered/causative.jsonl", data_dir=root)
 
 

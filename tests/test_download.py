@@ -91,7 +91,8 @@ def test_foreign_archive_is_refused(tmp_path, capsys):
 
 def test_verify_an_existing_root(eval_data, tmp_path, capsys):
     assert download.main(["--verify", str(eval_data)]) == 0
-    assert f"{len(json.loads(download.MANIFEST.read_text()))} files verified" in capsys.readouterr().out
+    count = len(json.loads(download.MANIFEST.read_text()))
+    assert f"{count} files verified" in capsys.readouterr().out
     copy = tmp_path / "copy"
     shutil.copytree(eval_data / "fast_eval" / "reading", copy / "fast_eval" / "reading")
     csv = copy / "fast_eval" / "reading" / "reading_data.csv"

@@ -18,7 +18,8 @@ from classit_eval.reading import dataset, surprisal
 def rows(eval_data: Path):
     """All rows of the first 25 sentences of the real csv (plus the "None" row)."""
     csv = dataset.load_csv(eval_data / dataset.FULL_CSV)
-    keep = set(csv["sentence"].drop_duplicates().iloc[:25]) | {"None of the city people dress like that."}
+    keep = (set(csv["sentence"].drop_duplicates().iloc[:25])
+            | {"None of the city people dress like that."})
     return csv[csv["sentence"].isin(keep)].reset_index(drop=True)
 
 

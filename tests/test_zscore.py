@@ -62,7 +62,8 @@ def runs(tmp_path_factory: pytest.TempPathFactory, corpus_file: Path, eval_data:
     out = root / "results"
     models, files = {}, {}
     for name, (seed, hidden) in MODELS.items():
-        models[name] = build_tiny_model(root / "models" / name, corpus_file, seed=seed, hidden=hidden)
+        models[name] = build_tiny_model(root / "models" / name, corpus_file, seed=seed,
+                                        hidden=hidden)
         files[name] = [evaluate(models[name], ZERO_SHOT, 3, out, manager)]
     for name in list(MODELS)[:2]:  # second run: a new task, and WUG on more items
         files[name].append(evaluate(models[name], ["classit_entity_tracking_fast",
@@ -196,13 +197,16 @@ def test_group_by_training_metadata(runs, capsys):
 
 def test_finetune_family_and_registry_metrics(runs, tmp_path, capsys):
     """Fine-tuning files (the schema lm-eval writes, fine-tuning task names) join the table."""
-    values = {"llama-tiny_merged": 0.7, "llama-tiny_switch_wiki": 0.5, "llama-small_wiki_switch": 0.6}
+    values = {"llama-tiny_merged": 0.7, "llama-tiny_switch_wiki": 0.5,
+              "llama-small_wiki_switch": 0.6}
     for name, paths in runs["files"].items():
         data = json.loads(paths[0].read_text())
         acc = values[name]
         data["results"] = {
-            "classit_finetune_rte": {"alias": "rte", "acc,none": acc, "f1,none": 0.1, "mcc,none": 0.0},
-            "classit_finetune_mrpc": {"alias": "mrpc", "acc,none": 0.1, "f1,none": acc, "mcc,none": 0.0},
+            "classit_finetune_rte": {"alias": "rte", "acc,none": acc, "f1,none": 0.1,
+                                     "mcc,none": 0.0},
+            "classit_finetune_mrpc": {"alias": "mrpc", "acc,none": 0.1, "f1,none": acc,
+                                      "mcc,none": 0.0},
         }
         data["group_subtasks"], data["date"] = {}, data["date"] + 3600
         folder = tmp_path / paths[0].parent.name
@@ -268,7 +272,8 @@ def test_cut_file_of_a_model_the_user_asked_for_is_an_error(runs, tmp_path, caps
     assert f"could not read 1 file(s), left out of the comparison: {cut}" in err
     selections = {
         "--models": ["--models", "small"],
-        "--reference": ["--reference", "llama-small_wiki_switch", "--reference", "llama-tiny_merged"],
+        "--reference": ["--reference", "llama-small_wiki_switch",
+                        "--reference", "llama-tiny_merged"],
         "--compare": ["--compare", "llama-small_wiki_switch", "llama-tiny_merged"],
     }
     for argv, why in [([*base, *selection], "which you selected")

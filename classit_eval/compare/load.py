@@ -46,7 +46,8 @@ class Results:
     def scores(self) -> pd.DataFrame:
         """Models x columns table of values (NaN where a model lacks a task)."""
         table = pd.DataFrame(
-            {model: {col: cell.value for col, cell in cols.items()} for model, cols in self.cells.items()}
+            {model: {col: cell.value for col, cell in cols.items()}
+             for model, cols in self.cells.items()}
         ).T
         return table.reindex(index=sorted(self.cells), columns=self.column_order()).astype(float)
 

@@ -32,7 +32,8 @@ MISSING = "-"
 
 
 def _num(value: float) -> float | None:
-    return None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
+    missing = value is None or (isinstance(value, float) and math.isnan(value))
+    return None if missing else float(value)
 
 
 def _families(cmp: Comparison, summary: pd.DataFrame, z: pd.DataFrame, name: str) -> dict:

@@ -24,7 +24,8 @@ ALL = "all"
 SUMMARY = ("mean", "median", "q1", "q3", "min", "max", "n_tasks")
 
 
-def zscores(scores: pd.DataFrame, reference: list[str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def zscores(scores: pd.DataFrame,
+            reference: list[str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The z-score table and, per column, the `mean`, `std` and `n` it was computed from."""
     if len(scores) < 2:
         raise CompareError(
@@ -91,7 +92,8 @@ def group_labels(models: list[str], pattern: str) -> dict[str, str]:
         if found:
             labels[model] = "/".join(found)
         else:
-            warn(f"Model {model}: --group-by {pattern!r} does not match it; left out of the groups.")
+            warn(f"Model {model}: --group-by {pattern!r} does not match it; left out of the "
+                 "groups.")
     return labels
 
 
@@ -162,7 +164,8 @@ def compare(
     if z.columns.empty:
         raise CompareError("No column has values for two models or more: nothing to z-score.")
     families = {c: families[c] for c in z.columns}
-    out = Comparison(scores, z, column_stats, families, summarize(z, families), list(reference or []))
+    out = Comparison(scores, z, column_stats, families, summarize(z, families),
+                     list(reference or []))
     pairs = []
     if group_by:
         labels = group_labels(list(z.index), group_by)

@@ -97,7 +97,8 @@ def load_all(tasks: list[Task], args: argparse.Namespace) -> dict[str, tuple]:
     if len(errors) == 1:
         raise errors[0]
     if errors:
-        kind = MissingDataError if all(isinstance(e, MissingDataError) for e in errors) else DataError
+        missing = all(isinstance(e, MissingDataError) for e in errors)
+        kind = MissingDataError if missing else DataError
         raise kind(f"{len(errors)} tasks cannot run, so none was trained: "
                    + " | ".join(str(e) for e in errors))
     return data

@@ -151,7 +151,8 @@ def multirc_from_superglue(path: str | os.PathLike) -> list[Example]:
         except (json.JSONDecodeError, KeyError, TypeError) as err:
             raise DataError(
                 f"{path}, line {number}: not a SuperGLUE MultiRC record ({err!r}); expected "
-                "{idx, passage: {text, questions: [{question, idx, answers: [{text, idx, label}]}]}}."
+                "{idx, passage: {text, questions: [{question, idx, "
+                "answers: [{text, idx, label}]}]}}."
             ) from err
     log.warning("multirc: training on %d answers flattened from %s (the unfiltered SuperGLUE "
                 "split, not the official BabyLM subset).", len(records), path)

@@ -30,7 +30,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=options.non_negative_int, default=0,
                    help="bootstrap seed (default 0)")
     p.add_argument("--compare", metavar="OTHER.jsonl",
-                   help="a second model's predictions: bootstrap the difference (needs --bootstrap)")
+                   help="a second model's predictions: bootstrap the difference "
+                        "(needs --bootstrap)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -82,7 +83,8 @@ def bootstrap_summary(frames, n_resamples: int, seed: int) -> dict:
     if len(frames) == 2:
         diff = samples[:, 0] - samples[:, 1]
         out["difference_ci"] = {n: regression.interval(diff[:, k]) for k, n in enumerate(names)}
-        out["p_first_not_better"] = {n: float((diff[:, k] <= 0).mean()) for k, n in enumerate(names)}
+        out["p_first_not_better"] = {n: float((diff[:, k] <= 0).mean())
+                                     for k, n in enumerate(names)}
     return out
 
 

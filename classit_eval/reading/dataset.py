@@ -67,7 +67,8 @@ def load_predictions(path: str | os.PathLike, n_rows: int) -> pd.DataFrame:
             record = json.loads(line)
             pred, prev = _number(record["Logprob"]), _number(record["Prev_Logprob"])
             if not math.isfinite(pred) or math.isinf(prev):
-                field, value = ("Logprob", pred) if not math.isfinite(pred) else ("Prev_Logprob", prev)
+                field, value = (("Logprob", pred) if not math.isfinite(pred)
+                                else ("Prev_Logprob", prev))
                 raise ValueError(f"{field} is {value}, not a finite surprisal")
             preds.append(pred)
             prevs.append(prev)

@@ -163,7 +163,8 @@ def _design(data: pd.DataFrame, dv: str, predictors: Sequence[str], with_pred: b
     cols = [dv, *predictors, *([PRED] if with_pred else [])]
     keep = data[cols].notna().all(axis=1).to_numpy()
     x = data.loc[keep, list(predictors)].to_numpy(float)
-    parts = [np.ones(len(x)), *x.T, *(x[:, i] * x[:, j] for i, j in combinations(range(x.shape[1]), 2))]
+    pairs = combinations(range(x.shape[1]), 2)
+    parts = [np.ones(len(x)), *x.T, *(x[:, i] * x[:, j] for i, j in pairs)]
     if with_pred:
         parts.append(data.loc[keep, PRED].to_numpy(float))
     return keep, np.column_stack(parts), data.loc[keep, dv].to_numpy(float)
