@@ -90,6 +90,7 @@ def test_wrong_zip_password_is_explained(eval_data, tmp_path, monkeypatch):
         assert zf.getinfo(source.member).flag_bits & 0x1  # encrypted
 
 
+@pytest.mark.slow
 def test_metadata_data_dir_wins_over_the_environment(eval_data, tmp_path, monkeypatch):
     """`--metadata data_dir=...` (lm-eval passes it to the task loader) beats $CLASSIT_DATA_DIR."""
     monkeypatch.setenv("CLASSIT_DATA_DIR", str(tmp_path / "nowhere"))

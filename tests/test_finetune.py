@@ -37,6 +37,7 @@ def finetuned(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
     return out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("task,size", [("rte", 139), ("wsc", 52)])
 def test_written_metrics_match_predictions(finetuned: Path, tiny_model: Path, task: str,
                                            size: int) -> None:
@@ -65,12 +66,14 @@ def test_written_metrics_match_predictions(finetuned: Path, tiny_model: Path, ta
     assert document["tokenizer_pad_token"][0] == "<pad>" and document["max_length"] == 128
 
 
+@pytest.mark.slow
 def test_results_path_follows_lm_eval(finetuned: Path, tiny_model: Path) -> None:
     folder = finetuned / str(tiny_model).replace("/", "__")
     assert len(list(folder.glob("results_*.json"))) == 2
     assert len(list(folder.glob("predictions_classit_finetune_*.jsonl"))) == 2
 
 
+@pytest.mark.slow
 def test_same_seed_same_numbers_and_resume(finetuned: Path, tiny_model: Path, tmp_path: Path,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     """A rerun gives the same predictions; so does a run interrupted after epoch 1 and resumed."""
@@ -146,6 +149,7 @@ def test_label_outside_label_set(eval_data: Path, tiny_model: Path, tmp_path: Pa
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
 def test_two_torchrun_processes_train_data_parallel(tiny_model: Path, tmp_path: Path) -> None:
     """`torchrun --nproc_per_node 2` (no code change) splits each epoch between two processes
     on the CPU: half the optimizer steps, one results file from rank 0, all predictions."""

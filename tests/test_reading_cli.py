@@ -12,6 +12,7 @@ from classit_eval.reading.cli import main
 PREDICTIONS = "reference/babylm-2025-pipeline-outputs/{}/main/zero_shot/causal/reading"
 
 
+@pytest.mark.slow
 def test_prints_the_official_report(shared_data: Path, eval_data: Path, capsys) -> None:
     folder = shared_data / PREDICTIONS.format("opt-4096")
     assert main([str(folder / "prediction.jsonl"), "--data-dir", str(eval_data)]) == 0
@@ -19,6 +20,7 @@ def test_prints_the_official_report(shared_data: Path, eval_data: Path, capsys) 
     assert printed.startswith((folder / "report.txt").read_text())
 
 
+@pytest.mark.slow
 def test_json_bootstrap_and_compare(shared_data: Path, eval_data: Path, capsys) -> None:
     first, second = (shared_data / PREDICTIONS.format(m) / "prediction.jsonl"
                      for m in ("opt-4096", "opt-128"))

@@ -36,6 +36,7 @@ def read_report(path: Path) -> tuple[str, str]:
     return eye, spr
 
 
+@pytest.mark.slow
 def test_all_reference_models_reproduced(shared_data: Path, csv) -> None:
     folders = reference_dirs(shared_data)
     assert len(folders) == 23
@@ -60,6 +61,7 @@ def test_all_reference_models_reproduced(shared_data: Path, csv) -> None:
             == dict(zip(corr[::2], corr[1::2], strict=True))
 
 
+@pytest.mark.slow
 def test_nan_rows_dropped_as_official(shared_data: Path, csv) -> None:
     frame = frame_for(reference_dirs(shared_data)[0], csv)
     # 30 words lack a frequency; 206 rows have no previous-word surprisal (205 sentence-
@@ -73,6 +75,7 @@ def test_nan_rows_dropped_as_official(shared_data: Path, csv) -> None:
     assert (csv["item"] == "None").sum() == 1  # the empty item is read as "None", as official
 
 
+@pytest.mark.slow
 def test_bootstrap_is_paired_and_matches_statsmodels(shared_data: Path, csv) -> None:
     frames = [frame_for(f, csv) for f in reference_dirs(shared_data)[:2]]
     result = regression.fit_all(frames[0])

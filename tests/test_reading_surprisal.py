@@ -44,6 +44,7 @@ def official_surprisal(model, tokenizer, context: str, word: str) -> float:
     return -math.log(np.prod(probs))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("which", ["tiny_model", "tiny_model_nobos"])
 def test_babylm2025_matches_official_reader(which: str, rows, request) -> None:
     model, tokenizer = load(request.getfixturevalue(which))
@@ -58,6 +59,7 @@ def test_babylm2025_matches_official_reader(which: str, rows, request) -> None:
         model, tokenizer, rows["prev_item"][i], rows["prev_word"][i]), abs=1e-4)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("convention", surprisal.CONVENTIONS)
 def test_one_call_per_sentence_equals_per_word_calls(convention: str, rows, tiny_model) -> None:
     model, tokenizer = load(tiny_model)

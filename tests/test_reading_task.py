@@ -32,6 +32,7 @@ def manager(eval_data: Path):
         metadata={"data_dir": str(eval_data), "reading_bootstrap": 50})
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["hf", "classit"])
 def test_task_equals_library(backend: str, tiny_model: Path, manager, library_metrics) -> None:
     """Under both backends (the tiny tokenizer adds BOS, so both see the same tokens)."""
@@ -48,6 +49,7 @@ def test_task_equals_library(backend: str, tiny_model: Path, manager, library_me
         "eye_tracking_ci_high,none"]
 
 
+@pytest.mark.slow
 def test_classit_backend_reproduces_the_official_reader(tiny_model_nobos: Path, eval_data: Path,
                                                        tmp_path: Path) -> None:
     """With reading_convention=babylm2025, `--model classit` gives the library's official-
@@ -113,6 +115,7 @@ def test_partial_run_scores_nan_with_a_warning(eval_data: Path, caplog) -> None:
     assert "without --limit" in caplog.text
 
 
+@pytest.mark.slow
 def test_items_are_small_and_the_fits_run_once_per_run(eval_data: Path, monkeypatch) -> None:
     """Each item is (context, word, surprisal, run key); the csv comes from `load`, and one
     set of fits serves every metric."""

@@ -39,6 +39,7 @@ def smollm2_or_skip() -> str:
     return str(checkpoint())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", ["tiny", "smollm2"])
 @pytest.mark.parametrize("mode", ["full", "babylm2025"])
 def test_same_scores_at_batch_size_1_and_64(tiny_model, requests, mode, model):

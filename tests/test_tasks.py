@@ -45,6 +45,7 @@ def test_blimp_requests_are_lm_eval_blimp_requests():
     assert "target_delimiter" not in load(ours) and "target_delimiter" not in load(builtin)
 
 
+@pytest.mark.slow
 def test_stock_hf_runs_the_fast_suite(tiny_model):
     out = lm_eval.simple_evaluate(model="hf", model_args=f"pretrained={tiny_model}",
                                   tasks=["classit_zero_shot_fast"], limit=2, device="cpu",
@@ -76,6 +77,7 @@ installed_only = pytest.mark.skipif(
            "package with `pip install .`, as users do)")
 
 
+@pytest.mark.slow
 @installed_only
 def test_stock_cli_lists_and_runs_the_tasks_after_pip_install(tiny_model, tmp_path):
     lm_eval_cli = str(Path(sys.executable).parent / "lm_eval")
@@ -91,6 +93,7 @@ def test_stock_cli_lists_and_runs_the_tasks_after_pip_install(tiny_model, tmp_pa
     assert "classit_blimp_fast" in results and "classit_ewok_fast" in results
 
 
+@pytest.mark.slow
 def test_classit_eval_run_keeps_lm_eval_models(tiny_model, tmp_path):
     """`classit-eval run` registers `classit` without hiding lm-eval's own `hf`."""
     cli = str(Path(sys.executable).parent / "classit-eval")

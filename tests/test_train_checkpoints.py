@@ -83,6 +83,7 @@ def test_a_hub_name_without_network_fails_at_once(monkeypatch: pytest.MonkeyPatc
     assert time.monotonic() - started < 10
 
 
+@pytest.mark.slow
 def test_a_cached_hub_model_loads_offline(tiny_model: Path, tmp_path: Path,
                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """The layout huggingface_hub downloads to: refs/main names a snapshot folder."""

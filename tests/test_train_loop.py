@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from safetensors.torch import load_file
 
+from classit_eval import cli as dispatcher
 from classit_eval.errors import ResumeStateError
 from classit_eval.train import cli, instruct, loop, metadata, pretrain
 
@@ -30,10 +31,15 @@ def pretrain_argv(shared_data: Path, tokenizer: Path, out: Path, *extra: str) ->
             "--log-every", "1000", "--checkpoint-words", "300", "--max-steps", "6", *extra]
 
 
+def parse(argv: list[str]):
+    """The options of `classit-train ARGV`, as the dispatcher parses them."""
+    return dispatcher.build_parser(argv, job="train").parse_args(argv)
+
+
 def run_step(argv: list[str]) -> int:
     """Run a step without the command's error handling: errors reach the test as raised."""
-    args = cli.parser().parse_args(argv)
-    return {"pretrain": pretrain, "instruct": instruct}[args.step].run(args)
+    args = parse(argv)
+    return {"pretrain": pretrain, "instruct": instruct}[args._step].run(args)
 
 
 def max_difference(a: Path, b: Path) -> float:
@@ -43,14 +49,13 @@ def max_difference(a: Path, b: Path) -> float:
 
 
 def test_options_are_declared_once(tmp_path: Path) -> None:
-    parser = cli.parser()
-    args = parser.parse_args(["pretrain", "x.train", "--config", "c", "--tokenizer", "t",
-                              "--out", str(tmp_path)])
+    args = parse(["pretrain", "x.train", "--config", "c", "--tokenizer", "t",
+                  "--out", str(tmp_path)])
     options = loop.Options.from_args(args, schedule="linear")
     assert (options.lr, options.epochs, options.warmup_steps) == (2e-4, 8, 5000)
     assert (options.batch_size, options.grad_accum) == (8, 1)
-    args = parser.parse_args(["instruct", "p.jsonl", "--model", "m", "--out", str(tmp_path),
-                              "--grad-accum", "4"])
+    args = parse(["instruct", "p.jsonl", "--model", "m", "--out", str(tmp_path),
+                  "--grad-accum", "4"])
     options = loop.Options.from_args(args, schedule="cosine_restarts")
     assert (options.lr, options.epochs, options.warmup_steps) == (2e-5, 10, 500)
     recipe = options.recipe()
@@ -74,6 +79,7 @@ def test_option_ranges_are_checked_first(tmp_path: Path, capsys: pytest.CaptureF
     assert message in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_grad_accum_gives_the_weights_of_the_bigger_batch(
     shared_data: Path, tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -143,6 +149,7 @@ def switchboard_pairs(shared_data: Path, tmp_path: Path) -> Path:
     return out
 
 
+@pytest.mark.slow
 def test_damaged_resume_states_are_named_with_the_way_out(
     shared_data: Path, tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -118,6 +118,7 @@ def chat_model(tiny_model: Path, tmp_path: Path) -> Path:
     return folder
 
 
+@pytest.mark.slow
 def test_wiki_generation_batches_resumes_and_stops_at_the_budget(
     chat_model: Path, corpus_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -193,6 +194,7 @@ def write_config(folder: Path, **changes) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_pretrain_then_instruct_saves_loadable_checkpoints(
     tiny_model: Path, samples: Path, switchboard: Path, tmp_path: Path
 ) -> None:

@@ -60,11 +60,13 @@ def check_against_oracle(model_dir, eval_data, limit=LIMIT):
         assert out["results"][task]["acc,none"] == pytest.approx(official_acc), task
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model_fixture", ["tiny_model", "tiny_model_nobos"])
 def test_babylm2025_matches_official_on_tiny_models(model_fixture, request, eval_data):
     check_against_oracle(request.getfixturevalue(model_fixture), eval_data)
 
 
+@pytest.mark.slow
 def test_wug_matches_official_spearman(tiny_model_nobos, eval_data):
     out, lm = run_classit(tiny_model_nobos, ["classit_wug_adj_fast"], limit=None)
     raw = read_jsonl(find_files("fast_eval/wug_adj_nominalization", eval_data)[0])

@@ -26,6 +26,8 @@ from classit_eval.compare.load import load
 from classit_eval.compare.registry import columns_for, metric_value
 from tests.tiny import build_tiny_model
 
+pytestmark = pytest.mark.slow  # every test here uses `runs`: three tiny models through lm-eval
+
 ZERO_SHOT = ["classit_blimp_supplement_fast", "classit_ewok_fast", "classit_wug_adj_fast"]
 MODELS = {  # name -> (seed, hidden size)
     "llama-tiny_merged": (0, 32),
