@@ -32,7 +32,8 @@ CORPUS = SHARED / "corpora" / "babylm-samples" / "train_100k" / "bnc_spoken.trai
 
 def run_ours(initial, sequences, words, args, tmp: Path) -> float:
     """Seconds of `args.steps` steps of the classit-train loop."""
-    stage = loop.Stage("corpus", sequences, words, [args.seq_len] * len(words))
+    stage = loop.Stage("corpus", sequences, words, [args.seq_len] * len(words),
+                       [args.seq_len - 1] * len(words))
     options = loop.Options(out=tmp / "ours", schedule="linear", lr=2e-4, epochs=10,
                            warmup_steps=20, batch_size=args.batch_size,
                            grad_accum=args.grad_accum, save_every_steps=0, max_steps=args.steps, log_every=10**9)

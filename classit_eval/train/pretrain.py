@@ -115,7 +115,8 @@ def run(args: argparse.Namespace) -> int:
                          f"{config.max_position_embeddings}.")
 
     sequences, words = pack(tokenizer, files, seq_len)
-    stage = loop.Stage("corpus", sequences, words, [seq_len] * len(words))
+    stage = loop.Stage("corpus", sequences, words, [seq_len] * len(words),
+                       [seq_len - 1] * len(words))
     set_seed(args.seed)
     model = LlamaForCausalLM(config)
     records = file_records(files)
