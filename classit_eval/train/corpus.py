@@ -144,16 +144,17 @@ def prepare(tokenizer: PreTrainedTokenizerBase, files: Sequence[Path], hashes: S
         {"format": FORMAT, "files": list(hashes), "tokenizer": tokenizer_hash(tokenizer)}
     ).encode()).hexdigest()[:32]
     folder = cache / key
+    if (folder / "meta.json").is_file():  # complete: read it, even from a read-only cache
+        return _open(folder, hit=True)
     try:
         cache.mkdir(parents=True, exist_ok=True)
+        with _locked(cache / f"{key}.lock"):
+            hit = (folder / "meta.json").is_file()  # made by a process we waited for
+            if not hit:
+                _write(tokenizer, files, hashes, folder)
     except OSError as err:
-        raise TrainError(f"Cannot create the token cache {cache} ({err.strerror}): pass "
+        raise TrainError(f"Cannot write the token cache {cache} ({err.strerror or err}): pass "
                          f"--token-cache DIR (or set ${CACHE_ENV}) to a writable folder.") from err
-    hit = True
-    with _locked(cache / f"{key}.lock"):
-        if not (folder / "meta.json").is_file():
-            hit = False
-            _write(tokenizer, files, hashes, folder)
     return _open(folder, hit)
 
 
@@ -166,7 +167,8 @@ def _write(tokenizer: PreTrainedTokenizerBase, files: Sequence[Path], hashes: Se
     temporary = folder.with_name(f"{folder.name}.tmp-{os.getpid()}")
     temporary.mkdir()
     count = words = 0
-    with open(temporary / "tokens.bin", "wb") as tokens, open(temporary / "starts.bin", "wb") as starts:
+    with open(temporary / "tokens.bin", "wb") as tokens, \
+            open(temporary / "starts.bin", "wb") as starts:
         for ids, flags in encode_files(tokenizer, files):
             tokens.write(ids.astype(dtype).tobytes())
             starts.write(flags.tobytes())
@@ -175,7 +177,8 @@ def _write(tokenizer: PreTrainedTokenizerBase, files: Sequence[Path], hashes: Se
             handle.flush()
             os.fsync(handle.fileno())
     meta = {"format": FORMAT, "dtype": np.dtype(dtype).name, "tokens": count, "words": words,
-            "files": [{"path": str(Path(f).resolve()), "sha256": h} for f, h in zip(files, hashes, strict=True)],
+            "files": [{"path": str(Path(f).resolve()), "sha256": h}
+                      for f, h in zip(files, hashes, strict=True)],
             "tokenizer": tokenizer_hash(tokenizer), "vocab_size": len(tokenizer)}
     (temporary / "meta.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
     os.rename(temporary, folder)

@@ -221,8 +221,9 @@ def train(
     """Train `model`; save HF checkpoints at word milestones and at the end.
 
     `collate(examples)` gives a causal-LM batch with `labels` (on the CPU; it runs in a
-    thread, one step ahead). `save_model(model, folder, progress)` writes a loadable checkpoint (weights, tokenizer, metadata); it is called
-    on the main process only. Returns the final progress record.
+    thread, one step ahead). `save_model(model, folder, progress)` writes a loadable
+    checkpoint (weights, tokenizer, metadata); it is called on the main process only.
+    Returns the final progress record.
     """
     # accelerate runs several CPU processes (gloo) only when told cpu=True
     cpu = options.cpu or not _has_accelerator()

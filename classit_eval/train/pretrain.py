@@ -88,7 +88,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(default: BabyLM's 1M..10M, 20M..100M, 200M..1B)")
     parser.add_argument("--token-cache", type=Path, default=None,
                         help="folder of tokenised corpora, made once per corpus and tokenizer "
-                             f"(default: ${corpus.CACHE_ENV}, else <user cache>/classit-eval/tokens)")
+                             f"(default: ${corpus.CACHE_ENV}, else "
+                             "<user cache>/classit-eval/tokens)")
     loop.add_arguments(parser, **RECIPE)
 
 
