@@ -131,7 +131,7 @@ def test_a_killed_preparation_leaves_no_entry(
     real = corpus.encode_files
 
     def crash_after_one_chunk(*args, **kwargs):
-        chunks = real(*args, **kwargs, lines_per_chunk=100)
+        chunks = real(*args, **kwargs, chunk_chars=10_000)
         yield next(chunks)
         raise KeyboardInterrupt
 
@@ -141,8 +141,24 @@ def test_a_killed_preparation_leaves_no_entry(
     assert not [p for p in token_cache.iterdir() if "." not in p.name]  # only tmp and lock
     tokens = corpus.prepare(tokenizer, files, hashes)
     assert not tokens.hit and not list(token_cache.glob("*.tmp-*"))
-    small = np.concatenate([ids for ids, _ in corpus.encode_files(tokenizer, files, 100)])
-    assert (np.asarray(tokens.tokens) == small).all()  # chunking changes nothing
+
+
+def test_long_lines_are_tokenised_in_pieces_with_the_same_result(tokenizer,
+                                                                 files: list[Path]) -> None:
+    """The samples are one line per file (over 500k characters): cut into pieces of at most
+    10,000 characters, before single spaces, they give the same tokens and word starts, so
+    the memory of tokenising stays bounded whatever the lines."""
+    assert all(len(line) > 500_000 for line in iter_lines(files))
+    whole = list(corpus.encode_files(tokenizer, files))
+    assert len(whole) == 1
+    cut = list(corpus.encode_files(tokenizer, files, chunk_chars=10_000))
+    assert len(cut) > 50
+    for part in (0, 1):
+        assert (np.concatenate([c[part] for c in cut]) == whole[0][part]).all()
+    pieces = list(corpus.pieces(iter_lines(files), 10_000))
+    assert max(len(p.text) for p in pieces) <= 10_000
+    assert sum(p.first for p in pieces) == sum(p.last for p in pieces) == len(files)
+    assert all(p.text.startswith(" ") and not p.text[1].isspace() for p in pieces if not p.first)
 
 
 def test_pretrain_tokenises_once(tiny_model: Path, files: list[Path], tmp_path: Path,

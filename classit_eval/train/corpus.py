@@ -12,9 +12,10 @@ into a cache entry, a folder of two flat files:
 The entry's name is a hash of the files' sha256 (in order), the tokenizer (its
 `tokenizer.json`, as `backend_tokenizer.to_str()` gives it, and its `</s>` id) and this
 format's version; the sequence length is not part of it: `Sequences` cuts the flat file
-when it is read. Lines are read, tokenised and appended in chunks, so memory stays bounded
-at any corpus size. An entry is written to a temporary folder and renamed into place (a
-killed run leaves no half entry), under a lock (processes of one torchrun tokenise once).
+when it is read. Lines are read, tokenised and appended about a million characters at a
+time (a longer line in pieces), so memory stays bounded at any corpus size. An entry is
+written to a temporary folder and renamed into place (a killed run leaves no half entry),
+under a lock (the processes of one torchrun tokenise once).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import itertools
 import json
 import os
 import shutil
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +40,7 @@ from classit_eval.train.common import TrainError, iter_lines
 
 FORMAT = 1  # bump when the files' layout or meaning changes: old entries are then unused
 CACHE_ENV = "CLASSIT_TOKEN_CACHE"
-LINES_PER_CHUNK = 4096
+CHUNK_CHARS = 1 << 20  # characters tokenised at a time (~250k tokens, ~150 MB at most)
 # Python's \s (str.isspace) below U+3001: what separates BabyLM's words
 WHITESPACE = np.array([c for c in range(0x3001) if chr(c).isspace()], dtype=np.uint32)
 
@@ -49,42 +50,87 @@ def default_cache() -> Path:
     return Path(os.environ.get(CACHE_ENV) or cache_dir() / "tokens")
 
 
+@dataclass(frozen=True)
+class Piece:
+    """A line, or a part of a line too long to tokenise at once."""
+
+    text: str
+    first: bool  # the line starts here: `<s>` before it
+    last: bool  # the line ends here: `</s>` after it
+
+
+def pieces(lines: Iterable[str], size: int = CHUNK_CHARS) -> Iterator[Piece]:
+    """Each line as one piece; a line over `size` characters in pieces of at most `size`,
+    each cut before a single space between two words. A byte-level BPE never joins tokens
+    across such a space (it starts a pre-token), so the pieces give the line's tokens."""
+    for line in lines:
+        start = 0
+        while len(line) - start > size:
+            cut = line.rfind(" ", start + 1, start + size)
+            while cut > start and (line[cut - 1].isspace() or line[cut + 1].isspace()):
+                cut = line.rfind(" ", start + 1, cut)
+            cut = cut if cut > start else start + size  # no space to cut at: cut anyway
+            yield Piece(line[start:cut], start == 0, False)
+            start = cut
+        yield Piece(line[start:], start == 0, True)
+
+
 def encode_lines(tokenizer: PreTrainedTokenizerBase,
                  lines: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Token ids (int64) of `<s> line </s>` for each line, and their word-start flags (uint8).
+    """Token ids (int64) of `<s> line </s>` for each line, and their word-start flags (uint8)."""
+    return encode_pieces(tokenizer, [Piece(line, True, True) for line in lines])
+
+
+def encode_pieces(tokenizer: PreTrainedTokenizerBase,
+                  chunk: list[Piece]) -> tuple[np.ndarray, np.ndarray]:
+    """Token ids (int64) and word-start flags (uint8) of pieces of lines.
 
     A token is flagged when a word's first character lies before its end and after the
     end of the tokens before it: each word is credited to exactly one token, the one
-    holding its first character (offsets are characters of the line).
+    holding its first character (offsets are characters of the piece).
     """
-    encodings = tokenizer.backend_tokenizer.encode_batch(lines)
-    sizes = np.fromiter((len(e.ids) for e in encodings), dtype=np.int64, count=len(lines))
+    backend, encodings = tokenizer.backend_tokenizer, [None] * len(chunk)
+    for special in (True, False):  # `<s>` (the post-processor's tokens) at line starts only
+        which = [i for i, piece in enumerate(chunk) if piece.first == special]
+        texts = [chunk[i].text for i in which]
+        for i, encoding in zip(which, backend.encode_batch(texts, add_special_tokens=special),
+                               strict=True):
+            encodings[i] = encoding
+    sizes = np.fromiter((len(e.ids) for e in encodings), dtype=np.int64, count=len(chunk))
     ids = np.fromiter(itertools.chain.from_iterable(e.ids for e in encodings), dtype=np.int64)
     offsets = np.fromiter(itertools.chain.from_iterable(
         itertools.chain.from_iterable(e.offsets for e in encodings)), dtype=np.int64)
-    # the lines joined by "\n" as code points: word starts are non-space after space
-    text = "\n".join(lines)
+    # the pieces joined by "\n" as code points: word starts are non-space after space (a
+    # piece cut inside a word, which has no space to cut at, counts one word more)
+    text = "\n".join(piece.text for piece in chunk)
     chars = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
     space = np.isin(chars, WHITESPACE)
     start = ~space & np.concatenate(([True], space[:-1]))
     before = np.concatenate(([0], np.cumsum(start)))  # word starts before each character
-    line_start = np.concatenate(([0], np.cumsum([len(line) + 1 for line in lines])[:-1]))
-    ends = offsets[1::2] + np.repeat(line_start, sizes)
+    piece_start = np.concatenate(([0], np.cumsum([len(p.text) + 1 for p in chunk])[:-1]))
+    ends = offsets[1::2] + np.repeat(piece_start, sizes)
     seen = np.maximum.accumulate(before[ends])  # words credited up to each token
     flags = np.diff(seen, prepend=0) > 0
-    # `</s>` after each line, flagged 0
-    bounds = np.cumsum(sizes)
+    # `</s>` after each line's last piece, flagged 0
+    bounds = np.cumsum(sizes)[[piece.last for piece in chunk]]
     ids = np.insert(ids, bounds, tokenizer.eos_token_id)
     flags = np.insert(flags, bounds, False).astype(np.uint8)
     return ids, flags
 
 
 def encode_files(tokenizer: PreTrainedTokenizerBase, files: Sequence[Path],
-                 lines_per_chunk: int = LINES_PER_CHUNK) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """`encode_lines` over the non-empty lines of the files, a chunk of lines at a time."""
-    lines = iter_lines(files)
-    while chunk := list(itertools.islice(lines, lines_per_chunk)):
-        yield encode_lines(tokenizer, chunk)
+                 chunk_chars: int = CHUNK_CHARS) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """`encode_pieces` over the non-empty lines of the files, about `chunk_chars`
+    characters at a time: the memory it takes is bounded, whatever the corpus."""
+    chunk, size = [], 0
+    for piece in pieces(iter_lines(files), chunk_chars):
+        chunk.append(piece)
+        size += len(piece.text)
+        if size >= chunk_chars:
+            yield encode_pieces(tokenizer, chunk)
+            chunk, size = [], 0
+    if chunk:
+        yield encode_pieces(tokenizer, chunk)
 
 
 def tokenizer_hash(tokenizer: PreTrainedTokenizerBase) -> str:
