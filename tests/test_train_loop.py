@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import torch
 from safetensors.torch import load_file
 
 from classit_eval import cli as dispatcher
@@ -19,6 +20,12 @@ TINY_CONFIG = {
     "num_hidden_layers": 2, "num_attention_heads": 2, "num_key_value_heads": 2,
     "max_position_embeddings": 128, "tie_word_embeddings": False,
 }
+
+
+@pytest.fixture(autouse=True)
+def token_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pretraining tokenises into a temporary cache, not the user's."""
+    monkeypatch.setenv("CLASSIT_TOKEN_CACHE", str(tmp_path_factory.getbasetemp() / "tokens"))
 RECORD = ("step", "total_steps", "words_seen", "tokens_seen", "global_batch", "milestone")
 
 
@@ -61,6 +68,17 @@ def test_options_are_declared_once(tmp_path: Path) -> None:
     recipe = options.recipe()
     assert recipe["grad_accum"] == 4 and recipe["batch_size"] == 8 and recipe["seed"] == 42
     assert "out" not in recipe and "resume" not in recipe
+
+
+def test_auto_precision_and_compile_follow_the_device(tmp_path: Path) -> None:
+    """`auto` is resolved when the options are made, so the metadata records what ran."""
+    gpu = torch.cuda.is_available()
+    expected = ("bf16" if gpu and torch.cuda.is_bf16_supported() else "no", "on" if gpu else "off")
+    options = loop.Options(out=tmp_path, schedule="linear", lr=1e-3, epochs=1, warmup_steps=0)
+    assert (options.mixed_precision, options.compile) == expected
+    options = loop.Options(out=tmp_path, schedule="linear", lr=1e-3, epochs=1, warmup_steps=0,
+                           cpu=True)
+    assert (options.recipe()["mixed_precision"], options.recipe()["compile"]) == ("no", "off")
 
 
 @pytest.mark.parametrize(("option", "value", "message"), [

@@ -26,6 +26,12 @@ TINY_CONFIG = {
 }
 
 
+@pytest.fixture(autouse=True)
+def token_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pretraining tokenises into a temporary cache, not the user's."""
+    monkeypatch.setenv("CLASSIT_TOKEN_CACHE", str(tmp_path_factory.getbasetemp() / "tokens"))
+
+
 def pretrain_args(shared_data: Path, tokenizer: Path, folder: Path, out: Path,
                   *extra: str) -> list[str]:
     config = folder / "tiny.json"

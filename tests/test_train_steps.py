@@ -24,6 +24,12 @@ TINY_CONFIG = {
 }
 
 
+@pytest.fixture(autouse=True)
+def token_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pretraining tokenises into a temporary cache, not the user's."""
+    monkeypatch.setenv("CLASSIT_TOKEN_CACHE", str(tmp_path_factory.getbasetemp() / "tokens"))
+
+
 @pytest.fixture(scope="session")
 def samples(shared_data: Path) -> Path:
     return shared_data / "corpora" / "babylm-samples"
@@ -85,6 +91,35 @@ def test_switchboard_pairs_join_a_speakers_lines(switchboard: Path, tmp_path: Pa
     assert {p["source"] for p in pairs} == {"switchboard"}
     record = json.loads((tmp_path / "sw.jsonl.classit_train.json").read_text())
     assert record["words"] == words and record["command"] == "instructions-switchboard"
+
+
+# Where the detected conversations of the 10M file start (line numbers), each read by hand:
+# the line after a closing ("Bye-bye." / "Bye."), or the first line of an opening
+# ("Hello." / "Hello.", "Hi, Cynthia.", "Good morning" / "Good morning.").
+SWITCHBOARD_STARTS = [14, 883, 1141, 2693, 3864, 3988, 4162, 5110, 5391, 6158, 6556, 7389,
+                      9496, 9728, 9966, 10434, 10921, 11196, 11514, 12332, 12637, 14288,
+                      14619, 16245, 17048, 17291]
+
+
+def test_switchboard_pairs_stay_within_a_conversation(switchboard: Path) -> None:
+    turns = instructions.switchboard_turns(switchboard)
+    starts = [turn[0] for before, turn in zip(turns, turns[1:], strict=False)
+              if turn[3] != before[3]]
+    assert starts == SWITCHBOARD_STARTS
+    line = {turn[0]: turn for turn in turns}
+    # "Hello." mid-call (lines 5666, 8351) and "... just bye-bye the fact ..." (1398) end
+    # nothing: they stay in their speaker's turn
+    assert line[5664][2].endswith("But I like this Sandy Johnson. Hello.")
+    assert line[8350][2] == "Oh, oh, me too. Hello"
+    assert "just bye-bye the fact" in line[1396][2]
+    # B says "Bye." (line 13) and, in the next conversation, "Do you have any?" (line 14):
+    # two turns, and no pair from one to the other
+    assert (line[13][2], line[14][2]) == ("Bye.", "Do you have any?")
+    pairs = {p["id"]: p for p in instructions.switchboard_pairs(switchboard)}
+    assert pairs["switchboard.train:12"]["reply"] == "Bye."
+    assert "switchboard.train:13" not in pairs
+    assert pairs["switchboard.train:14"]["prompt"] == "Do you have any?"
+    assert len(pairs) == len(turns) - 1 - len(SWITCHBOARD_STARTS)
 
 
 def test_wiki_paragraphs_are_whole_sentences_without_headings(samples: Path) -> None:

@@ -116,3 +116,16 @@ def babylm_milestones() -> list[int]:
         + [i * 10 * million for i in range(2, 11)]
         + [i * 100 * million for i in range(2, 11)]
     )
+
+
+def flops_per_token(model, seq_len: int) -> float:
+    """Training FLOPs per token of a LLaMA model at `seq_len`: 6 per weight that multiplies
+    (all but the input embedding, a lookup), plus causal attention, 6 x layers x (heads x
+    head_dim) x seq_len (QK^T and AV, forward and backward, half of the square). For
+    models/llama-100m.json at 6,000 tokens: 0.92 GFLOP, the figure of issue #15."""
+    config = model.config
+    weights = sum(p.numel() for p in model.parameters())
+    weights -= model.get_input_embeddings().weight.numel()
+    head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
+    width = config.num_attention_heads * head_dim
+    return 6.0 * weights + 6.0 * config.num_hidden_layers * width * seq_len

@@ -131,6 +131,7 @@ def run(args: argparse.Namespace) -> int:
             name, [e for e, _ in kept],
             [count_words(p["prompt"]) + count_words(p["reply"]) for _, p in kept],
             [len(e[0]) for e, _ in kept],
+            [sum(label != -100 for label in e[1][1:]) for e, _ in kept],
         ))
     if dropped:
         print(f"dropped {dropped} pairs whose prompt fills --max-length {args.max_length}")

@@ -3,8 +3,14 @@
 Every record has `prompt`, `reply`, `source` (`switchboard` or `wiki`) and an `id`.
 
 - `switchboard`: the BabyLM Switchboard file has one utterance per line, `A:<tab>text` or
-  `B:<tab>text`. Consecutive lines of one speaker are joined into a turn; every turn is the
-  prompt of the pair whose reply is the next turn (so a turn is also the next prompt).
+  `B:<tab>text`, and its conversations follow each other with no blank or header line;
+  the speaker letters do not restart either. The boundaries the text does carry are
+  closings and openings (`conversation_starts`): farewells (`Bye-bye.`) end a
+  conversation, and a greeting answered by a greeting (`Hello.` / `Hello.`) or addressed
+  to a name (`Hi, Cynthia.`) starts one. Within a conversation, consecutive lines of one
+  speaker are joined into a turn; every turn is the prompt of the pair whose reply is the
+  next turn (so a turn is also the next prompt). No pair spans a detected boundary; most
+  conversations end with neither cue, and those boundaries cannot be seen (docs/training.md).
 - `wiki`: an instruct causal LM (any, through its chat template) reads a Simple Wikipedia
   paragraph and writes a question the paragraph answers; a second call answers it from
   the paragraph (greedy decoding). Output is appended batch by batch and a rerun skips
@@ -36,6 +42,13 @@ PAIRS_HINT = ("Fix or delete that line (a killed `instructions wiki` run can lea
               "last line), or make the file again with `classit-train instructions`.")
 PAPER_MODEL = "meta-llama/Llama-3.2-3B-Instruct"
 TURN = re.compile(r"^([A-Za-z]):\s*(.*)$")
+# Farewells and greetings are short lines: "Uh-huh, bye-bye.", "Hi, Maureen." (not "just
+# bye-bye the fact that you said ...", a longer line of the 10M file)
+SHORT = 4
+FAREWELL = re.compile(r"\b(bye(-bye)?|good-?bye)\W*$", re.I)
+GREETING = re.compile(r"^(hello|hi|good (morning|afternoon|evening))\b", re.I)
+NAMED_GREETING = re.compile(r"^(?i:hello|hi)\W+[A-Z][a-z]+\W*$")
+CLOSING_LINES = 6  # farewells closer than this are one closing exchange
 HEADING = re.compile(r"\s*= = = (.+?) = = =\s*")
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 QUESTION_PROMPT = (
@@ -52,9 +65,35 @@ NON_ANSWER = re.compile(r"answer to (this|the) question", re.I)
 
 # --- Switchboard -------------------------------------------------------------------------
 
-def switchboard_turns(path: Path) -> list[tuple[int, str, str]]:
-    """(first line number, speaker, text) of each turn: a speaker's consecutive lines."""
-    turns: list[tuple[int, str, str]] = []
+def conversation_starts(utterances: list[tuple[str, str]]) -> set[int]:
+    """Indices of the utterances (speaker, text) that start a conversation, but the first.
+
+    - after a closing: the first line after a farewell with no farewell in the
+      `CLOSING_LINES` lines from it ("Bye-bye." / "Uh-huh," / "bye-bye." is one closing);
+    - an opening: a greeting after a line that is none, answered by a greeting of the
+      other speaker or addressed to a name (a greeting alone also occurs mid-conversation:
+      "Hello." when the line seems dead).
+    """
+    texts = [text for _, text in utterances]
+    farewell = [len(t.split()) <= SHORT and FAREWELL.search(t) is not None for t in texts]
+    greeting = [len(t.split()) <= SHORT and GREETING.match(t) is not None for t in texts]
+    starts = set()
+    for i in range(1, len(utterances)):
+        if farewell[i - 1] and not any(farewell[i : i + CLOSING_LINES]):
+            starts.add(i)
+        answered = (i + 1 < len(utterances) and greeting[i + 1]
+                    and utterances[i + 1][0] != utterances[i][0])
+        if greeting[i] and not greeting[i - 1] and (
+            answered or NAMED_GREETING.match(texts[i])
+        ):
+            starts.add(i)
+    return starts
+
+
+def switchboard_turns(path: Path) -> list[tuple[int, str, str, int]]:
+    """(first line number, speaker, text, conversation) of each turn: a speaker's
+    consecutive lines within one conversation (numbered from 0, see `conversation_starts`)."""
+    lines: list[tuple[int, str, str]] = []
     with open(path, encoding="utf-8") as handle:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
@@ -66,18 +105,29 @@ def switchboard_turns(path: Path) -> list[tuple[int, str, str]]:
                     f"{line.strip()!r:.60}. Pass the BabyLM switchboard.train file."
                 )
             speaker, text = match.groups()
-            if turns and turns[-1][1] == speaker:
-                turns[-1] = (turns[-1][0], speaker, f"{turns[-1][2]} {text}".strip())
-            else:
-                turns.append((number, speaker, text.strip()))
+            lines.append((number, speaker, text.strip()))
+    starts = conversation_starts([(speaker, text) for _, speaker, text in lines])
+    turns: list[tuple[int, str, str, int]] = []
+    conversation = 0
+    for i, (number, speaker, text) in enumerate(lines):
+        conversation += i in starts
+        if turns and turns[-1][1] == speaker and turns[-1][3] == conversation:
+            first, _, before, _ = turns[-1]
+            turns[-1] = (first, speaker, f"{before} {text}".strip(), conversation)
+        else:
+            turns.append((number, speaker, text, conversation))
     return [turn for turn in turns if turn[2]]
 
 
 def switchboard_pairs(path: Path) -> Iterator[dict]:
+    """Pairs of consecutive turns of one conversation."""
     turns = switchboard_turns(path)
-    for (number, _, prompt), (_, _, reply) in zip(turns, turns[1:], strict=False):
-        yield {"prompt": prompt, "reply": reply, "source": "switchboard",
-               "id": f"{path.name}:{number}"}
+    for (number, _, prompt, conversation), (_, _, reply, next_conversation) in zip(
+        turns, turns[1:], strict=False
+    ):
+        if conversation == next_conversation:
+            yield {"prompt": prompt, "reply": reply, "source": "switchboard",
+                   "id": f"{path.name}:{number}", "conversation": conversation}
 
 
 # --- Simple Wikipedia --------------------------------------------------------------------

@@ -12,6 +12,12 @@ exactly the batches an uninterrupted run sees from step `s` on, and
 `accelerator.save_state` / `load_state` restore weights, optimizer, schedule and random
 states.
 
+Speed without a framework in the way: bf16 autocast by default on a GPU, the model's
+forward and loss `torch.compile`d on a GPU (`--compile`), fused AdamW, PyTorch's SDPA
+attention (flash kernels on a GPU), the next step's micro-batches collated (into pinned
+memory on a GPU) by a thread while this step runs, and no host synchronisation in a step:
+the loss weights are known up front, the loss is read (`.item()`) only when logged.
+
 Run under `accelerate launch` or `torchrun` for several devices or nodes, unchanged.
 """
 
@@ -26,6 +32,7 @@ import shutil
 import time
 import types
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, get_args, get_type_hints
@@ -46,12 +53,14 @@ KEEP_STATES = 2  # resume states kept: when the newest is damaged, the one befor
 
 @dataclass
 class Stage:
-    """Examples trained one after another; `words`/`tokens` give each example's size."""
+    """Examples trained one after another; `words`/`tokens` give each example's size and
+    `labels` its tokens that carry a loss (the shifted labels that are not -100)."""
 
     name: str
     examples: Sequence
     words: Sequence[int]
     tokens: Sequence[int]
+    labels: Sequence[int]
 
 
 def option(help: str, default: Any = MISSING, *, at_least: float | None = None,
@@ -88,7 +97,10 @@ class Options:
     save_every_steps: int = option("save a resume state every N optimizer steps (0: never)",
                                    1000, at_least=0)
     resume: bool = option("continue from the last resume state in --out", False)
-    mixed_precision: str = option("autocast precision", "no", choices=("no", "fp16", "bf16"))
+    mixed_precision: str = option("autocast precision; auto: bf16 on a GPU that has it, else no",
+                                  "auto", choices=("auto", "no", "fp16", "bf16"))
+    compile: str = option("torch.compile the forward and loss; auto: on when training on a GPU",
+                          "auto", choices=("auto", "on", "off"))
     cpu: bool = option("train on the CPU even with a GPU", False)
     log_every: int = option("print progress every N optimizer steps", 50, at_least=1)
     milestones: Sequence[int] = field(default_factory=list)  # word counts to save at
@@ -108,6 +120,12 @@ class Options:
             if rules["choices"] and value not in rules["choices"]:
                 raise TrainError(f"{flag} must be one of {', '.join(rules['choices'])}, "
                                  f"not {value!r}.")
+        # "auto" is resolved here, so that the metadata records what the run did
+        gpu = not self.cpu and torch.cuda.is_available()
+        if self.mixed_precision == "auto":
+            self.mixed_precision = "bf16" if gpu and torch.cuda.is_bf16_supported() else "no"
+        if self.compile == "auto":
+            self.compile = "on" if gpu else "off"
 
     @classmethod
     def from_args(cls, args, **fixed) -> Options:
@@ -186,16 +204,11 @@ def summed_loss(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch
     same. Labels are the inputs, shifted here as the HF causal LMs do.
     """
     inputs = {key: value for key, value in batch.items() if key != "labels"}
-    logits = model(**inputs).logits
+    logits = model(**inputs, use_cache=False).logits
     targets = torch.nn.functional.pad(batch["labels"][:, 1:], (0, 1), value=-100)
     return torch.nn.functional.cross_entropy(
         logits.flatten(0, 1).float(), targets.flatten(), ignore_index=-100, reduction="sum"
     )
-
-
-def label_tokens(batch: dict[str, torch.Tensor]) -> int:
-    """How many tokens of the batch carry a loss."""
-    return int((batch["labels"][:, 1:] != -100).sum())
 
 
 def train(
@@ -207,18 +220,23 @@ def train(
 ) -> dict:
     """Train `model`; save HF checkpoints at word milestones and at the end.
 
-    `collate(examples)` gives a causal-LM batch with `labels`. `save_model(model, folder,
-    progress)` writes a loadable checkpoint (weights, tokenizer, metadata); it is called
-    on the main process only. Returns the final progress record.
+    `collate(examples)` gives a causal-LM batch with `labels` (on the CPU; it runs in a
+    thread, one step ahead). `save_model(model, folder, progress)` writes a loadable
+    checkpoint (weights, tokenizer, metadata); it is called on the main process only.
+    Returns the final progress record.
     """
     # accelerate runs several CPU processes (gloo) only when told cpu=True
     cpu = options.cpu or not _has_accelerator()
     accelerator = Accelerator(cpu=cpu, mixed_precision=options.mixed_precision)
     set_seed(options.seed)
-    world, rank = accelerator.num_processes, accelerator.process_index
+    world, rank, device = accelerator.num_processes, accelerator.process_index, accelerator.device
     size, micro = options.batch_size, options.grad_accum
     global_batch = size * micro * world
     batches = plan(stages, options.epochs, global_batch, options.seed)
+    for stage in stages:
+        if 0 < len(stage.examples) < global_batch:
+            accelerator.print(f"warning: stage {stage.name} has {len(stage.examples)} examples, "
+                              f"fewer than one global batch of {global_batch}: it is not trained")
     if options.max_steps is not None:
         batches = batches[: options.max_steps]
     if not batches:
@@ -228,7 +246,7 @@ def train(
             "Give more data or a smaller --batch-size or --grad-accum (or --seq-len)."
         )
     optimizer = torch.optim.AdamW(
-        model.parameters(), lr=options.lr, weight_decay=options.weight_decay
+        model.parameters(), lr=options.lr, weight_decay=options.weight_decay, fused=True
     )
     scheduler = LambdaLR(optimizer, lr_lambda(options, batches))
     model, optimizer = accelerator.prepare(model, optimizer)
@@ -248,24 +266,37 @@ def train(
     elif options.resume:
         accelerator.print(f"--resume: no saved state in {options.out}, starting from scratch")
 
+    loss_of = torch.compile(summed_loss) if options.compile == "on" else summed_loss
+
+    def micro_batches(step: int) -> list[dict[str, torch.Tensor]]:
+        """This process's micro-batches of a step, collated (and pinned, on a GPU)."""
+        s, indices = batches[step]
+        share = indices[rank::world]
+        parts = [collate([stages[s].examples[i] for i in share[j : j + size]])
+                 for j in range(0, len(share), size)]
+        if device.type == "cuda":
+            parts = [{key: value.pin_memory() for key, value in p.items()} for p in parts]
+        return parts
+
     model.train()
     started, tokens_at_start = time.perf_counter(), progress["tokens_seen"]
+    ahead = ThreadPoolExecutor(max_workers=1)  # collates step + 1 while step runs
+    upcoming = ahead.submit(micro_batches, progress["step"])
     for step in range(progress["step"], len(batches)):
+        parts = upcoming.result()
+        if step + 1 < len(batches):
+            upcoming = ahead.submit(micro_batches, step + 1)
         s, indices = batches[step]
         stage = stages[s]
-        share = indices[rank::world]
-        parts = [collate([stage.examples[i] for i in share[j : j + size]])
-                 for j in range(0, len(share), size)]
-        # loss = sum over the global batch's label tokens / their count; DDP averages the
-        # processes' gradients, hence the factor `world`
-        count = torch.tensor(sum(label_tokens(p) for p in parts), device=accelerator.device)
-        weight = world / max(1, accelerator.reduce(count, "sum").item())
-        step_loss = torch.zeros((), device=accelerator.device)
+        # loss = sum over the global batch's label tokens / their count (known up front: no
+        # device sync); DDP averages the processes' gradients, hence the factor `world`
+        weight = world / max(1, sum(stage.labels[i] for i in indices))
+        step_loss = torch.zeros((), device=device)
         for j, part in enumerate(parts):
-            part = {key: value.to(accelerator.device) for key, value in part.items()}
+            part = {key: value.to(device, non_blocking=True) for key, value in part.items()}
             last = j == len(parts) - 1  # gradients are synchronised once, with the last part
             with contextlib.nullcontext() if last else accelerator.no_sync(model):
-                loss = summed_loss(model, part) * weight
+                loss = loss_of(model, part) * weight
                 accelerator.backward(loss)
             step_loss += loss.detach()
         if options.max_grad_norm:
@@ -298,6 +329,7 @@ def train(
         ):
             _save_state(accelerator, options.out, progress)
 
+    ahead.shutdown()
     progress["seconds"] = time.perf_counter() - started
     _save_model(accelerator, model, options.out, progress, save_model)
     if accelerator.is_main_process:

@@ -4,7 +4,9 @@ Each non-empty line of the files is tokenized (`<s>` first, `</s>` last), the li
 concatenated and cut into sequences of `--seq-len` tokens (the short rest is dropped).
 Words are counted as BabyLM counts them (whitespace-separated strings, each credited to
 the sequence holding its first token), so checkpoints `chck_1M`, `chck_2M`, ... are
-saved when the model has seen that many words of the corpus. Defaults are the poster's
+saved when the model has seen that many words of the corpus. The tokenised corpus is
+cached on disk (`corpus`, `--token-cache`): a second run on the same files and tokenizer
+reads it, memory-mapped, instead of tokenising again. Defaults are the poster's
 recipe (`RECIPE`, the loop's batch 8): lr 2e-4, 8 epochs, linear schedule, 5,000 warm-up
 steps.
 """
@@ -12,8 +14,7 @@ steps.
 from __future__ import annotations
 
 import argparse
-import re
-from array import array
+import time
 from pathlib import Path
 
 import numpy as np
@@ -22,56 +23,50 @@ from accelerate.utils import set_seed
 from transformers import LlamaForCausalLM, PreTrainedTokenizerBase
 
 from classit_eval.data.checkpoints import load_tokenizer
-from classit_eval.train import loop, metadata
+from classit_eval.train import corpus, loop, metadata
 from classit_eval.train.common import (
     TrainError,
     babylm_milestones,
     check_text_files,
     file_records,
-    iter_lines,
     load_config,
     parse_words,
 )
 
-WORD = re.compile(r"\S+")
 RECIPE = {"lr": 2e-4, "epochs": 8, "warmup_steps": 5000}  # the poster's; batch 8 is the loop's
 
 
-def word_starts(line: str, offsets: list[tuple[int, int]]) -> list[int]:
-    """1 for each token holding the first character of a word of `line`, else 0."""
-    starts = [m.start() for m in WORD.finditer(line)]
-    flags, j = [], 0
-    for _, end in offsets:
-        hit = 0
-        while j < len(starts) and starts[j] < end:
-            hit, j = 1, j + 1
-        flags.append(hit)
-    return flags
-
-
-def pack(tokenizer: PreTrainedTokenizerBase, files: list[Path], seq_len: int,
-         lines_per_batch: int = 1000) -> tuple[torch.Tensor, list[int]]:
-    """Sequences of `seq_len` token ids (n, seq_len) and the words starting in each."""
-    ids, flags = array("i"), bytearray()
-    eos = tokenizer.eos_token_id
-    lines = list(iter_lines(files))
-    for i in range(0, len(lines), lines_per_batch):
-        chunk = lines[i : i + lines_per_batch]
-        encoded = tokenizer(chunk, return_offsets_mapping=True)
-        for line, line_ids, offsets in zip(
-            chunk, encoded["input_ids"], encoded["offset_mapping"], strict=True
-        ):
-            ids.extend(line_ids + [eos])
-            flags.extend(word_starts(line, offsets) + [0])
+def pack(tokenizer: PreTrainedTokenizerBase, files: list[Path],
+         seq_len: int) -> tuple[torch.Tensor, list[int]]:
+    """Sequences of `seq_len` token ids (n, seq_len) and the words starting in each, in
+    memory (what `corpus.prepare` caches on disk, for small corpora and tests)."""
+    chunks = list(corpus.encode_files(tokenizer, files))
+    ids = np.concatenate([c[0] for c in chunks])
+    flags = np.concatenate([c[1] for c in chunks])
     n = len(ids) // seq_len
-    if n == 0:
+    check_length(len(ids), seq_len)
+    words = flags[: n * seq_len].reshape(n, seq_len).sum(axis=1)
+    return torch.from_numpy(ids[: n * seq_len].astype(np.int32)).view(n, seq_len), words.tolist()
+
+
+def check_length(tokens: int, seq_len: int) -> None:
+    if tokens < seq_len:
         raise TrainError(
-            f"The corpus gives {len(ids)} tokens, fewer than one sequence of --seq-len "
+            f"The corpus gives {tokens} tokens, fewer than one sequence of --seq-len "
             f"{seq_len}. Give more text or a smaller --seq-len."
         )
-    tokens = torch.from_numpy(np.frombuffer(ids, dtype=np.int32)[: n * seq_len].copy())
-    words = np.frombuffer(bytes(flags), dtype=np.uint8)[: n * seq_len].reshape(n, seq_len)
-    return tokens.view(n, seq_len), words.sum(axis=1).tolist()
+
+
+def corpus_stage(tokenizer: PreTrainedTokenizerBase, files: list[Path], records: list[dict],
+                 seq_len: int, cache: Path | None) -> tuple[loop.Stage, corpus.TokenFile]:
+    """The corpus as one stage of `seq_len`-token sequences read from the token cache
+    (tokenised first on a miss); `records` are the files' `file_records`."""
+    tokens = corpus.prepare(tokenizer, files, [r["sha256"] for r in records], cache)
+    check_length(len(tokens.tokens), seq_len)
+    words = tokens.words(seq_len).tolist()
+    stage = loop.Stage("corpus", tokens.sequences(seq_len), words, [seq_len] * len(words),
+                       [seq_len - 1] * len(words))
+    return stage, tokens
 
 
 def collate(rows: list[torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -91,6 +86,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint-words", default=None,
                         help="comma-separated word counts to save checkpoints at, e.g. 50k,100k "
                              "(default: BabyLM's 1M..10M, 20M..100M, 200M..1B)")
+    parser.add_argument("--token-cache", type=Path, default=None,
+                        help="folder of tokenised corpora, made once per corpus and tokenizer "
+                             f"(default: ${corpus.CACHE_ENV}, else "
+                             "<user cache>/classit-eval/tokens)")
     loop.add_arguments(parser, **RECIPE)
 
 
@@ -114,11 +113,15 @@ def run(args: argparse.Namespace) -> int:
         raise TrainError(f"--seq-len {seq_len} exceeds the config's context "
                          f"{config.max_position_embeddings}.")
 
-    sequences, words = pack(tokenizer, files, seq_len)
-    stage = loop.Stage("corpus", sequences, words, [seq_len] * len(words))
+    started = time.perf_counter()
+    records = file_records(files)
+    stage, tokens = corpus_stage(tokenizer, files, records, seq_len, args.token_cache)
+    words = stage.words
+    print(f"corpus: {len(tokens.tokens):,} tokens, {len(words):,} sequences of {seq_len}, "
+          f"{sum(words):,} words ({'cached' if tokens.hit else 'tokenised'} in "
+          f"{time.perf_counter() - started:.1f} s: {tokens.folder})")
     set_seed(args.seed)
     model = LlamaForCausalLM(config)
-    records = file_records(files)
     fields = {
         "config": config.to_diff_dict(), "config_file": str(Path(args.config).resolve()),
         "tokenizer": str(Path(args.tokenizer).resolve()),
