@@ -55,7 +55,8 @@ def group(family: str, name: str, tasks: list[str], metric: str = "acc") -> None
     write(HERE / family / f"_{name}.yaml", {
         "group": name,
         "task": tasks,
-        "aggregate_metric_list": [{"metric": metric, "aggregation": "mean", "weight_by_size": False}],
+        "aggregate_metric_list": [
+            {"metric": metric, "aggregation": "mean", "weight_by_size": False}],
         "metadata": {"version": 1.0},
     })
 
@@ -113,14 +114,17 @@ def main() -> None:
     if data_dir is None:
         return
     for suffix, root, folders in [
-        ("", "full_eval", ("blimp_filtered", "supplement_filtered", "ewok_filtered", "entity_tracking")),
-        ("_fast", "fast_eval", ("blimp_fast", "supplement_fast", "ewok_fast", "entity_tracking_fast")),
+        ("", "full_eval",
+         ("blimp_filtered", "supplement_filtered", "ewok_filtered", "entity_tracking")),
+        ("_fast", "fast_eval",
+         ("blimp_fast", "supplement_fast", "ewok_fast", "entity_tracking_fast")),
     ]:
         blimp, supplement, ewok, entity = (f"{root}/{f}" for f in folders)
         group("blimp", f"classit_blimp{suffix}",
               subtasks("blimp", f"classit_blimp{suffix}", blimp, data_dir))
         group("blimp_supplement", f"classit_blimp_supplement{suffix}",
-              subtasks("blimp_supplement", f"classit_blimp_supplement{suffix}", supplement, data_dir))
+              subtasks("blimp_supplement", f"classit_blimp_supplement{suffix}", supplement,
+                       data_dir))
         group("ewok", f"classit_ewok{suffix}",
               subtasks("ewok", f"classit_ewok{suffix}", ewok, data_dir))
         group("entity_tracking", f"classit_entity_tracking{suffix}",

@@ -218,7 +218,8 @@ def test_reply_only_loss_masks_the_prompt(tiny_model: Path) -> None:
     ids, labels = encode(tokenizer, {"prompt": "How are you?", "reply": "Fine."}, 512, True)
     prompt = tokenizer("User: How are you?\nAssistant:")["input_ids"]
     assert ids[: len(prompt)] == prompt and ids[-1] == tokenizer.eos_token_id
-    assert labels[: len(prompt)] == [-100] * len(prompt) and labels[len(prompt):] == ids[len(prompt):]
+    assert labels[: len(prompt)] == [-100] * len(prompt)
+    assert labels[len(prompt):] == ids[len(prompt):]
     assert tokenizer.decode(ids[len(prompt):], skip_special_tokens=True) == " Fine."
     assert encode(tokenizer, {"prompt": "word " * 100, "reply": "Fine."}, 20, True) is None
 

@@ -48,7 +48,8 @@ def read_pairs(files: list[Path]) -> list[dict]:
         if not Path(path).is_file():
             raise TrainError(f"Instruction file {path} does not exist: make it with "
                              "`classit-train instructions`.")
-        for number, record in enumerate(iter_jsonl(Source(Path(path)), FIELDS, PAIRS_HINT), start=1):
+        records = iter_jsonl(Source(Path(path)), FIELDS, PAIRS_HINT)
+        for number, record in enumerate(records, start=1):
             for key in FIELDS:
                 if not isinstance(record[key], str) or not record[key].strip():
                     raise DataError(f"{path}, record {number}: field {key!r} must be a "
