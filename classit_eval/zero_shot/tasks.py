@@ -106,6 +106,25 @@ def load_wug(classit_folder: str, classit_task: str = "", data_dir: str | None =
     return _dataset(records)
 
 
+# -- requests: what lm-eval scores for each document --------------------------------------
+# Small functions instead of Jinja templates: lm-eval compiles a template string again for
+# every document (about 1 ms each), which made building the full suite's requests take
+# a minute; a field name (`options`, `input_prefix`) is read directly.
+def no_context(doc: dict) -> str:
+    """Whole sentences are scored after an empty context, as in lm-eval's `blimp` tasks."""
+    return ""
+
+
+def good_bad(doc: dict) -> list[str]:
+    """A minimal pair's candidates, gold first."""
+    return [doc["sentence_good"], doc["sentence_bad"]]
+
+
+def ewok_targets(doc: dict) -> list[str]:
+    """An EWoK item's targets, gold first (lm-eval puts the space in front of each)."""
+    return [doc["target_good"], doc["target_bad"]]
+
+
 def strict_correct(results: Results) -> bool:
     """The gold candidate (index 0) beats every other one; ties are wrong."""
     lls = [float(ll) for ll, _ in results]
