@@ -37,7 +37,7 @@ def test_cuda_without_cuda_falls_back_to_the_cpu(tiny_model, monkeypatch, caplog
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     with caplog.at_level(logging.WARNING, logger="classit_eval.lmeval.backend"):
         lm = ClassitLM.create_from_arg_string(
-            f"pretrained={tiny_model},trust_remote_code=False",
+            f"pretrained={tiny_model},trust_remote_code=False,dtype=float64",
             {"batch_size": 4, "max_batch_size": None, "device": "cuda:0"})
     assert lm.model.device.type == "cpu" and lm.model.dtype == torch.float64
     assert "CUDA is not available; using the CPU" in caplog.text
