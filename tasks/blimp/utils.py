@@ -1,5 +1,5 @@
 """BLiMP: loading and scoring live in classit_eval.zero_shot."""
 
-from classit_eval.zero_shot.tasks import good_bad, load_pairs, no_context, process_pairs
+from classit_eval.zero_shot.tasks import load_pairs, process_pairs
 
-__all__ = ["good_bad", "load_pairs", "no_context", "process_pairs"]
+__all__ = ["load_pairs", "process_pairs"]

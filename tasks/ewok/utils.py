@@ -1,5 +1,5 @@
 """EWoK: loading and scoring live in classit_eval.zero_shot."""
 
-from classit_eval.zero_shot.tasks import ewok_targets, load_ewok, process_pairs
+from classit_eval.zero_shot.tasks import load_ewok, process_pairs
 
-__all__ = ["ewok_targets", "load_ewok", "process_pairs"]
+__all__ = ["load_ewok", "process_pairs"]
