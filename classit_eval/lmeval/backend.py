@@ -208,19 +208,44 @@ class ClassitLM(LM):
         return torch.stack(parts) if tensor.dim() == 0 else torch.cat(parts)
 
     def gather_object(self, obj, dst: int = 0):
+        """The ranks' per-document lists, interleaved back into document order.
+
+        lm-eval gives rank r the documents r, r + n, r + 2n, ... and gathers each rank's
+        metrics and samples (dicts of lists) to concatenate them rank after rank; handed
+        back interleaved (as rank 0's, the others' emptied), every aggregation sums in the
+        order of one process, so the results file is the same to the last bit.
+        """
         if self._world_size == 1:
             return [obj]
         import torch.distributed as dist
 
         out = [None] * self._world_size if self._rank == dst else None
         dist.gather_object(obj, out, dst=dst)
-        return out
+        if out is None:
+            return None
+        return [interleave(out), *(emptied(part) for part in out[1:])]
 
     def barrier(self) -> None:
         if self._world_size > 1:
             import torch.distributed as dist
 
             dist.barrier()
+
+
+def interleave(parts: list):
+    """Dicts of lists (nested) from each rank, merged key by key, lists round-robin."""
+    if isinstance(parts[0], dict):
+        keys = dict.fromkeys(k for part in parts for k in part)
+        return {k: interleave([part.get(k, []) for part in parts]) for k in keys}
+    merged, longest = [], max(len(part) for part in parts)
+    for i in range(longest):
+        merged += [part[i] for part in parts if i < len(part)]
+    return merged
+
+
+def emptied(part):
+    """`part` with every list emptied (its keys kept)."""
+    return {k: emptied(v) for k, v in part.items()} if isinstance(part, dict) else []
 
 
 def request_key(request, index: int) -> tuple:
