@@ -214,15 +214,17 @@ class TrieScorer:
             level = ready
 
     def _batches(self, ready: list[Node]) -> list[list[Node]]:
-        """Consecutive nodes (longest first): at most `batch_size` rows, and no more rows
-        than fit `batch_size * ROW_TOKENS` positions at the first node's width, so that
-        long segments are not padded with many short ones."""
+        """Consecutive nodes (longest first), at most `batch_size` rows; a batch ends before
+        a node that would pad its rows beyond `batch_size * ROW_TOKENS` positions or that
+        is less than half as long as its first: a few long segments run in a batch of
+        their own rather than padded with many short ones."""
         batches: list[list[Node]] = []
         budget = self.batch_size * ROW_TOKENS
         for node in ready:
             batch = batches[-1] if batches else None
             if (batch and len(batch) < self.batch_size
-                    and (len(batch) + 1) * batch[0].computed_length <= budget):
+                    and (len(batch) + 1) * batch[0].computed_length <= budget
+                    and 2 * node.computed_length >= batch[0].computed_length):
                 batch.append(node)
             else:
                 batches.append([node])
