@@ -57,6 +57,9 @@ def test_unknown_model_argument_names_the_nearest_key():
     ("prefix_token_id=eos", r"prefix_token_id='eos' must be a whole number of at least 0\."),
     ("prefix_token_id=1.5", r"prefix_token_id=1.5 must be a whole number"),
     ("max_length=-3", r"max_length=-3 must be a whole number of at least 1\."),
+    ("engine=fast", r"engine='fast' is not an engine; choose trie or sequences\."),
+    ("certify=maybe", r"certify='maybe' must be true or false\."),
+    ("prefix_cache_mb=0", r"prefix_cache_mb=0 must be a whole number of at least 1\."),
 ])
 def test_bad_values_are_option_errors(args, message):
     """Checked before the model is loaded: the path is never read."""
