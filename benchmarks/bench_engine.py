@@ -1,7 +1,7 @@
 """The scoring engine against stock lm-eval and the backend before it, in one process.
 
     OMP_NUM_THREADS=1 python benchmarks/bench_engine.py [--model DIR] [--fraction 0.02]
-        [--quick] [--families blimp,ewok]
+        [--full] [--families blimp,ewok]
 
 Prints, on one machine in one run:
 
@@ -9,16 +9,17 @@ Prints, on one machine in one run:
    and to read them back from lm-eval's request cache (`--cache_requests true`);
 2. per family of `classit_zero_shot_fast`, the token positions a forward pass computes:
    as separate sequences (what stock `--model hf` computes; BOS included), the trie bound
-   (distinct prefixes), and what the engine computed (`Scorer.stats.positions`);
+   (distinct prefixes), and what the engine computes at batch size 32 (its schedule,
+   counted without the model: classit_eval.lmeval.trie.plan);
 3. per family, the wall time of a proportional subset (`--fraction` of every subtask's
    documents; the reading task whole) under stock `--model hf` (dtype float32, batch 32),
    the backend before the engine (`--model classit` with engine=sequences, dtype=float64,
-   certify=false) and the engine (`--model classit`, batch 32), in that order, family by
-   family; then (unless `--quick`) the engine on the whole family;
-4. the whole fast suite end to end: the engine measured (the sum of the families, each a
-   full lm-eval run with its model loading), hf and the old backend extrapolated from their
-   subsets: their time outside scoring as measured, plus their scoring time times the
-   ratio of separate-sequence positions of the whole family to the subset's.
+   certify=false) and the engine (`--model classit`, batch 32), in turn, family by family;
+4. with `--full`, the whole fast suite end to end: the engine measured (the README's main
+   job: `classit-eval run --model classit --tasks classit_zero_shot_fast`, a separate
+   process), hf and the old backend extrapolated from their subsets: their time outside
+   scoring as measured, plus their scoring time times the ratio of separate-sequence
+   positions of the whole family to the subset's, plus their model loading.
 """
 
 from __future__ import annotations
@@ -26,9 +27,12 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import subprocess
+import sys
 import tempfile
 import time
 from collections import defaultdict
+from pathlib import Path
 
 import lm_eval
 import torch
@@ -37,7 +41,7 @@ from lm_eval.api.registry import get_model
 import classit_eval.lmeval.backend  # noqa: F401  (registers `classit`)
 from classit_eval.lmeval.plugin import task_manager
 from classit_eval.lmeval.scoring import Scorer, babylm2025_reader
-from classit_eval.lmeval.trie import trie_size
+from classit_eval.lmeval.trie import plan, trie_size
 from classit_eval.names import ENCODING_FIELD
 
 FAMILIES = {  # family -> lm-eval group
@@ -81,9 +85,10 @@ def build_time(tm) -> None:
           f"{cached - start_cached:.1f} s", flush=True)
 
 
-def positions(tm, tokenizer, fraction: float) -> dict[str, dict[str, float]]:
+def positions(tm, tokenizer, fraction: float, cache_tokens: int,
+              batch_size: int) -> dict[str, dict[str, float]]:
     """Per family: requests and separate-sequence positions of the whole family and of the
-    subset that lm-eval's `--limit fraction` takes, and the trie bound."""
+    subset that lm-eval's `--limit fraction` takes, the trie bound and the engine's plan."""
     scorer = Scorer.__new__(Scorer)  # only its encoder: no model needed
     scorer.tokenizer, scorer.mode = tokenizer, "full"
     scorer.prefix_token_id = (tokenizer.bos_token_id if tokenizer.bos_token_id is not None
@@ -91,7 +96,7 @@ def positions(tm, tokenizer, fraction: float) -> dict[str, dict[str, float]]:
     out = {}
     for family, group in FAMILIES.items():
         tasks = leaf_tasks(tm.load([group]))
-        sequences, total, subset, requests, sub_requests = [], 0, 0, 0, 0
+        encoded, total, subset, requests, sub_requests = [], 0, 0, 0, 0
         for task in tasks.values():
             task.build_all_requests(rank=0, world_size=1)
             n_docs = len(task.eval_docs)
@@ -101,15 +106,16 @@ def positions(tm, tokenizer, fraction: float) -> dict[str, dict[str, float]]:
                 pieces = (babylm2025_reader(tokenizer, *inst.args) if name
                           else [scorer.encode(*inst.args)])
                 length = sum(len(p.tokens) for p in pieces)
-                sequences += [p.tokens for p in pieces]
+                encoded += pieces
                 total += length
                 requests += 1
                 if inst.doc_id < limit:
                     subset += length
                     sub_requests += 1
+        engine = plan(encoded, batch_size, cache_tokens)
         out[family] = {"requests": requests, "separate": total, "subset": subset,
-                       "subset_requests": sub_requests,
-                       "trie": trie_size(sorted(set(sequences)))}
+                       "subset_requests": sub_requests, "engine": engine.positions,
+                       "trie": trie_size(sorted({p.tokens for p in encoded}))}
     return out
 
 
@@ -135,12 +141,31 @@ def timed_run(lm, group: str, limit: float | None, tm) -> dict[str, float]:
     return {"wall": wall, "scoring": inner["scoring"], "metrics": metrics}
 
 
+def full_run(model: str, batch_size: int, out: Path) -> float:
+    """Seconds of the README's main job: the whole fast suite through `classit-eval run`."""
+    command = [sys.executable, "-m", "classit_eval", "run", "--model", "classit",
+               "--model_args", f"pretrained={model}", "--device", "cpu", "--batch_size",
+               str(batch_size), "--tasks", "classit_zero_shot_fast", "--output_path", str(out)]
+    start = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    (out / "log.txt").write_text(done.stdout + done.stderr)
+    if done.returncode:
+        raise SystemExit(f"the full run failed; its output is in {out / 'log.txt'}")
+    table = [line for line in done.stdout.splitlines() if line.startswith("|")]
+    print("\n".join(table))
+    return seconds
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=None, help="default: SmolLM2-135M-Instruct")
     parser.add_argument("--fraction", type=float, default=0.02,
                         help="subset: this fraction of every subtask's documents")
-    parser.add_argument("--quick", action="store_true", help="subsets only")
+    parser.add_argument("--full", action="store_true",
+                        help="also run the whole fast suite with the engine (end to end)")
+    parser.add_argument("--output", default="results/bench_engine",
+                        help="where the full run writes its results")
     parser.add_argument("--families", default=",".join(FAMILIES))
     parser.add_argument("--batch-size", type=int, default=32)
     args = parser.parse_args()
@@ -161,37 +186,28 @@ def main() -> None:
         lms[name] = get_model(model).create_from_arg_string(
             arguments, {"batch_size": args.batch_size, "device": "cpu"})
         load_time[name] = time.perf_counter() - start
-    counts = positions(tm, lms["engine"].tokenizer, args.fraction)
+    engine = lms["engine"].scorer
+    counts = positions(tm, lms["engine"].tokenizer, args.fraction, engine.cache_tokens,
+                       args.batch_size)
+    print("\ntoken positions (the model's tokenizer, BOS included; engine: its plan at "
+          f"batch size {args.batch_size})")
+    print(f"{'family':16} {'requests':>9} {'separate':>10} {'trie bound':>11} {'engine':>9} "
+          f"{'engine/trie':>11} {'separate/engine':>15}")
+    for family in [*FAMILIES, "total"]:
+        c = (counts[family] if family in counts else
+             {k: sum(counts[f][k] for f in FAMILIES) for k in ("requests", "separate", "trie",
+                                                              "engine")})
+        print(f"{family:16} {c['requests']:9d} {c['separate']:10d} {c['trie']:11d} "
+              f"{c['engine']:9d} {c['engine'] / c['trie']:11.2f} "
+              f"{c['separate'] / c['engine']:15.1f}", flush=True)
 
     runs: dict[str, dict[str, dict]] = defaultdict(dict)
-    engine_positions = {}
     for family in families:
         limit = None if family == "reading" else args.fraction
         for name, lm in lms.items():
-            before = lm.scorer.stats.positions if name == "engine" else 0
             runs[family][name] = timed_run(lm, FAMILIES[family], limit, tm)
-            if name == "engine" and family == "reading":  # the subset is the whole task
-                engine_positions[family] = lm.scorer.stats.positions - before
             print(f"{family:16} subset {name:7} {runs[family][name]['wall']:8.1f} s "
                   f"(scoring {runs[family][name]['scoring']:.1f} s)", flush=True)
-        if not args.quick and family != "reading":
-            before = lms["engine"].scorer.stats.positions
-            runs[family]["engine_full"] = timed_run(lms["engine"], FAMILIES[family], None, tm)
-            print(f"{family:16} whole  engine  {runs[family]['engine_full']['wall']:8.1f} s",
-                  flush=True)
-            engine_positions[family] = lms["engine"].scorer.stats.positions - before
-        elif family == "reading":
-            runs[family]["engine_full"] = runs[family]["engine"]
-
-    print("\ntoken positions (the model's tokenizer, BOS included; engine: batched pass)")
-    print(f"{'family':16} {'requests':>9} {'separate':>10} {'trie bound':>11} {'engine':>9} "
-          f"{'engine/trie':>11} {'separate/engine':>15}")
-    for family in families:
-        c = counts[family]
-        got = engine_positions.get(family)
-        extra = (f"{got:9d} {got / c['trie']:11.2f} {c['separate'] / got:15.1f}" if got
-                 else f"{'-':>9} {'-':>11} {'-':>15}")
-        print(f"{family:16} {c['requests']:9d} {c['separate']:10d} {c['trie']:11d} {extra}")
 
     print(f"\nsubset wall time, seconds ({args.fraction:.0%} of each subtask's documents; "
           "reading whole)")
@@ -199,40 +215,29 @@ def main() -> None:
           f"{'old/engine':>10}  accuracies old == engine")
     for family in families:
         r = runs[family]
-        same = r["old"]["metrics"] == r["engine"]["metrics"] if family not in (
-            "wug_adj", "reading") else "(continuous)"
+        same = (r["old"]["metrics"] == r["engine"]["metrics"]
+                if family not in ("wug_adj", "reading") else "(continuous)")
         print(f"{family:16} {r['hf']['wall']:8.1f} {r['old']['wall']:8.1f} "
               f"{r['engine']['wall']:8.1f} {r['hf']['wall'] / r['engine']['wall']:10.1f} "
               f"{r['old']['wall'] / r['engine']['wall']:10.1f}  {same}")
-    if args.quick:
-        return
+    cert = engine.certificate
+    print(f"engine: {cert.documents} documents certified, {cert.rescored} scored again in "
+          f"float64, largest float32 error {100 * cert.worst:.1f}% of its bound")
 
-    print("\nwhole fast suite, seconds: engine measured; hf and old extrapolated "
-          "(outside scoring as measured + scoring x whole/subset positions)")
-    print(f"{'family':16} {'hf (est.)':>10} {'old (est.)':>10} {'engine':>8} "
-          f"{'hf/engine':>10} {'old/engine':>10}")
-    totals = defaultdict(float)
-    for family in families:
-        r, c = runs[family], counts[family]
-        scale = c["separate"] / c["subset"]
-        row = {name: r[name]["wall"] - r[name]["scoring"] + r[name]["scoring"] * scale
-               for name in ("hf", "old")}
-        row["engine"] = r["engine_full"]["wall"]
-        for name, value in row.items():
-            totals[name] += value
-        print(f"{family:16} {row['hf']:10.0f} {row['old']:10.0f} {row['engine']:8.0f} "
-              f"{row['hf'] / row['engine']:10.1f} {row['old'] / row['engine']:10.1f}")
-    for name in totals:
-        totals[name] += load_time[name]
-    print(f"{'total (+ load)':16} {totals['hf']:10.0f} {totals['old']:10.0f} "
-          f"{totals['engine']:8.0f} {totals['hf'] / totals['engine']:10.1f} "
-          f"{totals['old'] / totals['engine']:10.1f}")
-    engine = lms["engine"].scorer
-    print(f"\nengine: {engine.stats.positions} positions computed in batches, "
-          f"{engine.exact_stats.positions} in float64 re-scoring; "
-          f"{engine.certificate.documents} documents certified, "
-          f"{engine.certificate.rescored} re-scored in float64, largest float32 error "
-          f"{100 * engine.certificate.worst:.1f}% of its bound")
+    estimates = {}
+    for name in ("hf", "old"):
+        estimates[name] = load_time[name] + sum(
+            runs[f][name]["wall"] - runs[f][name]["scoring"] + runs[f][name]["scoring"]
+            * counts[f]["separate"] / counts[f]["subset"] for f in families)
+    print(f"\nwhole fast suite extrapolated from the subsets (+ model loading): hf "
+          f"{estimates['hf']:.0f} s, old {estimates['old']:.0f} s")
+    if not args.full:
+        return
+    del lms  # free their memory for the full run
+    seconds = full_run(args.model, args.batch_size, Path(args.output))
+    print(f"whole fast suite, engine measured end to end (classit-eval run): {seconds:.0f} s; "
+          f"hf/engine {estimates['hf'] / seconds:.1f}, old/engine "
+          f"{estimates['old'] / seconds:.1f}")
 
 
 if __name__ == "__main__":

@@ -62,6 +62,9 @@ from classit_eval.lmeval.trie import kv_bytes_per_token
 from classit_eval.names import ENCODING_FIELD
 
 log = logging.getLogger(__name__)
+# The counts of a run go through lm-eval's own logger, so that they show as its do
+# (INFO, `--verbosity`), next to its "Running loglikelihood requests".
+run_log = logging.getLogger("lm_eval").getChild("classit")
 DTYPES = {"float64": torch.float64, "float32": torch.float32, "bfloat16": torch.bfloat16,
           "float16": torch.float16}
 BOOLEANS = {"true": True, "false": False, "1": True, "0": False}
@@ -174,7 +177,7 @@ class ClassitLM(LM):
 
     def log_counts(self, requests: int) -> None:
         stats, cert = self.scorer.stats, self.scorer.certificate
-        log.info(
+        run_log.info(
             "classit: %d requests, %d token positions computed (trie bound %d, %.2fx); "
             "%d documents certified, %d scored again in float64 (%d positions); largest "
             "float32 error %.1f%% of its bound", requests, stats.positions, stats.trie_bound,

@@ -26,10 +26,12 @@ shapes. Padding is masked out of attention and its positions are never read.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import math
+import os
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -37,6 +39,7 @@ from tqdm import tqdm
 
 Tokens = tuple[int, ...]
 HEAD_ROWS = 512  # hidden states per LM-head call: bounds the logits' memory
+GQA_VARIABLE = "TRANSFORMERS_SDPA_FORCE_GQA"
 ROW_TOKENS = 16  # a batch holds at most batch_size * ROW_TOKENS positions (or one row)
 
 
@@ -159,6 +162,57 @@ def windows(sorted_sequences: Sequence[Tokens], cache_tokens: int) -> list[list[
     return out
 
 
+def schedule(root: Node, batch_size: int) -> Iterator[list[Node]]:
+    """The tree's nodes in batches, a level at a time, each level sorted by length so that
+    a batch holds segments of about one length and pads little. A node's keys and values
+    are freed once its subtree is computed (after its batch is handed back)."""
+    level = [root]
+    while level:
+        ready = [child for node in level for child in node.children
+                 if child.computed_length > 0]
+        for node in level:
+            node.waiting = sum(child.computed_length > 0 for child in node.children)
+        ready.sort(key=lambda n: -n.computed_length)  # stable: sorted order otherwise
+        for batch in batches(ready, batch_size):
+            yield batch
+            for node in batch:
+                if not any(child.computed_length > 0 for child in node.children):
+                    _finish(node)
+        level = ready
+
+
+def batches(ready: list[Node], batch_size: int) -> list[list[Node]]:
+    """Consecutive nodes (longest first), at most `batch_size` rows; a batch ends before
+    a node that would pad its rows beyond `batch_size * ROW_TOKENS` positions or that is
+    less than half as long as its first: a few long segments run in a batch of their own
+    rather than padded with many short ones."""
+    out: list[list[Node]] = []
+    budget = batch_size * ROW_TOKENS
+    for node in ready:
+        batch = out[-1] if out else None
+        if (batch and len(batch) < batch_size
+                and (len(batch) + 1) * batch[0].computed_length <= budget
+                and 2 * node.computed_length >= batch[0].computed_length):
+            batch.append(node)
+        else:
+            out.append([node])
+    return out
+
+
+def plan(encoded: Sequence, batch_size: int = 32, cache_tokens: int = 16384) -> Stats:
+    """What TrieScorer.score computes for these requests, counted without a model."""
+    sequences = sorted({e.tokens for e in encoded})
+    stats = Stats(trie_bound=trie_size(sequences))
+    for part in windows(sequences, cache_tokens):
+        root, _ = build_tree(part)
+        for batch in schedule(root, batch_size):
+            lengths = [n.computed_length for n in batch]
+            stats.positions += sum(lengths)
+            stats.padded += len(batch) * max(lengths)
+            stats.calls += 1
+    return stats
+
+
 class TrieScorer:
     """Scores token sequences of one model by prefix tree; see the module doc."""
 
@@ -195,40 +249,9 @@ class TrieScorer:
                 bar.update(trie_size(part))
         return out, stats
 
-    # -- one window --------------------------------------------------------------------
     def _compute(self, root: Node, stats: Stats) -> None:
-        """Run the tree a level at a time: each level's nodes sorted by length, so that a
-        batch holds segments of about one length and pads little."""
-        level = [root]
-        while level:
-            ready = [child for node in level for child in node.children
-                     if child.computed_length > 0]
-            for node in level:
-                node.waiting = sum(child.computed_length > 0 for child in node.children)
-            ready.sort(key=lambda n: -n.computed_length)  # stable: sorted order otherwise
-            for batch in self._batches(ready):
-                self._forward(batch, stats)
-                for node in batch:
-                    if not any(child.computed_length > 0 for child in node.children):
-                        _finish(node)
-            level = ready
-
-    def _batches(self, ready: list[Node]) -> list[list[Node]]:
-        """Consecutive nodes (longest first), at most `batch_size` rows; a batch ends before
-        a node that would pad its rows beyond `batch_size * ROW_TOKENS` positions or that
-        is less than half as long as its first: a few long segments run in a batch of
-        their own rather than padded with many short ones."""
-        batches: list[list[Node]] = []
-        budget = self.batch_size * ROW_TOKENS
-        for node in ready:
-            batch = batches[-1] if batches else None
-            if (batch and len(batch) < self.batch_size
-                    and (len(batch) + 1) * batch[0].computed_length <= budget
-                    and 2 * node.computed_length >= batch[0].computed_length):
-                batch.append(node)
-            else:
-                batches.append([node])
-        return batches
+        for batch in schedule(root, self.batch_size):
+            self._forward(batch, stats)
 
     @torch.no_grad()
     def _forward(self, batch: list[Node], stats: Stats) -> None:
@@ -246,9 +269,10 @@ class TrieScorer:
             mask[r, past: past + length] = 1
         cache = self._past(batch, past)
         device = self.model.device
-        out = self.base(input_ids=ids.to(device), attention_mask=mask.to(device),
-                        position_ids=positions.to(device), use_cache=True,
-                        **{self.cache_argument: cache})
+        with grouped_heads_in_sdpa():
+            out = self.base(input_ids=ids.to(device), attention_mask=mask.to(device),
+                            position_ids=positions.to(device), use_cache=True,
+                            **{self.cache_argument: cache})
         stats.positions += sum(lengths)
         stats.padded += rows * width
         stats.calls += 1
@@ -340,6 +364,25 @@ def split_head(model):
     if got.shape != expected.shape or not torch.equal(got, expected):
         return model, None
     return base, head
+
+
+@contextlib.contextmanager
+def grouped_heads_in_sdpa():
+    """Let transformers hand grouped key/value heads to torch's SDPA (`enable_gqa`).
+
+    With an attention mask it otherwise copies every cached key and value once per query
+    head group first (`repeat_kv`): for short segments after a long prefix, that copy
+    took half the time. transformers reads this variable at every attention call.
+    """
+    old = os.environ.get(GQA_VARIABLE)
+    os.environ[GQA_VARIABLE] = "1"
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ[GQA_VARIABLE]
+        else:
+            os.environ[GQA_VARIABLE] = old
 
 
 def kv_bytes_per_token(model) -> int:
