@@ -11,7 +11,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, GPT2Config, GPT2LM
 from classit_eval.data.files import find_file, read_jsonl
 from classit_eval.lmeval import scoring
 from classit_eval.lmeval.scoring import Scorer, babylm2025_reader, score_sequences
-from classit_eval.lmeval.trie import TrieScorer, build_tree, trie_size
+from classit_eval.lmeval.trie import TrieScorer, build_tree, plan, trie_size
 
 
 @pytest.fixture(scope="module")
@@ -74,6 +74,7 @@ def test_same_scores_as_each_sequence_alone(tiny64, pieces, batch_size, cache_to
     # every distinct prefix at most once, but the last token of a sequence nothing extends
     bound = trie_size(sorted({p.tokens for p in flat}))
     assert stats.trie_bound == bound
+    assert plan(flat, batch_size, cache_tokens) == stats  # counted without the model
     if cache_tokens > 1000:
         assert stats.positions <= bound - len({p.tokens for p in flat}) + len(flat)
         assert stats.positions < 0.5 * sum(len(p.tokens) for p in flat)
