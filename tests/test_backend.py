@@ -37,7 +37,7 @@ def test_cuda_without_cuda_falls_back_to_the_cpu(tiny_model, monkeypatch, caplog
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     with caplog.at_level(logging.WARNING, logger="classit_eval.lmeval.backend"):
         lm = ClassitLM.create_from_arg_string(
-            f"pretrained={tiny_model},trust_remote_code=False",
+            f"pretrained={tiny_model},trust_remote_code=False,dtype=float64",
             {"batch_size": 4, "max_batch_size": None, "device": "cuda:0"})
     assert lm.model.device.type == "cpu" and lm.model.dtype == torch.float64
     assert "CUDA is not available; using the CPU" in caplog.text
@@ -57,6 +57,9 @@ def test_unknown_model_argument_names_the_nearest_key():
     ("prefix_token_id=eos", r"prefix_token_id='eos' must be a whole number of at least 0\."),
     ("prefix_token_id=1.5", r"prefix_token_id=1.5 must be a whole number"),
     ("max_length=-3", r"max_length=-3 must be a whole number of at least 1\."),
+    ("engine=fast", r"engine='fast' is not an engine; choose trie or sequences\."),
+    ("certify=maybe", r"certify='maybe' must be true or false\."),
+    ("prefix_cache_mb=0", r"prefix_cache_mb=0 must be a whole number of at least 1\."),
 ])
 def test_bad_values_are_option_errors(args, message):
     """Checked before the model is loaded: the path is never read."""

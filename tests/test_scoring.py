@@ -46,7 +46,7 @@ def test_same_scores_at_batch_size_1_and_64(tiny_model, requests, mode, model):
     """The `classit` backend's default (float64 on the CPU) is batch-size invariant."""
     path = str(tiny_model) if model == "tiny" else smollm2_or_skip()
     requests = requests if model == "tiny" else requests[::3]  # every shape, a third of them
-    scorer = ClassitLM(pretrained=path, scoring=mode, device="cpu").scorer
+    scorer = ClassitLM(pretrained=path, scoring=mode, device="cpu", dtype="float64").scorer
     scorer.progress = False
     scorer.batch_size = 1
     one = scorer.score(requests)
@@ -96,7 +96,7 @@ def recorded_batches(model):
         batches.append(kwargs["attention_mask"].sum(dim=1).tolist())
         batches.widths.append(kwargs["input_ids"].shape[1])
 
-    handle = model.register_forward_hook(hook, with_kwargs=True)
+    handle = model.base_model.register_forward_hook(hook, with_kwargs=True)
     try:
         yield batches
     finally:
@@ -119,7 +119,7 @@ def test_prefix_sharing_gives_the_scores_of_separate_passes(loaded, eval_data):
 
 
 def test_batches_are_sorted_so_padding_is_minimal(loaded, requests):
-    scorer = Scorer(*loaded, batch_size=8, progress=False)
+    scorer = Scorer(*loaded, batch_size=8, progress=False, engine="sequences")
     with recorded_batches(loaded[0]) as batches:
         scorer.score(requests)
     widths = batches.widths

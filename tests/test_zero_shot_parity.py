@@ -79,7 +79,8 @@ def test_wug_matches_official_spearman(tiny_model_nobos, eval_data):
 def test_ties_follow_the_official_rule_only_in_babylm2025(tiny_model, eval_data):
     """A pair whose two sentences are equal: official (torch.max) counts it correct."""
     raw = read_jsonl(find_file("fast_eval/blimp_fast/adjunct_island.jsonl", eval_data))[:4]
-    lm = ClassitLM(pretrained=str(tiny_model), scoring="babylm2025", device="cpu")
+    lm = ClassitLM(pretrained=str(tiny_model), scoring="babylm2025", device="cpu",
+                   dtype="float64")
     tied = [{"sentences": [r["sentence_good"]] * 2, "completions": [r["sentence_good"]] * 2}
             for r in raw]
     assert oracle.official_choice(oracle.official_scores(lm.model, lm.tokenizer, tied)) == [0] * 4
@@ -94,7 +95,8 @@ def test_ties_follow_the_official_rule_only_in_babylm2025(tiny_model, eval_data)
 
     requests = [req for i, r in enumerate(raw) for req in instances(i, r["sentence_good"])]
     official_like = lm.loglikelihood(requests)
-    strict = ClassitLM(pretrained=str(tiny_model), device="cpu").loglikelihood(requests)
+    strict = ClassitLM(pretrained=str(tiny_model), device="cpu",
+                       dtype="float64").loglikelihood(requests)
     pairs = lambda res: [res[i:i + 2] for i in range(0, len(res), 2)]  # noqa: E731
     assert all(strict_correct(p) for p in pairs(official_like))
     assert not any(strict_correct(p) for p in pairs(strict))

@@ -4,17 +4,29 @@
         --model_args pretrained=PATH,scoring=babylm2025 --tasks classit_zero_shot_fast
 
 Model arguments: `pretrained` (path or hub id), `revision`, `scoring` (`full`, the
-default, or `babylm2025`, see classit_eval.lmeval.scoring), `dtype`, `prefix_token_id`,
-`max_length`, `trust_remote_code`; `batch_size` and `device` come from lm-eval's own
-options. An unknown argument or a bad value is an OptionError that names it: a typo must
-not run the evaluation with the defaults. A CUDA device on a machine without CUDA (lm-eval's
-default device is `cuda:0`) falls back to the CPU, as lm-eval's `hf` model does.
+default, or `babylm2025`, see classit_eval.lmeval.scoring), `dtype`, `certify`,
+`engine`, `prefix_cache_mb`, `prefix_token_id`, `max_length`, `trust_remote_code`;
+`batch_size` and `device` come from lm-eval's own options. An unknown argument or a bad
+value is an OptionError that names it: a typo must not run the evaluation with the
+defaults. A CUDA device on a machine without CUDA (lm-eval's default device is `cuda:0`)
+falls back to the CPU, as lm-eval's `hf` model does.
 
-`dtype` defaults to float64 on the CPU and float32 on a GPU. Float32 matrix kernels sum
-in an order that depends on the batch's shape, so a sentence's score moves with the batch
-size (by 2.6e-4 nats on SmolLM2-135M between batch sizes 1 and 64); in float64 it does
-not (below 1e-10), at about twice the CPU time. Pass `dtype=float32` for speed, or
-`bfloat16`/`float16`/`auto`; log-softmax is always taken in at least float32.
+All requests of a run are scored together by the prefix-tree engine
+(classit_eval.lmeval.trie): each distinct prefix is computed once, in batches of
+`batch_size` segments. `engine=sequences` scores each sequence as one row instead.
+`prefix_cache_mb` (default 1024) caps the memory of the cached prefixes' keys and values.
+
+Decisions are certified (`certify=true`, the default): the model computes in `dtype`
+(default float32), and every document whose best candidate is within the float32 error
+bound of another (a tie included) is scored again in float64, by itself; so every
+accuracy is what float64 decides, at any batch size. Continuous outputs (WUG
+probabilities, reading surprisals) keep the float32 values, within 1e-4 of float64. A
+float64 copy of the model is loaded the first time it is needed. `certify=false` keeps
+the plain `dtype` scores, which move with the batch size by up to ~3e-4 nats in float32.
+
+Data-parallel: launched by `torchrun` / `accelerate launch` (WORLD_SIZE > 1), each
+process scores its share of the documents (lm-eval gives each rank every n-th document)
+and lm-eval gathers the results on rank 0; gloo on the CPU, NCCL on GPUs.
 
 A document may ask for another encoding of its request by name, in its field
 classit_eval.names.ENCODING_FIELD (a key of classit_eval.lmeval.scoring.ENCODINGS): the
@@ -33,6 +45,7 @@ from __future__ import annotations
 import difflib
 import logging
 import math
+import os
 from collections import defaultdict
 
 # lm-eval's own models are registered first: its registry imports them only while it is
@@ -44,18 +57,24 @@ from lm_eval.api.model import LM
 from lm_eval.api.registry import register_model
 
 from classit_eval.errors import OptionError
-from classit_eval.lmeval.scoring import MODES, Encoded, Scorer, encoding
+from classit_eval.lmeval.scoring import ENGINES, MODES, Encoded, Scorer, encoding
+from classit_eval.lmeval.trie import kv_bytes_per_token
 from classit_eval.names import ENCODING_FIELD
 
 log = logging.getLogger(__name__)
+# The counts of a run go through lm-eval's own logger, so that they show as its do
+# (INFO, `--verbosity`), next to its "Running loglikelihood requests".
+run_log = logging.getLogger("lm_eval").getChild("classit")
 DTYPES = {"float64": torch.float64, "float32": torch.float32, "bfloat16": torch.bfloat16,
           "float16": torch.float16}
+BOOLEANS = {"true": True, "false": False, "1": True, "0": False}
 # The model arguments this backend reads, and those lm-eval passes to every model
 # (simple_evaluate adds batch_size, max_batch_size and device; --trust_remote_code adds
 # trust_remote_code). max_batch_size only bounds lm-eval's automatic batch size, which
 # this backend does not use.
-KNOWN_ARGS = ("pretrained", "scoring", "revision", "dtype", "device", "batch_size",
-              "max_batch_size", "prefix_token_id", "trust_remote_code", "max_length")
+KNOWN_ARGS = ("pretrained", "scoring", "revision", "dtype", "certify", "engine",
+              "prefix_cache_mb", "device", "batch_size", "max_batch_size", "prefix_token_id",
+              "trust_remote_code", "max_length")
 
 
 @register_model("classit")
@@ -64,10 +83,11 @@ class ClassitLM(LM):
 
     def __init__(self, pretrained: str | None = None, scoring: str = "full",
                  revision: str | None = None, dtype: str | None = None,
-                 device: str | None = None, batch_size: int | str = 32,
-                 max_batch_size: int | None = None, prefix_token_id: int | None = None,
-                 trust_remote_code: bool = False, max_length: int | None = None,
-                 **unknown) -> None:
+                 certify: bool | str = True, engine: str = "trie",
+                 prefix_cache_mb: int | str = 1024, device: str | None = None,
+                 batch_size: int | str = 32, max_batch_size: int | None = None,
+                 prefix_token_id: int | None = None, trust_remote_code: bool = False,
+                 max_length: int | None = None, **unknown) -> None:
         super().__init__()
         from transformers import AutoModelForCausalLM
 
@@ -80,30 +100,45 @@ class ClassitLM(LM):
             raise OptionError(
                 f"classit model: scoring={scoring!r} is not a scoring mode; choose "
                 f"{' or '.join(MODES)}.")
-        device = pick_device(device)
-        if dtype is None:  # batch-size invariant scores on the CPU, see the module doc
-            dtype = "float64" if device.startswith("cpu") else "float32"
+        if engine not in ENGINES:
+            raise OptionError(
+                f"classit model: engine={engine!r} is not an engine; "
+                f"choose {' or '.join(ENGINES)}.")
+        dtype = dtype or "float32"  # certified: decisions are float64's, see the module doc
         if dtype != "auto" and dtype not in DTYPES:
             raise OptionError(
                 f"classit model: dtype={dtype!r} is not a dtype; choose auto, "
                 f"{', '.join(DTYPES)}.")
+        self.certify = bool_argument("certify", certify)
         if str(batch_size).startswith("auto"):
             log.warning("classit model: batch_size=auto is not supported; using 32.")
             batch_size = 32
         batch_size = int_argument("batch_size", batch_size, minimum=1)
+        cache_mb = int_argument("prefix_cache_mb", prefix_cache_mb, minimum=1)
         if prefix_token_id is not None:
             prefix_token_id = int_argument("prefix_token_id", prefix_token_id, minimum=0)
         if max_length is not None:
             max_length = int_argument("max_length", max_length, minimum=1)
+        self._rank, self._world_size = join_processes()
+        device = pick_device(device, self._world_size > 1)
+        self._device = torch.device(device)
+        if self._device.type == "cuda":
+            torch.cuda.set_device(self._device)
         self.tokenizer = load_tokenizer(pretrained, revision=revision,
                                         trust_remote_code=trust_remote_code)
-        self.model = load_model(AutoModelForCausalLM, pretrained, revision=revision,
-                                trust_remote_code=trust_remote_code,
-                                dtype="auto" if dtype == "auto" else DTYPES[dtype])
-        self.model.to(device).eval()
+
+        def load(torch_dtype):
+            model = load_model(AutoModelForCausalLM, pretrained, revision=revision,
+                               trust_remote_code=trust_remote_code, dtype=torch_dtype)
+            return model.to(device).eval()
+
+        self.model = load("auto" if dtype == "auto" else DTYPES[dtype])
         self.scoring = scoring
         self.scorer = Scorer(self.model, self.tokenizer, mode=scoring, batch_size=batch_size,
-                             prefix_token_id=prefix_token_id, max_length=max_length)
+                             prefix_token_id=prefix_token_id, max_length=max_length,
+                             engine=engine,
+                             cache_tokens=cache_mb * 2**20 // kv_bytes_per_token(self.model),
+                             exact_model=lambda: load(torch.float64))
 
     def encode(self, request) -> list[Encoded]:
         """The scored pieces of one request: one, or those of the encoding its doc names."""
@@ -113,18 +148,47 @@ class ClassitLM(LM):
         return [self.scorer.encode(*request.args)]
 
     def loglikelihood(self, requests, disable_tqdm: bool = False) -> list[tuple[float, bool]]:
+        """One (log-likelihood, is_greedy) per request, in order; the candidates of a
+        document are its requests with the same task and doc_id (see the module doc)."""
         self.scorer.progress = not disable_tqdm
-        pieces = [self.encode(req) for req in requests]
-        scores = iter(self.scorer.score_encoded([p for request in pieces for p in request]))
-        results = []
-        for request in pieces:
-            parts = [next(scores) for _ in request]
-            results.append((math.fsum(ll for ll, _ in parts), all(g for _, g in parts)))
+        # lm-eval repeats a rank's last request to even out the ranks: score it once
+        first: dict[tuple, int] = {}
+        for i, req in enumerate(requests):
+            first.setdefault(request_key(req, i), i)
+        unique = sorted(set(first.values()))
+        position = {i: k for k, i in enumerate(unique)}
+        pieces = [self.encode(requests[i]) for i in unique]
+        documents: dict[tuple, list[int]] = defaultdict(list)
+        for k, i in enumerate(unique):
+            documents[(requests[i].task_name, requests[i].doc_id)].append(k)
+        if self.certify:
+            scores = self.scorer.score_certified(pieces, list(documents.values()))
+        else:
+            flat = iter(self.scorer.score_encoded([p for request in pieces for p in request]))
+            scores = [(math.fsum(ll for ll, _ in parts), all(g for _, g in parts))
+                      for parts in ([next(flat) for _ in request] for request in pieces)]
         if self.scoring == "babylm2025":
-            results = ties_to_first(requests, results)
+            scores = ties_to_first([requests[i] for i in unique], scores)
+        results = [scores[position[first[request_key(req, i)]]]
+                   for i, req in enumerate(requests)]
         for req, result in zip(requests, results, strict=True):
             self.cache_hook.add_partial("loglikelihood", req.args, result)
+        self.log_counts(len(unique))
         return results
+
+    def log_counts(self, requests: int) -> None:
+        stats, cert = self.scorer.stats, self.scorer.certificate
+        run_log.info(
+            "classit: %d requests, %d token positions computed (trie bound %d, %.2fx); "
+            "%d documents certified, %d scored again in float64 (%d positions); largest "
+            "float32 error %.1f%% of its bound", requests, stats.positions, stats.trie_bound,
+            stats.positions / max(1, stats.trie_bound), cert.documents, cert.rescored,
+            self.scorer.exact_stats.positions, 100 * cert.worst)
+        if cert.widened > 1:
+            log.warning(
+                "classit: a float32 error exceeded half its bound; the bound was widened "
+                "%.1fx for this run (more documents were scored again in float64).",
+                cert.widened)
 
     def loglikelihood_rolling(self, requests, disable_tqdm: bool = False) -> list[float]:
         raise NotImplementedError(
@@ -136,6 +200,64 @@ class ClassitLM(LM):
         raise NotImplementedError(
             "The classit model does not generate text. For generation tasks use `--model hf`."
         )
+
+    # -- data-parallel: what lm-eval's evaluator calls when world_size > 1 ---------------
+    def all_gather(self, tensor: torch.Tensor) -> torch.Tensor:
+        if self._world_size == 1:
+            return tensor
+        import torch.distributed as dist
+
+        parts = [torch.zeros_like(tensor) for _ in range(self._world_size)]
+        dist.all_gather(parts, tensor)
+        return torch.stack(parts) if tensor.dim() == 0 else torch.cat(parts)
+
+    def gather_object(self, obj, dst: int = 0):
+        """The ranks' per-document lists, interleaved back into document order.
+
+        lm-eval gives rank r the documents r, r + n, r + 2n, ... and gathers each rank's
+        metrics and samples (dicts of lists) to concatenate them rank after rank; handed
+        back interleaved (as rank 0's, the others' emptied), every aggregation sums in the
+        order of one process, so the results file is the same to the last bit.
+        """
+        if self._world_size == 1:
+            return [obj]
+        import torch.distributed as dist
+
+        out = [None] * self._world_size if self._rank == dst else None
+        dist.gather_object(obj, out, dst=dst)
+        if out is None:
+            return None
+        return [interleave(out), *(emptied(part) for part in out[1:])]
+
+    def barrier(self) -> None:
+        if self._world_size > 1:
+            import torch.distributed as dist
+
+            dist.barrier()
+
+
+def interleave(parts: list):
+    """Dicts of lists (nested) from each rank, merged key by key, lists round-robin."""
+    if isinstance(parts[0], dict):
+        keys = dict.fromkeys(k for part in parts for k in part)
+        return {k: interleave([part.get(k, []) for part in parts]) for k in keys}
+    merged, longest = [], max(len(part) for part in parts)
+    for i in range(longest):
+        merged += [part[i] for part in parts if i < len(part)]
+    return merged
+
+
+def emptied(part):
+    """`part` with every list emptied (its keys kept)."""
+    return {k: emptied(v) for k, v in part.items()} if isinstance(part, dict) else []
+
+
+def request_key(request, index: int) -> tuple:
+    """What identifies a request: its task, document and candidate index (else its place)."""
+    doc_id = getattr(request, "doc_id", None)
+    if doc_id is None:
+        return ("request", index)
+    return (request.task_name, doc_id, request.idx)
 
 
 def ties_to_first(requests, results: list[tuple[float, bool]]) -> list[tuple[float, bool]]:
@@ -154,6 +276,18 @@ def ties_to_first(requests, results: list[tuple[float, bool]]) -> list[tuple[flo
             seen.add(ll)
             out[i] = (ll, greedy)
     return out
+
+
+def join_processes() -> tuple[int, int]:
+    """(rank, world size): under torchrun / accelerate launch, joins their process group."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return 0, 1
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return dist.get_rank(), dist.get_world_size()
 
 
 def check_known(arguments: dict) -> None:
@@ -182,9 +316,21 @@ def int_argument(name: str, value: object, minimum: int) -> int:
     return number
 
 
-def pick_device(device: str | None) -> str:
-    """`device`, or the CPU when it names CUDA and CUDA is not available (lm-eval's hf rule)."""
+def bool_argument(name: str, value: object) -> bool:
+    """A true/false model argument (`--model_args` gives bools or strings)."""
+    if isinstance(value, bool):
+        return value
+    if str(value).strip().lower() in BOOLEANS:
+        return BOOLEANS[str(value).strip().lower()]
+    raise OptionError(f"classit model: {name}={value!r} must be true or false.")
+
+
+def pick_device(device: str | None, parallel: bool = False) -> str:
+    """`device`, or the CPU when it names CUDA and CUDA is not available (lm-eval's hf rule);
+    each data-parallel process on a GPU machine takes the GPU of its LOCAL_RANK."""
     cuda = torch.cuda.is_available()
+    if parallel and cuda:
+        return f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
     if device is None:
         return "cuda" if cuda else "cpu"
     device = str(device)

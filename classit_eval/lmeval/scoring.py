@@ -28,12 +28,15 @@ without the backend importing the task.
 
 from __future__ import annotations
 
+import copy
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
 from tqdm import tqdm
 
+from classit_eval.lmeval.trie import Stats, TrieScorer, trie_size
 from classit_eval.names import ENCODING_FIELD
 
 MODES = ("full", "babylm2025")
@@ -132,21 +135,49 @@ def encoding(name: str) -> Encoding:
 
 
 # -- the scorer ---------------------------------------------------------------------------
+ENGINES = ("trie", "sequences")
+# The float32 error of a request's log-probability is taken to be at most this many nats
+# per scored token (ERROR_PER_TOKEN[dtype] * scored tokens). Measured on SmolLM2-135M over
+# the whole fast suite, float32 against float64: at most 3.0e-5 per token (docs/zero_shot.md).
+# The bound is scaled with the dtype's machine epsilon; a run that finds it exceeded
+# widens it (see Scorer.score_certified).
+ERROR_PER_TOKEN_EPS = 2**13  # in units of the dtype's epsilon: 9.8e-4 nats for float32
+
+
+EXACT_BATCH, EXACT_CACHE_TOKENS = 64, 2**30  # fixed, so float64 scores never depend on a run
+
+
+def error_per_token(dtype: torch.dtype) -> float:
+    """The assumed rounding error of one token's log-probability computed in `dtype`."""
+    return ERROR_PER_TOKEN_EPS * torch.finfo(dtype).eps
+
+
 class Scorer:
-    """Sums of token log-probabilities of continuations given contexts."""
+    """Sums of token log-probabilities of continuations given contexts.
+
+    `engine="trie"` (default) computes each distinct prefix of a call's sequences once
+    (classit_eval.lmeval.trie); `engine="sequences"` runs each distinct sequence that is
+    not a prefix of another as one row, the reference the trie is tested against.
+    `stats` counts the token positions computed (`stats.positions`), against the trie's
+    size (`stats.trie_bound`); `exact_stats` those of the float64 re-scoring.
+    """
 
     def __init__(self, model, tokenizer, mode: str = "full", batch_size: int = 32,
                  prefix_token_id: int | None = None, max_length: int | None = None,
-                 progress: bool = True) -> None:
+                 progress: bool = True, engine: str = "trie", cache_tokens: int = 16384,
+                 exact_model: Callable[[], torch.nn.Module] | None = None) -> None:
         if mode not in MODES:
             raise ValueError(f"scoring={mode!r} is not a mode; choose one of {', '.join(MODES)}.")
+        if engine not in ENGINES:
+            raise ValueError(f"engine={engine!r} is not an engine; choose {' or '.join(ENGINES)}.")
         if not getattr(tokenizer, "is_fast", False):
             raise ValueError(
                 f"{type(tokenizer).__name__} is not a fast tokenizer: character offsets are "
                 "needed to find the scored span. Load the model's tokenizer.json (use_fast=True)."
             )
-        self.model, self.tokenizer, self.mode = model, tokenizer, mode
+        self.model, self.tokenizer, self.mode, self.engine = model, tokenizer, mode, engine
         self.batch_size = max(1, int(batch_size))
+        self.cache_tokens = cache_tokens
         self.max_length = max_length or getattr(model.config, "max_position_embeddings", None)
         self.progress = progress
         if prefix_token_id is None:
@@ -161,6 +192,12 @@ class Scorer:
         self.prefix_token_id = prefix_token_id
         self.pad_token_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (
             prefix_token_id if prefix_token_id is not None else 0)
+        self.stats, self.exact_stats = Stats(), Stats()
+        self.certificate = Certificate()
+        self._exact_loader, self._exact = exact_model, None
+        self._tries: dict[torch.nn.Module, TrieScorer] = {}
+        if engine == "trie":  # checks the model's LM head now, not in the middle of a run
+            self._tries[model] = TrieScorer(model, pad_token_id=self.pad_token_id)
 
     # -- tokenisation -------------------------------------------------------------------
     def encode(self, context: str, continuation: str) -> Encoded:
@@ -186,13 +223,124 @@ class Scorer:
         return self.score_encoded(encoded)
 
     def score_encoded(self, encoded: Sequence[Encoded]) -> list[tuple[float, bool]]:
-        return score_sequences(self.model, encoded, self.batch_size, self.pad_token_id,
-                               self.max_length, self.progress, f"scoring ({self.mode})")
+        return self._score(self.model, encoded, self.batch_size, self.cache_tokens, self.stats,
+                           self.progress)
+
+    def _score(self, model, encoded: Sequence[Encoded], batch_size: int, cache_tokens: int,
+               stats: Stats, progress: bool) -> list[tuple[float, bool]]:
+        longest = max((len(e.tokens) for e in encoded), default=0)
+        if self.max_length and longest > self.max_length:
+            raise ValueError(
+                f"A request is {longest} tokens long, over the model's {self.max_length}; "
+                "shorten the inputs or pass max_length=<n> if the model supports longer ones."
+            )
+        desc = f"scoring ({self.mode}, {str(model.dtype).removeprefix('torch.')})"
+        if self.engine == "sequences":
+            return score_sequences(model, encoded, batch_size, self.pad_token_id,
+                                   self.max_length, progress, desc, stats)
+        if model not in self._tries:
+            self._tries[model] = TrieScorer(model, pad_token_id=self.pad_token_id)
+        scorer = self._tries[model]
+        scorer.batch_size, scorer.cache_tokens = batch_size, cache_tokens
+        scorer.progress, scorer.desc = progress, desc
+        scores, run = scorer.score(encoded)
+        stats.add(run)
+        return scores
+
+    # -- certified decisions ------------------------------------------------------------
+    def score_certified(self, requests: Sequence[Sequence[Encoded]],
+                        documents: Sequence[Sequence[int]]) -> list[tuple[float, bool]]:
+        """Scores of requests (each the sum of its pieces), whose decisions are float64's.
+
+        `documents` lists the requests that are one document's candidates. All requests
+        are scored in the model's dtype; a document whose best candidate is not ahead of
+        every other by more than the sum of their error bounds (ERROR_PER_TOKEN_EPS, per
+        scored token) is scored again in float64, alone, one row at a time, and those
+        scores replace its candidates'. Which candidate is best, and whether there is a
+        tie, is then what float64 decides, at any batch size and in any process. A
+        re-scored request whose error exceeds half its bound shows that the bound is too
+        tight for this model: it is widened and the documents checked again.
+        """
+        flat = [piece for pieces in requests for piece in pieces]
+        scores = iter(self.score_encoded(flat))
+        first = [_sum([next(scores) for _ in pieces]) for pieces in requests]
+        per_token = error_per_token(self.model.dtype)
+        bounds = [per_token * max(1, sum(len(p.span) for p in pieces)) for pieces in requests]
+        out, rescored, scale, worst = list(first), set(), 1.0, 0.0
+        cert = self.certificate
+        cert.documents += sum(len(doc) > 1 for doc in documents)
+        while True:
+            todo = [d for d, doc in enumerate(documents) if d not in rescored and len(doc) > 1
+                    and not _separated([first[i][0] for i in doc],
+                                       [bounds[i] * scale for i in doc])]
+            if not todo:
+                break
+            for d in tqdm(todo, desc="float64 re-scoring", disable=not self.progress):
+                doc = documents[d]
+                for i, exact in zip(doc, self.exact_scores([requests[i] for i in doc]),
+                                    strict=True):
+                    out[i] = exact
+                    worst = max(worst, abs(exact[0] - first[i][0]) / bounds[i])
+                rescored.add(d)
+            if worst <= 0.5 * scale:
+                break
+            scale = 2 * worst
+        cert.rescored += len(rescored)
+        cert.worst, cert.widened = max(cert.worst, worst), max(cert.widened, scale)
+        return out
+
+    def exact_scores(self, requests: Sequence[Sequence[Encoded]]) -> list[tuple[float, bool]]:
+        """The requests scored in float64 by themselves (a document's candidates): a function
+        of these requests alone, whatever the batch size and whatever else the run scores.
+        Equal token sequences are one trie path, so equal candidates tie exactly."""
+        flat = [piece for pieces in requests for piece in pieces]
+        scores = iter(self._score(self.exact_model(), flat, EXACT_BATCH, EXACT_CACHE_TOKENS,
+                                  self.exact_stats, False))
+        return [_sum([next(scores) for _ in pieces]) for pieces in requests]
+
+    def exact_model(self) -> torch.nn.Module:
+        """The float64 model: this one if it is float64, else a copy made on first use."""
+        if self.model.dtype == torch.float64:
+            return self.model
+        if self._exact is None:
+            if self._exact_loader is not None:
+                self._exact = self._exact_loader()
+            else:
+                self._exact = copy.deepcopy(self.model).to(torch.float64)
+        return self._exact
+
+    @property
+    def positions(self) -> int:
+        """Token positions computed so far, float64 re-scoring included (padding excluded)."""
+        return self.stats.positions + self.exact_stats.positions
+
+
+@dataclass
+class Certificate:
+    """What score_certified did: documents decided, documents re-scored in float64, the
+    largest float32 error seen (as a fraction of its bound), and the widened bound scale."""
+
+    documents: int = 0
+    rescored: int = 0
+    worst: float = 0.0
+    widened: float = 1.0
+
+
+def _sum(parts: list[tuple[float, bool]]) -> tuple[float, bool]:
+    return math.fsum(ll for ll, _ in parts), all(g for _, g in parts)
+
+
+def _separated(values: list[float], bounds: list[float]) -> bool:
+    """The best value exceeds every other by more than both their bounds (so no tie)."""
+    best = max(range(len(values)), key=values.__getitem__)
+    return all(values[best] - values[j] > bounds[best] + bounds[j]
+               for j in range(len(values)) if j != best)
 
 
 def score_sequences(model, encoded: Sequence[Encoded], batch_size: int = 32,
                     pad_token_id: int = 0, max_length: int | None = None,
-                    progress: bool = False, desc: str = "scoring") -> list[tuple[float, bool]]:
+                    progress: bool = False, desc: str = "scoring",
+                    stats: Stats | None = None) -> list[tuple[float, bool]]:
     """(sum of span log-probabilities, every span token the argmax) per encoded request.
 
     Distinct token sequences that are a prefix of another are read off the longer one; the
@@ -200,6 +348,13 @@ def score_sequences(model, encoded: Sequence[Encoded], batch_size: int = 32,
     """
     hosts = _prefix_hosts([e.tokens for e in encoded])
     unique_hosts = sorted(set(hosts.values()), key=lambda t: (-len(t), t))
+    if stats is not None:
+        stats.trie_bound += trie_size(sorted({e.tokens for e in encoded}))
+        stats.positions += sum(len(h) for h in unique_hosts)
+        stats.padded += sum(len(b) * len(b[0]) for b in
+                            (unique_hosts[i:i + batch_size]
+                             for i in range(0, len(unique_hosts), batch_size)))
+        stats.calls += -(-len(unique_hosts) // batch_size)
     token_logprobs: dict[tuple[int, ...], tuple[torch.Tensor, torch.Tensor]] = {}
     batches = [unique_hosts[i:i + batch_size] for i in range(0, len(unique_hosts), batch_size)]
     for batch in tqdm(batches, desc=desc, disable=not progress):

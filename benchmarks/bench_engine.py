@@ -1,0 +1,244 @@
+"""The scoring engine against stock lm-eval and the backend before it, in one process.
+
+    OMP_NUM_THREADS=1 python benchmarks/bench_engine.py [--model DIR] [--fraction 0.02]
+        [--full] [--families blimp,ewok]
+
+Prints, on one machine in one run:
+
+1. the time to build the requests of the full `classit_zero_shot` (reading the data apart),
+   and to read them back from lm-eval's request cache (`--cache_requests true`);
+2. per family of `classit_zero_shot_fast`, the token positions a forward pass computes:
+   as separate sequences (what stock `--model hf` computes; BOS included), the trie bound
+   (distinct prefixes), and what the engine computes at batch size 32 (its schedule,
+   counted without the model: classit_eval.lmeval.trie.plan);
+3. per family, the wall time of a proportional subset (`--fraction` of every subtask's
+   documents; the reading task whole) under stock `--model hf` (dtype float32, batch 32),
+   the backend before the engine (`--model classit` with engine=sequences, dtype=float64,
+   certify=false) and the engine (`--model classit`, batch 32), in turn, family by family;
+4. with `--full`, the whole fast suite end to end: the engine measured (the README's main
+   job: `classit-eval run --model classit --tasks classit_zero_shot_fast`, a separate
+   process), hf and the old backend extrapolated from their subsets: their time outside
+   scoring as measured, plus their scoring time times the ratio of separate-sequence
+   positions of the whole family to the subset's, plus their model loading.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import lm_eval
+import torch
+from lm_eval.api.registry import get_model
+
+import classit_eval.lmeval.backend  # noqa: F401  (registers `classit`)
+from classit_eval.lmeval.plugin import task_manager
+from classit_eval.lmeval.scoring import Scorer, babylm2025_reader
+from classit_eval.lmeval.trie import plan, trie_size
+from classit_eval.names import ENCODING_FIELD
+
+FAMILIES = {  # family -> lm-eval group
+    "blimp": "classit_blimp_fast", "supplement": "classit_blimp_supplement_fast",
+    "ewok": "classit_ewok_fast", "entity_tracking": "classit_entity_tracking_fast",
+    "wug_adj": "classit_wug_adj_fast", "reading": "classit_reading_fast",
+}
+BACKENDS = {  # name -> (lm-eval model, model arguments beyond pretrained)
+    "hf": ("hf", "dtype=float32"),
+    "old": ("classit", "engine=sequences,dtype=float64,certify=false"),
+    "engine": ("classit", ""),
+}
+
+
+def leaf_tasks(task_dict: dict) -> dict:
+    """{task name: Task} of a TaskManager.load result."""
+    return dict(task_dict["tasks"])
+
+
+def build_time(tm) -> None:
+    """Seconds to load the data of the full suite and to build its requests."""
+    start = time.perf_counter()
+    tasks = leaf_tasks(tm.load(["classit_zero_shot"]))
+    loaded = time.perf_counter()
+    for task in tasks.values():
+        task.build_all_requests(rank=0, world_size=1)
+    built = time.perf_counter()
+    n = sum(len(t.instances) for t in tasks.values())
+    with tempfile.TemporaryDirectory() as cache:
+        import lm_eval.caching.cache as request_cache
+
+        request_cache.PATH = cache
+        for task in tasks.values():
+            task.build_all_requests(rank=0, world_size=1, cache_requests=True)
+        start_cached = time.perf_counter()
+        for task in tasks.values():
+            task.build_all_requests(rank=0, world_size=1, cache_requests=True)
+        cached = time.perf_counter()
+    print(f"full classit_zero_shot: {n} requests; reading the data {loaded - start:.1f} s, "
+          f"building the requests {built - loaded:.1f} s, from lm-eval's request cache "
+          f"{cached - start_cached:.1f} s", flush=True)
+
+
+def positions(tm, tokenizer, fraction: float, cache_tokens: int,
+              batch_size: int) -> dict[str, dict[str, float]]:
+    """Per family: requests and separate-sequence positions of the whole family and of the
+    subset that lm-eval's `--limit fraction` takes, the trie bound and the engine's plan."""
+    scorer = Scorer.__new__(Scorer)  # only its encoder: no model needed
+    scorer.tokenizer, scorer.mode = tokenizer, "full"
+    scorer.prefix_token_id = (tokenizer.bos_token_id if tokenizer.bos_token_id is not None
+                              else tokenizer.eos_token_id)
+    out = {}
+    for family, group in FAMILIES.items():
+        tasks = leaf_tasks(tm.load([group]))
+        encoded, total, subset, requests, sub_requests = [], 0, 0, 0, 0
+        for task in tasks.values():
+            task.build_all_requests(rank=0, world_size=1)
+            n_docs = len(task.eval_docs)
+            limit = n_docs if family == "reading" else math.ceil(n_docs * fraction)
+            for inst in task.instances:
+                name = (inst.doc or {}).get(ENCODING_FIELD)
+                pieces = (babylm2025_reader(tokenizer, *inst.args) if name
+                          else [scorer.encode(*inst.args)])
+                length = sum(len(p.tokens) for p in pieces)
+                encoded += pieces
+                total += length
+                requests += 1
+                if inst.doc_id < limit:
+                    subset += length
+                    sub_requests += 1
+        engine = plan(encoded, batch_size, cache_tokens)
+        out[family] = {"requests": requests, "separate": total, "subset": subset,
+                       "subset_requests": sub_requests, "engine": engine.positions,
+                       "trie": trie_size(sorted({p.tokens for p in encoded}))}
+    return out
+
+
+def timed_run(lm, group: str, limit: float | None, tm) -> dict[str, float]:
+    """One lm-eval run: its wall time, the time inside loglikelihood, its accuracies."""
+    inner = {"scoring": 0.0}
+    score = lm.loglikelihood
+
+    def timed(requests, *args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return score(requests, *args, **kwargs)
+        finally:
+            inner["scoring"] += time.perf_counter() - start
+
+    lm.loglikelihood = timed
+    start = time.perf_counter()
+    out = lm_eval.simple_evaluate(model=lm, tasks=[group], limit=limit, task_manager=tm)
+    wall = time.perf_counter() - start
+    del lm.loglikelihood
+    metrics = {f"{task}:{k}": v for task, r in out["results"].items() for k, v in r.items()
+               if k.split(",")[0] in ("acc", "spearman") and not k.endswith("stderr")}
+    return {"wall": wall, "scoring": inner["scoring"], "metrics": metrics}
+
+
+def full_run(model: str, batch_size: int, out: Path) -> float:
+    """Seconds of the README's main job: the whole fast suite through `classit-eval run`."""
+    command = [sys.executable, "-m", "classit_eval", "run", "--model", "classit",
+               "--model_args", f"pretrained={model}", "--device", "cpu", "--batch_size",
+               str(batch_size), "--tasks", "classit_zero_shot_fast", "--output_path", str(out)]
+    start = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    (out / "log.txt").write_text(done.stdout + done.stderr)
+    if done.returncode:
+        raise SystemExit(f"the full run failed; its output is in {out / 'log.txt'}")
+    table = [line for line in done.stdout.splitlines() if line.startswith("|")]
+    print("\n".join(table))
+    return seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default=None, help="default: SmolLM2-135M-Instruct")
+    parser.add_argument("--fraction", type=float, default=0.02,
+                        help="subset: this fraction of every subtask's documents")
+    parser.add_argument("--full", action="store_true",
+                        help="also run the whole fast suite with the engine (end to end)")
+    parser.add_argument("--output", default="results/bench_engine",
+                        help="where the full run writes its results")
+    parser.add_argument("--families", default=",".join(FAMILIES))
+    parser.add_argument("--batch-size", type=int, default=32)
+    args = parser.parse_args()
+    if args.model is None:
+        from classit_eval.data.smollm2 import checkpoint
+
+        args.model = str(checkpoint())
+    families = args.families.split(",")
+    print(f"model {args.model}; torch threads {torch.get_num_threads()}; "
+          f"load average {os.getloadavg()[0]:.1f}", flush=True)
+    tm = task_manager(classit_only=True)
+    build_time(tm)
+
+    lms, load_time = {}, {}
+    for name, (model, extra) in BACKENDS.items():
+        start = time.perf_counter()
+        arguments = ",".join(a for a in (f"pretrained={args.model}", extra) if a)
+        lms[name] = get_model(model).create_from_arg_string(
+            arguments, {"batch_size": args.batch_size, "device": "cpu"})
+        load_time[name] = time.perf_counter() - start
+    engine = lms["engine"].scorer
+    counts = positions(tm, lms["engine"].tokenizer, args.fraction, engine.cache_tokens,
+                       args.batch_size)
+    print("\ntoken positions (the model's tokenizer, BOS included; engine: its plan at "
+          f"batch size {args.batch_size})")
+    print(f"{'family':16} {'requests':>9} {'separate':>10} {'trie bound':>11} {'engine':>9} "
+          f"{'engine/trie':>11} {'separate/engine':>15}")
+    for family in [*FAMILIES, "total"]:
+        c = (counts[family] if family in counts else
+             {k: sum(counts[f][k] for f in FAMILIES) for k in ("requests", "separate", "trie",
+                                                              "engine")})
+        print(f"{family:16} {c['requests']:9d} {c['separate']:10d} {c['trie']:11d} "
+              f"{c['engine']:9d} {c['engine'] / c['trie']:11.2f} "
+              f"{c['separate'] / c['engine']:15.1f}", flush=True)
+
+    runs: dict[str, dict[str, dict]] = defaultdict(dict)
+    for family in families:
+        limit = None if family == "reading" else args.fraction
+        for name, lm in lms.items():
+            runs[family][name] = timed_run(lm, FAMILIES[family], limit, tm)
+            print(f"{family:16} subset {name:7} {runs[family][name]['wall']:8.1f} s "
+                  f"(scoring {runs[family][name]['scoring']:.1f} s)", flush=True)
+
+    print(f"\nsubset wall time, seconds ({args.fraction:.0%} of each subtask's documents; "
+          "reading whole)")
+    print(f"{'family':16} {'hf':>8} {'old':>8} {'engine':>8} {'hf/engine':>10} "
+          f"{'old/engine':>10}  accuracies old == engine")
+    for family in families:
+        r = runs[family]
+        same = (r["old"]["metrics"] == r["engine"]["metrics"]
+                if family not in ("wug_adj", "reading") else "(continuous)")
+        print(f"{family:16} {r['hf']['wall']:8.1f} {r['old']['wall']:8.1f} "
+              f"{r['engine']['wall']:8.1f} {r['hf']['wall'] / r['engine']['wall']:10.1f} "
+              f"{r['old']['wall'] / r['engine']['wall']:10.1f}  {same}")
+    cert = engine.certificate
+    print(f"engine: {cert.documents} documents certified, {cert.rescored} scored again in "
+          f"float64, largest float32 error {100 * cert.worst:.1f}% of its bound")
+
+    estimates = {}
+    for name in ("hf", "old"):
+        estimates[name] = load_time[name] + sum(
+            runs[f][name]["wall"] - runs[f][name]["scoring"] + runs[f][name]["scoring"]
+            * counts[f]["separate"] / counts[f]["subset"] for f in families)
+    print(f"\nwhole fast suite extrapolated from the subsets (+ model loading): hf "
+          f"{estimates['hf']:.0f} s, old {estimates['old']:.0f} s")
+    if not args.full:
+        return
+    del lms  # free their memory for the full run
+    seconds = full_run(args.model, args.batch_size, Path(args.output))
+    print(f"whole fast suite, engine measured end to end (classit-eval run): {seconds:.0f} s; "
+          f"hf/engine {estimates['hf'] / seconds:.1f}, old/engine "
+          f"{estimates['old'] / seconds:.1f}")
+
+
+if __name__ == "__main__":
+    main()

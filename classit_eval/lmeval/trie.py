@@ -1,0 +1,403 @@
+"""Prefix-tree scoring: every distinct prefix of a run's token sequences is computed once.
+
+    scores, stats = score_trie(model, encoded, batch_size=32)
+
+The token sequences of all requests form a trie, stored compressed (a radix tree): a node
+is a segment of tokens shared by all sequences below it, and its children are where they
+part. Each node is run through the model once, in a batch of nodes, after its ancestors:
+the keys and values of its ancestors' tokens (their KV cache) are its past, so its tokens
+attend to the whole prefix without computing it again. The LM head and log-softmax are
+applied only at positions whose next token is scored (inside the segment, and at its last
+token for each child whose first token is scored), and the last token of a sequence that
+no other sequence extends is not computed at all: nothing reads its hidden state. So a run
+computes fewer token positions than the trie has nodes (`Stats.trie_bound`).
+
+Memory stays bounded: a node's keys and values are kept only until the nodes below it are
+computed, and the sorted sequences are taken in windows of at most `cache_tokens` trie
+nodes, each window its own tree, so at most that many tokens' keys and values are held at
+once. A prefix shared across a window boundary is computed once in each window: a smaller
+cap costs more computation, never more memory; with `cache_tokens=1` every sequence is its
+own window, as if scored alone.
+
+The results equal scoring each sequence alone, up to floating-point rounding: the model
+sees the same tokens at the same positions with the same attention, only in other batch
+shapes. Padding is masked out of attention and its positions are never read.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import math
+import os
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+import torch
+from tqdm import tqdm
+
+Tokens = tuple[int, ...]
+HEAD_ROWS = 512  # hidden states per LM-head call: bounds the logits' memory
+GQA_VARIABLE = "TRANSFORMERS_SDPA_FORCE_GQA"
+ROW_TOKENS = 16  # a batch holds at most batch_size * ROW_TOKENS positions (or one row)
+
+
+@dataclass
+class Stats:
+    """What a run computed: token positions (padding excluded), padded positions, calls."""
+
+    positions: int = 0
+    padded: int = 0
+    calls: int = 0
+    trie_bound: int = 0  # the trie's nodes: distinct non-empty prefixes of the sequences
+
+    def add(self, other: Stats) -> None:
+        self.positions += other.positions
+        self.padded += other.padded
+        self.calls += other.calls
+        self.trie_bound += other.trie_bound
+
+
+@dataclass(eq=False)
+class Node:
+    """A segment of tokens at positions `start` .. `start + len(tokens) - 1`."""
+
+    tokens: Tokens
+    start: int
+    parent: Node | None
+    children: list[Node] = field(default_factory=list)
+    scored: set[int] = field(default_factory=set)  # offsets whose log-probability is wanted
+    logprobs: dict[int, tuple[float, bool]] = field(default_factory=dict)  # offset -> (lp, argmax)
+    kv: tuple[torch.Tensor, torch.Tensor] | None = None  # (layers, heads, len, dim) each
+    waiting: int = 0  # children whose subtrees are not computed yet
+
+    @property
+    def end(self) -> int:
+        return self.start + len(self.tokens)
+
+    @property
+    def computed_length(self) -> int:
+        """Tokens run through the model: all, but a leaf's last (nothing reads it)."""
+        return len(self.tokens) if self.children else len(self.tokens) - 1
+
+
+def common_prefix(a: Tokens, b: Tokens) -> int:
+    n = min(len(a), len(b))
+    for i in range(n):
+        if a[i] != b[i]:
+            return i
+    return n
+
+
+def trie_size(sorted_sequences: Sequence[Tokens]) -> int:
+    """The number of trie nodes (distinct non-empty prefixes) of sorted distinct sequences."""
+    size, prev = 0, ()
+    for seq in sorted_sequences:
+        size += len(seq) - common_prefix(prev, seq)
+        prev = seq
+    return size
+
+
+def build_tree(sorted_sequences: Sequence[Tokens]) -> tuple[Node, dict[Tokens, Node]]:
+    """The radix tree of sorted distinct sequences, and the node each sequence ends at.
+
+    In sorted order a sequence shares with the whole tree built so far exactly its common
+    prefix with the previous sequence, so `path` (the previous sequence's nodes) is all
+    that is needed: cut it at the common prefix, splitting a node if the cut falls inside,
+    and hang the rest of the sequence there. A sequence that extends the previous one
+    extends its node instead: the words of a sentence are one segment, computed in one
+    row. A sequence's node is then the one holding its last token or a node below it on
+    its path (`_walk` climbs by position).
+    """
+    root = Node((), 0, None)
+    ends: dict[Tokens, Node] = {}
+    path, prev = [root], ()
+    for seq in sorted_sequences:
+        shared = common_prefix(prev, seq)
+        if prev and shared == len(prev):  # `prev` is a prefix of `seq`, its node a leaf
+            path[-1].tokens += seq[shared:]
+            ends[seq] = path[-1]
+            prev = seq
+            continue
+        while len(path) > 1 and path[-1].start >= shared:
+            path.pop()
+        node = path[-1]
+        if node.end > shared:  # the cut is inside `node`: its upper part becomes a new node
+            upper = Node(node.tokens[: shared - node.start], node.start, node.parent, [node])
+            node.parent.children[node.parent.children.index(node)] = upper
+            node.tokens, node.start, node.parent = node.tokens[shared - node.start:], shared, upper
+            path[-1] = node = upper
+        leaf = Node(seq[shared:], shared, node)
+        node.children.append(leaf)
+        path.append(leaf)
+        ends[seq] = leaf
+        prev = seq
+    return root, ends
+
+
+def _walk(end: Node, positions: Sequence[int]):
+    """(node, offset) of each position of a sequence ending at `end`, last position first."""
+    node = end
+    for p in sorted(positions, reverse=True):
+        while node.start > p:
+            node = node.parent
+        yield node, p - node.start
+
+
+def windows(sorted_sequences: Sequence[Tokens], cache_tokens: int) -> list[list[Tokens]]:
+    """Consecutive runs of sorted sequences whose tries have at most `cache_tokens` nodes
+    (a single longer sequence is a window of its own)."""
+    out: list[list[Tokens]] = []
+    size, prev = 0, ()
+    for seq in sorted_sequences:
+        new = len(seq) - common_prefix(prev, seq)
+        if out and size + new <= cache_tokens:
+            out[-1].append(seq)
+            size += new
+        else:
+            out.append([seq])
+            size = len(seq)
+        prev = seq
+    return out
+
+
+def schedule(root: Node, batch_size: int) -> Iterator[list[Node]]:
+    """The tree's nodes in batches, a level at a time, each level sorted by length so that
+    a batch holds segments of about one length and pads little. A node's keys and values
+    are freed once its subtree is computed (after its batch is handed back)."""
+    level = [root]
+    while level:
+        ready = [child for node in level for child in node.children
+                 if child.computed_length > 0]
+        for node in level:
+            node.waiting = sum(child.computed_length > 0 for child in node.children)
+        ready.sort(key=lambda n: -n.computed_length)  # stable: sorted order otherwise
+        for batch in batches(ready, batch_size):
+            yield batch
+            for node in batch:
+                if not any(child.computed_length > 0 for child in node.children):
+                    _finish(node)
+        level = ready
+
+
+def batches(ready: list[Node], batch_size: int) -> list[list[Node]]:
+    """Consecutive nodes (longest first), at most `batch_size` rows; a batch ends before
+    a node that would pad its rows beyond `batch_size * ROW_TOKENS` positions or that is
+    less than half as long as its first: a few long segments run in a batch of their own
+    rather than padded with many short ones."""
+    out: list[list[Node]] = []
+    budget = batch_size * ROW_TOKENS
+    for node in ready:
+        batch = out[-1] if out else None
+        if (batch and len(batch) < batch_size
+                and (len(batch) + 1) * batch[0].computed_length <= budget
+                and 2 * node.computed_length >= batch[0].computed_length):
+            batch.append(node)
+        else:
+            out.append([node])
+    return out
+
+
+def plan(encoded: Sequence, batch_size: int = 32, cache_tokens: int = 16384) -> Stats:
+    """What TrieScorer.score computes for these requests, counted without a model."""
+    sequences = sorted({e.tokens for e in encoded})
+    stats = Stats(trie_bound=trie_size(sequences))
+    for part in windows(sequences, cache_tokens):
+        root, _ = build_tree(part)
+        for batch in schedule(root, batch_size):
+            lengths = [n.computed_length for n in batch]
+            stats.positions += sum(lengths)
+            stats.padded += len(batch) * max(lengths)
+            stats.calls += 1
+    return stats
+
+
+class TrieScorer:
+    """Scores token sequences of one model by prefix tree; see the module doc."""
+
+    def __init__(self, model, batch_size: int = 32, cache_tokens: int = 16384,
+                 pad_token_id: int = 0, progress: bool = False, desc: str = "scoring") -> None:
+        self.model = model
+        self.batch_size = max(1, int(batch_size))
+        self.cache_tokens = max(1, int(cache_tokens))
+        self.pad_token_id = pad_token_id
+        self.progress, self.desc = progress, desc
+        self.base, self.head = split_head(model)
+        self.cache_argument = cache_argument(self.base)
+
+    def score(self, encoded: Sequence) -> tuple[list[tuple[float, bool]], Stats]:
+        """(sum of span log-probabilities, every span token the argmax) per encoded request."""
+        requests: dict[Tokens, list[int]] = defaultdict(list)
+        for i, e in enumerate(encoded):
+            requests[e.tokens].append(i)
+        sequences = sorted(requests)
+        stats = Stats(trie_bound=trie_size(sequences))
+        out: list[tuple[float, bool]] = [(0.0, True)] * len(encoded)
+        with tqdm(total=stats.trie_bound, desc=self.desc, disable=not self.progress) as bar:
+            for part in windows(sequences, self.cache_tokens):
+                root, ends = build_tree(part)
+                for seq in part:
+                    for i in requests[seq]:
+                        for node, offset in _walk(ends[seq], encoded[i].span):
+                            node.scored.add(offset)
+                self._compute(root, stats)
+                for seq in part:
+                    for i in requests[seq]:
+                        got = [node.logprobs[o] for node, o in _walk(ends[seq], encoded[i].span)]
+                        out[i] = (math.fsum(lp for lp, _ in got), all(g for _, g in got))
+                bar.update(trie_size(part))
+        return out, stats
+
+    def _compute(self, root: Node, stats: Stats) -> None:
+        for batch in schedule(root, self.batch_size):
+            self._forward(batch, stats)
+
+    @torch.no_grad()
+    def _forward(self, batch: list[Node], stats: Stats) -> None:
+        """One forward call over `batch` after their ancestors' keys and values."""
+        lengths = [n.computed_length for n in batch]
+        width, past = max(lengths), max(n.start for n in batch)
+        rows = len(batch)
+        ids = torch.full((rows, width), self.pad_token_id, dtype=torch.long)
+        positions = torch.zeros((rows, width), dtype=torch.long)
+        mask = torch.zeros((rows, past + width), dtype=torch.long)
+        for r, (node, length) in enumerate(zip(batch, lengths, strict=True)):
+            ids[r, :length] = torch.tensor(node.tokens[:length])
+            positions[r, :length] = torch.arange(node.start, node.start + length)
+            mask[r, : node.start] = 1
+            mask[r, past: past + length] = 1
+        cache = self._past(batch, past)
+        device = self.model.device
+        with grouped_heads_in_sdpa():
+            out = self.base(input_ids=ids.to(device), attention_mask=mask.to(device),
+                            position_ids=positions.to(device), use_cache=True,
+                            **{self.cache_argument: cache})
+        stats.positions += sum(lengths)
+        stats.padded += rows * width
+        stats.calls += 1
+        for r, (node, length) in enumerate(zip(batch, lengths, strict=True)):
+            if node.children:  # keep this segment's keys and values for the nodes below
+                node.kv = (torch.stack([layer.keys[r, :, past: past + length]
+                                        for layer in cache.layers]),
+                           torch.stack([layer.values[r, :, past: past + length]
+                                        for layer in cache.layers]))
+        self._logprobs(batch, lengths, out.last_hidden_state if self.head else out.logits)
+
+    def _past(self, batch: list[Node], past: int):
+        """A DynamicCache holding each row's ancestors' keys and values, right-padded."""
+        from transformers import DynamicCache
+
+        if past == 0:
+            return DynamicCache()
+        sample = next(a.kv for n in batch for a in _ancestors(n))
+        layers, heads, _, dim = sample[0].shape
+        keys = sample[0].new_zeros((layers, len(batch), heads, past, dim))
+        values = torch.zeros_like(keys)
+        for r, node in enumerate(batch):
+            for a in _ancestors(node):
+                keys[:, r, :, a.start: a.end] = a.kv[0]
+                values[:, r, :, a.start: a.end] = a.kv[1]
+        return DynamicCache(ddp_cache_data=[(keys[i], values[i]) for i in range(layers)])
+
+    def _logprobs(self, batch: list[Node], lengths: list[int], states: torch.Tensor) -> None:
+        """Log-probabilities of the scored tokens whose predicting position is in `batch`."""
+        width = states.shape[1]
+        where: list[int] = []  # flat (row, position) indices of the states to read
+        targets: list[tuple[int, Node, int]] = []  # (index into `where`, node, offset)
+        for r, (node, length) in enumerate(zip(batch, lengths, strict=True)):
+            for j in range(length):
+                wanted = [(node, j + 1)] if j + 1 in node.scored else []
+                if j == len(node.tokens) - 1:
+                    wanted += [(child, 0) for child in node.children if 0 in child.scored]
+                if wanted:
+                    where.append(r * width + j)
+                    targets += [(len(where) - 1, n, offset) for n, offset in wanted]
+        if not where:
+            return
+        flat = states.reshape(-1, states.shape[-1])
+        index = torch.tensor(where, device=flat.device)
+        token = torch.tensor([n.tokens[o] for _, n, o in targets], device=flat.device)
+        row = torch.tensor([i for i, _, _ in targets], device=flat.device)
+        logprob, greedy = [], []
+        for lo in range(0, len(where), HEAD_ROWS):
+            chunk = flat[index[lo: lo + HEAD_ROWS]]
+            logits = self.head(chunk) if self.head else chunk
+            logits = logits.to(torch.promote_types(logits.dtype, torch.float32))
+            pick = (row >= lo) & (row < lo + HEAD_ROWS)
+            r, t = row[pick] - lo, token[pick]
+            logprob.append(logits[r, t] - logits.logsumexp(-1)[r])
+            greedy.append(logits.argmax(-1)[r] == t)
+        values, hits = torch.cat(logprob).tolist(), torch.cat(greedy).tolist()
+        for (_, node, offset), value, hit in zip(targets, values, hits, strict=True):
+            node.logprobs[offset] = (value, hit)
+
+
+def _ancestors(node: Node):
+    a = node.parent
+    while a is not None and a.parent is not None:  # the root has no tokens
+        yield a
+        a = a.parent
+
+
+def _finish(node: Node) -> None:
+    """`node`'s subtree is computed: free its keys and values, and maybe its parent's."""
+    node.kv = None
+    parent = node.parent
+    if parent is not None and parent.parent is not None:
+        parent.waiting -= 1
+        if not parent.waiting:
+            _finish(parent)
+
+
+def split_head(model):
+    """(decoder, LM head) when `head(decoder(x).last_hidden_state)` is the model's logits,
+    so the head can be applied to chosen positions only; else (model, None): the model's own
+    logits are used, at every position (e.g. a model that scales or caps its logits)."""
+    base, head = getattr(model, "base_model", None), model.get_output_embeddings()
+    if base is None or base is model or head is None:
+        return model, None
+    ids = torch.tensor([[0, 1, 2, 3]], device=model.device)
+    with torch.no_grad():
+        expected = model(input_ids=ids).logits
+        got = head(base(input_ids=ids).last_hidden_state)
+    if got.shape != expected.shape or not torch.equal(got, expected):
+        return model, None
+    return base, head
+
+
+@contextlib.contextmanager
+def grouped_heads_in_sdpa():
+    """Let transformers hand grouped key/value heads to torch's SDPA (`enable_gqa`).
+
+    With an attention mask it otherwise copies every cached key and value once per query
+    head group first (`repeat_kv`): for short segments after a long prefix, that copy
+    took half the time. transformers reads this variable at every attention call.
+    """
+    old = os.environ.get(GQA_VARIABLE)
+    os.environ[GQA_VARIABLE] = "1"
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ[GQA_VARIABLE]
+        else:
+            os.environ[GQA_VARIABLE] = old
+
+
+def kv_bytes_per_token(model) -> int:
+    """Bytes of keys and values one token position holds in the model's cache (measured)."""
+    base = getattr(model, "base_model", model)
+    from transformers import DynamicCache
+
+    cache = DynamicCache()
+    with torch.no_grad():
+        base(input_ids=torch.tensor([[0]], device=model.device), use_cache=True,
+             **{cache_argument(base): cache})
+    return sum(layer.keys.nbytes + layer.values.nbytes for layer in cache.layers)
+
+
+def cache_argument(model) -> str:
+    """The keyword a model's forward takes its KV cache by (transformers renamed it)."""
+    parameters = inspect.signature(model.forward).parameters
+    return "cache" if "cache" in parameters else "past_key_values"

@@ -1,0 +1,155 @@
+"""The prefix-tree engine: its tree, its exactness, its counter, its memory cap, its decisions."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, GPT2Config, GPT2LMHeadModel
+
+from classit_eval.data.files import find_file, read_jsonl
+from classit_eval.lmeval import scoring
+from classit_eval.lmeval.scoring import Scorer, babylm2025_reader, score_sequences
+from classit_eval.lmeval.trie import TrieScorer, build_tree, plan, trie_size
+
+
+@pytest.fixture(scope="module")
+def tiny64(tiny_model):
+    """The tiny LLaMA in float64, where two ways of computing agree to ~1e-13."""
+    model = AutoModelForCausalLM.from_pretrained(tiny_model, dtype=torch.float64).eval()
+    return model, AutoTokenizer.from_pretrained(tiny_model)
+
+
+@pytest.fixture(scope="module")
+def pieces(tiny64, eval_data):
+    """Real requests of every shape: sentences, context + target, a long shared prefix with
+    five options, and the official reader's word steps (several pieces per word)."""
+    _, tok = tiny64
+    blimp = read_jsonl(find_file("fast_eval/blimp_fast/wh_island.jsonl", eval_data))[:12]
+    ewok = read_jsonl(find_file("fast_eval/ewok_fast/material-dynamics.jsonl", eval_data))[:8]
+    entity = read_jsonl(find_file("fast_eval/entity_tracking_fast/regular.jsonl", eval_data))[:4]
+    scorer = Scorer(*tiny64, progress=False)
+    requests = ([("", " " + r[k]) for r in blimp for k in ("sentence_good", "sentence_bad")]
+                + [(r["Context1"], " " + r[k]) for r in ewok for k in ("Target1", "Target2")]
+                + [(r["input_prefix"], o) for r in entity for o in r["options"]])
+    out = [[scorer.encode(c, x)] for c, x in requests]
+    words = "The cat sat on the mat because it was warm".split()
+    out += [babylm2025_reader(tok, " ".join(words[:i]), w) for i, w in enumerate(words)]
+    return out
+
+
+def test_tree_holds_every_sequence_once():
+    random.seed(0)
+    sequences = sorted({tuple(random.choice((1, 2, 3)) for _ in range(random.randint(1, 6)))
+                        for _ in range(200)})
+    root, ends = build_tree(sequences)
+    nodes, stack = 0, list(root.children)
+    while stack:
+        node = stack.pop()
+        nodes += len(node.tokens)
+        assert node.start == node.parent.end if node.parent.parent else node.start == 0
+        stack += node.children
+    assert nodes == trie_size(sequences)  # every distinct prefix is one position of one node
+    for seq in sequences:  # a sequence is read back by climbing from its node
+        node, tokens = ends[seq], {}
+        for p in range(len(seq) - 1, -1, -1):
+            while node.start > p:
+                node = node.parent
+            tokens[p] = node.tokens[p - node.start]
+        assert tuple(tokens[p] for p in range(len(seq))) == seq
+
+
+@pytest.mark.parametrize(("batch_size", "cache_tokens"), [
+    pytest.param(1, 16384, marks=pytest.mark.slow), (3, 16384), (64, 16384), (8, 40),
+    pytest.param(8, 1, marks=pytest.mark.slow)])
+def test_same_scores_as_each_sequence_alone(tiny64, pieces, batch_size, cache_tokens):
+    """Any batch size and any memory cap (cache_tokens=1: every sequence its own window)."""
+    model, _ = tiny64
+    flat = [p for request in pieces for p in request]
+    alone = score_sequences(model, flat, batch_size=1)
+    trie, stats = TrieScorer(model, batch_size, cache_tokens).score(flat)
+    assert max(abs(a[0] - b[0]) for a, b in zip(alone, trie, strict=True)) < 1e-10
+    assert [a[1] for a in alone] == [b[1] for b in trie]
+    # every distinct prefix at most once, but the last token of a sequence nothing extends
+    bound = trie_size(sorted({p.tokens for p in flat}))
+    assert stats.trie_bound == bound
+    assert plan(flat, batch_size, cache_tokens) == stats  # counted without the model
+    if cache_tokens > 1000:
+        assert stats.positions <= bound - len({p.tokens for p in flat}) + len(flat)
+        assert stats.positions < 0.5 * sum(len(p.tokens) for p in flat)
+
+
+def test_the_lm_head_runs_only_where_a_next_token_is_scored(tiny64, pieces):
+    model, _ = tiny64
+    engine, rows = TrieScorer(model, batch_size=16), []
+    handle = model.get_output_embeddings().register_forward_hook(
+        lambda module, args, out: rows.append(args[0].shape[0]))
+    flat = [p for request in pieces for p in request]
+    try:
+        engine.score(flat)
+    finally:
+        handle.remove()
+    predicting = {p.tokens[:i] for p in flat for i in p.span}  # one hidden state each
+    assert sum(rows) == len(predicting)
+
+
+def test_gpt2_with_learned_positions(tiny_model):
+    """Another architecture: absolute position embeddings read from position_ids."""
+    tok = AutoTokenizer.from_pretrained(tiny_model)
+    torch.manual_seed(0)
+    model = GPT2LMHeadModel(GPT2Config(vocab_size=len(tok), n_positions=256, n_embd=32,
+                                       n_layer=2, n_head=2)).double().eval()
+    scorer = Scorer(model, tok, progress=False, batch_size=4)
+    requests = [("The cat", " sat on the mat."), ("The cat", " slept."), ("", " Dogs bark."),
+                ("The dog", " sat.")]
+    alone = score_sequences(model, [scorer.encode(*r) for r in requests], batch_size=1)
+    assert max(abs(a[0] - b[0]) for a, b in zip(alone, scorer.score(requests),
+                                                strict=True)) < 1e-10
+
+
+@pytest.mark.slow
+def test_certified_decisions_are_float64_decisions(tiny_model, pieces):
+    """float32 at batch sizes 1, 7 and 64 decides every document as float64 does."""
+    documents = [list(range(i, i + 2)) for i in range(0, 40, 2)]  # blimp and ewok pairs
+    documents += [list(range(i, i + 5)) for i in range(40, 60, 5)]  # entity tracking
+    tok = AutoTokenizer.from_pretrained(tiny_model)
+    model = AutoModelForCausalLM.from_pretrained(tiny_model).eval()
+
+    def best(scores):
+        return [max(doc, key=lambda i: scores[i][0]) for doc in documents]
+
+    exact = Scorer(model, tok, progress=False).exact_scores(pieces[:60])
+    for batch_size in (1, 7, 64):
+        scorer = Scorer(model, tok, batch_size=batch_size, progress=False)
+        assert best(scorer.score_certified(pieces[:60], documents)) == best(exact)
+        assert scorer.certificate.documents == len(documents)
+        assert scorer.certificate.worst < 0.5
+
+
+def test_a_tie_is_scored_again_and_stays_a_tie(tiny64):
+    model, tok = tiny64
+    scorer = Scorer(model.float(), tok, progress=False)
+    try:
+        same = [[scorer.encode("", " The cat sat.")]] * 2
+        other = [[scorer.encode("", " The cat sat.")], [scorer.encode("", " A dog ran.")]]
+        scores = scorer.score_certified(same + other, [[0, 1], [2, 3]])
+        assert scores[0] == scores[1]  # float64, one trie path: exactly equal
+        assert scorer.certificate.rescored >= 1
+    finally:
+        model.double()
+
+
+def test_a_bound_found_too_tight_is_widened(tiny_model, pieces, monkeypatch):
+    """With a bound far below the real float32 error, a re-scored document (here a tie)
+    shows it: the bound is widened and the documents checked again."""
+    monkeypatch.setattr(scoring, "ERROR_PER_TOKEN_EPS", 1e-3)
+    model = AutoModelForCausalLM.from_pretrained(tiny_model).eval()
+    scorer = Scorer(model, AutoTokenizer.from_pretrained(tiny_model), progress=False)
+    requests = [*pieces[:24], pieces[0], pieces[0]]
+    documents = [[i, i + 1] for i in range(0, 26, 2)]
+    scores = scorer.score_certified(requests, documents)
+    exact = scorer.exact_scores(requests)
+    assert scorer.certificate.widened > 1
+    decide = lambda s: [s[a][0] > s[b][0] for a, b in documents]  # noqa: E731
+    assert decide(scores) == decide(exact)
