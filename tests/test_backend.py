@@ -76,8 +76,9 @@ def test_a_document_asks_for_an_encoding_by_name(tiny_model_nobos):
     lm = ClassitLM(pretrained=str(tiny_model_nobos), device="cpu")
     request = SimpleNamespace(args=("Arthur placed", "the"),
                               doc={ENCODING_FIELD: scoring.BABYLM2025_READER})
-    assert lm.encode(request) == scoring.babylm2025_reader(lm.tokenizer, "Arthur placed", "the")
-    assert lm.encode(SimpleNamespace(args=request.args, doc={ENCODING_FIELD: ""})) == [
-        lm.scorer.encode("Arthur placed", "the")]
+    plain = SimpleNamespace(args=("The cat", " sat."), doc={ENCODING_FIELD: ""})
+    assert lm.encode([request, plain]) == [
+        scoring.babylm2025_reader(lm.tokenizer, "Arthur placed", "the"),
+        [lm.scorer.encode("The cat", " sat.")]]
     with pytest.raises(ValueError, match="encoding 'gpt2_reader'.*known: babylm2025_reader"):
-        lm.encode(SimpleNamespace(args=request.args, doc={ENCODING_FIELD: "gpt2_reader"}))
+        lm.encode([SimpleNamespace(args=request.args, doc={ENCODING_FIELD: "gpt2_reader"})])

@@ -140,3 +140,27 @@ def test_bad_arguments_are_explained(loaded):
     too_long = [("", " word" * 2000)]
     with pytest.raises(ValueError, match="over the model's 1024"):
         Scorer(model, tok, progress=False).score(too_long)
+
+
+@pytest.mark.parametrize("mode", ["full", "babylm2025"])
+def test_encoding_in_batches_equals_one_request_at_a_time(loaded, requests, mode):
+    """encode_many tokenises thousands of requests per tokenizer call; each request's
+    tokens and span must be what tokenising it alone gives."""
+    model, tok = loaded
+    scorer = Scorer(model, tok, mode=mode, progress=False)
+    alone = []
+    for context, continuation in requests:
+        if mode == "babylm2025" and not context:
+            continuation = continuation[1:]
+        text = context + continuation
+        enc = tok(text, add_special_tokens=mode == "babylm2025", return_offsets_mapping=True)
+        ids, offsets = list(enc["input_ids"]), list(enc["offset_mapping"])
+        if mode == "full":
+            ids, offsets, start = [scorer.prefix_token_id, *ids], [(0, 0), *offsets], len(context)
+        else:
+            start = len(text) - len(continuation) + offsets[0][0]
+        alone.append((tuple(ids), tuple(i for i, (_, e) in enumerate(offsets)
+                                        if e > start and i > 0)))
+    got = scorer.encode_many(requests, chunk=7)  # chunks that split the list unevenly
+    assert [(e.tokens, e.span) for e in got] == alone
+    assert all(e.span for e in got)

@@ -18,7 +18,7 @@ All requests of a run are scored together by the prefix-tree engine
 
 Decisions are certified (`certify=true`, the default): the model computes in `dtype`
 (default float32), and every document whose best candidate is within the float32 error
-bound of another (a tie included) is scored again in float64, by itself; so every
+bound of another (a tie included) is scored again in float64 (at a fixed batch size); so every
 accuracy is what float64 decides, at any batch size. Continuous outputs (WUG
 probabilities, reading surprisals) keep the float32 values, within 1e-4 of float64. A
 float64 copy of the model is loaded the first time it is needed. `certify=false` keeps
@@ -140,12 +140,20 @@ class ClassitLM(LM):
                              cache_tokens=cache_mb * 2**20 // kv_bytes_per_token(self.model),
                              exact_model=lambda: load(torch.float64))
 
-    def encode(self, request) -> list[Encoded]:
-        """The scored pieces of one request: one, or those of the encoding its doc names."""
-        name = (request.doc or {}).get(ENCODING_FIELD)
-        if name:
-            return encoding(name)(self.tokenizer, *request.args)
-        return [self.scorer.encode(*request.args)]
+    def encode(self, requests) -> list[list[Encoded]]:
+        """The scored pieces of each request: one, or those of the encoding its doc names."""
+        out: list[list[Encoded]] = [[] for _ in requests]
+        plain = []
+        for k, request in enumerate(requests):
+            name = (request.doc or {}).get(ENCODING_FIELD)
+            if name:
+                out[k] = encoding(name)(self.tokenizer, *request.args)
+            else:
+                plain.append(k)
+        for k, piece in zip(plain, self.scorer.encode_many([requests[k].args for k in plain]),
+                            strict=True):
+            out[k] = [piece]
+        return out
 
     def loglikelihood(self, requests, disable_tqdm: bool = False) -> list[tuple[float, bool]]:
         """One (log-likelihood, is_greedy) per request, in order; the candidates of a
@@ -157,7 +165,7 @@ class ClassitLM(LM):
             first.setdefault(request_key(req, i), i)
         unique = sorted(set(first.values()))
         position = {i: k for k, i in enumerate(unique)}
-        pieces = [self.encode(requests[i]) for i in unique]
+        pieces = self.encode([requests[i] for i in unique])
         documents: dict[tuple, list[int]] = defaultdict(list)
         for k, i in enumerate(unique):
             documents[(requests[i].task_name, requests[i].doc_id)].append(k)

@@ -276,29 +276,48 @@ class TrieScorer:
         stats.positions += sum(lengths)
         stats.padded += rows * width
         stats.calls += 1
-        for r, (node, length) in enumerate(zip(batch, lengths, strict=True)):
-            if node.children:  # keep this segment's keys and values for the nodes below
-                node.kv = (torch.stack([layer.keys[r, :, past: past + length]
-                                        for layer in cache.layers]),
-                           torch.stack([layer.values[r, :, past: past + length]
-                                        for layer in cache.layers]))
+        if any(node.children for node in batch):
+            # the batch's new keys and values, one copy (layers, rows, heads, width, dim); a
+            # node with children keeps a view of its row until its subtree is computed
+            keys = torch.stack([layer.keys[:, :, past:] for layer in cache.layers])
+            values = torch.stack([layer.values[:, :, past:] for layer in cache.layers])
+            for r, (node, length) in enumerate(zip(batch, lengths, strict=True)):
+                if node.children:
+                    node.kv = (keys[:, r, :, :length], values[:, r, :, :length])
         self._logprobs(batch, lengths, out.last_hidden_state if self.head else out.logits)
 
     def _past(self, batch: list[Node], past: int):
-        """A DynamicCache holding each row's ancestors' keys and values, right-padded."""
+        """A DynamicCache holding each row's ancestors' keys and values, right-padded.
+
+        The distinct ancestors' segments are concatenated once and each row's positions
+        gathered from them by index (two copies per batch, not one per row and ancestor:
+        on a GPU every small copy is a kernel launch)."""
         from transformers import DynamicCache
 
         if past == 0:
             return DynamicCache()
-        sample = next(a.kv for n in batch for a in _ancestors(n))
-        layers, heads, _, dim = sample[0].shape
-        keys = sample[0].new_zeros((layers, len(batch), heads, past, dim))
-        values = torch.zeros_like(keys)
-        for r, node in enumerate(batch):
-            for a in _ancestors(node):
-                keys[:, r, :, a.start: a.end] = a.kv[0]
-                values[:, r, :, a.start: a.end] = a.kv[1]
-        return DynamicCache(ddp_cache_data=[(keys[i], values[i]) for i in range(layers)])
+        segments: dict[int, tuple[Node, int]] = {}  # id -> (ancestor, offset in the concat)
+        total = 0
+        index = []
+        for node in batch:
+            row = []
+            for a in reversed(list(_ancestors(node))):  # root side first: positions in order
+                if id(a) not in segments:
+                    segments[id(a)] = (a, total)
+                    total += len(a.tokens)
+                offset = segments[id(a)][1]
+                row += range(offset, offset + len(a.tokens))
+            index += row + [total] * (past - len(row))  # `total`: the zero column (padding)
+        parts = [a.kv for a, _ in segments.values()]
+        layers, heads, _, dim = parts[0][0].shape
+        where = torch.tensor(index, device=parts[0][0].device)
+        out = []
+        for k in (0, 1):
+            pieces = [p[k] for p in parts]
+            flat = torch.cat([*pieces, pieces[0].new_zeros((layers, heads, 1, dim))], dim=2)
+            gathered = flat.index_select(2, where).view(layers, heads, len(batch), past, dim)
+            out.append(gathered.transpose(1, 2))  # (layers, rows, heads, past, dim)
+        return DynamicCache(ddp_cache_data=[(out[0][i], out[1][i]) for i in range(layers)])
 
     def _logprobs(self, batch: list[Node], lengths: list[int], states: torch.Tensor) -> None:
         """Log-probabilities of the scored tokens whose predicting position is in `batch`."""
@@ -306,13 +325,14 @@ class TrieScorer:
         where: list[int] = []  # flat (row, position) indices of the states to read
         targets: list[tuple[int, Node, int]] = []  # (index into `where`, node, offset)
         for r, (node, length) in enumerate(zip(batch, lengths, strict=True)):
-            for j in range(length):
-                wanted = [(node, j + 1)] if j + 1 in node.scored else []
-                if j == len(node.tokens) - 1:
-                    wanted += [(child, 0) for child in node.children if 0 in child.scored]
-                if wanted:
-                    where.append(r * width + j)
-                    targets += [(len(where) - 1, n, offset) for n, offset in wanted]
+            # the state at offset j predicts the token at j + 1, or a child's first token
+            for j in sorted(o - 1 for o in node.scored if 0 < o <= length):
+                where.append(r * width + j)
+                targets.append((len(where) - 1, node, j + 1))
+            children = [(child, 0) for child in node.children if 0 in child.scored]
+            if children:  # only a node with children computes its last token
+                where.append(r * width + len(node.tokens) - 1)
+                targets += [(len(where) - 1, n, offset) for n, offset in children]
         if not where:
             return
         flat = states.reshape(-1, states.shape[-1])
