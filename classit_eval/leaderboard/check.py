@@ -113,8 +113,9 @@ def check_list(report: Report, task: str, subtask: str | None, entry: object, si
         if count > 1:
             item_problems.append((identifier, f"duplicate id ({count} times)"))
     wanted = [expected_id(i) for i in range(size)]
+    wanted_set = set(map(_hashable, wanted))
     absent = [w for w in wanted if _hashable(w) not in counts]
-    unknown = [i for i in counts if i not in set(map(_hashable, wanted))]
+    unknown = [i for i in counts if i not in wanted_set]
     if absent:
         item_problems.append((absent[0], f"missing id ({len(absent)} missing in all)"))
     if unknown:
@@ -232,9 +233,10 @@ def check_reading(report: Report, value: object, csv) -> None:
                 return "prev_pred is a number, but the row has no previous word (expected NaN)"
         return None
 
+    before = len(report.problems)
     predictions = check_list(report, "reading", "reading", value["reading"], READING_SIZE,
                              lambda i: i, check_item)
-    if predictions is not None and csv is not None and len(predictions) == READING_SIZE:
+    if predictions is not None and csv is not None and len(report.problems) == before:
         try:
             found = scores.reading_scores(predictions, csv)
         except Exception as err:  # a bad number was reported above; no score then
@@ -361,7 +363,10 @@ def check(submission: object, revisions: list[str], only: set[str] | None = None
     if AOA_KEY in checked and AOA_KEY in submission:
         check_aoa(report, submission[AOA_KEY], revisions)
     if FAST_RESULTS_KEY in checked and FAST_RESULTS_KEY in submission:
-        check_fast(report, submission[FAST_RESULTS_KEY], revisions, checked)
+        # a fast task is checked with its family: `--only wug_adj,fast_eval_results` checks
+        # the fast WUG scores alone
+        fast = {k for k in FAST_KEYS if k not in skip and (only is None or k in only)}
+        check_fast(report, submission[FAST_RESULTS_KEY], revisions, fast)
     summarise(report)
     return report
 
@@ -409,7 +414,8 @@ def summarise(report: Report) -> None:
     out["macro"] = scores.mean(both) if len(both) == 2 else "needs nlp and human_likeness"
 
 
-def print_report(report: Report, path: Path | str, out=sys.stdout) -> None:
+def print_report(report: Report, path: Path | str, out=None) -> None:
+    out = out or sys.stdout
     for problem in report.problems:
         print(f"{path}: {problem}", file=out)
     for warning in report.warnings:

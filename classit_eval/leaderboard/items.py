@@ -11,12 +11,13 @@ check compares predictions with them.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections import defaultdict
 from dataclasses import dataclass
 
 from classit_eval.data.files import find_files, read_jsonl
-from classit_eval.leaderboard.tracks import Family
+from classit_eval.leaderboard.tracks import FAMILIES, Family
 
 # COMPS file stems and their subtask keys (any other file counts as `wugs_dist_in_between`,
 # as in the official reader)
@@ -39,6 +40,12 @@ Items = dict[str, list[Item]]  # subtask key -> items, in the official numbering
 def file_items(family: Family, fast: bool,
                data_dir: str | os.PathLike | None = None) -> dict[str, list[tuple[str, Item]]]:
     """Each data file's items in line order, with their subtask keys, by file stem."""
+    return _file_items(family.key, fast, str(data_dir) if data_dir else None)
+
+
+@functools.cache  # the data does not change within a process; callers do not mutate it
+def _file_items(key: str, fast: bool, data_dir: str | None) -> dict[str, list[tuple[str, Item]]]:
+    family = FAMILIES[key]
     folder = family.fast if fast else family.full
     if folder is None:
         raise ValueError(f"{family.key} has no fast data")
@@ -85,7 +92,13 @@ def glue_labels(task: str, data_dir: str | os.PathLike | None = None) -> list[in
 
 
 def reading_csv(fast: bool, data_dir: str | os.PathLike | None = None):
-    """The reading csv as the official reader sees it (see classit_eval.reading.dataset)."""
+    """The reading csv as the official reader sees it (see classit_eval.reading.dataset);
+    one shared frame: copy it before changing it."""
+    return _reading_csv(fast, str(data_dir) if data_dir else None)
+
+
+@functools.cache
+def _reading_csv(fast: bool, data_dir: str | None):
     from classit_eval.reading import dataset
 
     return dataset.load_csv(dataset.find_csv(data_dir, fast=fast))
