@@ -51,7 +51,7 @@ def test_the_run_exports(wug_run: Path, tmp_path: Path, capsys) -> None:
     assert cli.main(["babylm", "export", str(wug_run), "--allow-missing",
                      "--output", str(target)]) == 0
     submission = json.loads(target.read_text())
-    assert [len(v) for v in submission["wug_adj"].values()] == [200]
+    assert [len(v["predictions"]) for v in submission["wug_adj"].values()] == [200]
     first = submission["wug_adj"]["wug_adj"]["predictions"][0]
     assert first["id"] == "wug_adj_0" and 0 <= first["prob"] <= 1
     assert first["pred"].startswith("Create a noun out of the following adjective: actignable.")
@@ -62,7 +62,8 @@ def test_a_missing_revision_is_named(wug_run: Path, tmp_path: Path, capsys) -> N
     shutil.rmtree(run / "chck_4K")
     error = export_error(run, capsys)
     assert "parts of the submission are missing: " in error
-    assert "chck_4K/classit_wug_adj_fast" in error and "--allow-missing" in error
+    assert "no results for revision(s) chck_4K; main/classit_blimp, " in error
+    assert "--allow-missing" in error
 
 
 def test_results_of_another_checkpoint_or_model(wug_run: Path, tmp_path: Path,

@@ -202,9 +202,13 @@ def export(run_dir: Path, track: str, revisions: list[str] | None = None,
     submission[FAST_RESULTS_KEY] = fast_results(exporter, revisions)
     if exporter.missing:
         if not allow_missing:
+            absent = [r for r in [*revisions, FINAL] if not (Path(run_dir) / r).is_dir()]
+            names = [m["missing"] for m in exporter.missing
+                     if m["missing"].split("/")[0] not in absent]
+            what = f"no results for revision(s) {', '.join(absent)}; " if absent else ""
             raise ResultsError(
                 f"{run_dir}: {len(exporter.missing)} parts of the submission are missing: "
-                f"{shorten([m['missing'] for m in exporter.missing])}. Run them (classit-eval babylm run), or pass "
+                f"{what}{shorten(names)}. Run them (classit-eval babylm run), or pass "
                 "--allow-missing to write a file marked incomplete.")
         submission[INCOMPLETE_KEY] = exporter.missing
     return submission
