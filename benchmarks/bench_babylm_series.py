@@ -95,7 +95,8 @@ def main() -> None:
                   f"(forward passes {forward:.1f} s, tokenising "
                   f"{lm.encode_seconds - before[1]:.1f} s)")
     series_times[0] += setup
-    print(f"\nseries set-up (task index, task loading): {setup:.1f} s, in its first checkpoint")
+    print(f"\nseries set-up (task index): {setup:.1f} s, counted in its first checkpoint, "
+          "which also loads the tasks and tokenises the texts")
     print("N  baseline(N)  series(N)  forward(N)  baseline/series")
     for n in range(1, len(revisions) + 1):
         b, s, f = sum(base_times[:n]), sum(series_times[:n]), sum(forward_times[:n])

@@ -12,7 +12,8 @@ The file, `all_full_preds_and_fast_scores_<backend>.json` as the official
 `collate_preds.py` names it, has the official keys: the final model's predictions of every
 zero-shot task, the reading task and GLUE, the AoA results when given (`--aoa`), and
 `fast_eval_results`, the fast scores of every revision of the track, computed from the
-fast predictions with the official formulas (leaderboard.scores). Reading rows without a
+fast predictions with the official formulas (leaderboard.scores; for reading, the task's own
+scores, the same regression on the same surprisals, /100). Reading rows without a
 previous word have `prev_pred` NaN, written as the bare token `NaN` as the official
 pipeline writes it (Python's `json` reads it; a strict JSON parser needs it allowed).
 
