@@ -4,6 +4,7 @@ gives before evaluating anything."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import signal
@@ -13,9 +14,17 @@ import time
 from pathlib import Path
 
 import pytest
+from transformers import AutoTokenizer
 
 from classit_eval import cli
-from classit_eval.leaderboard.series import DONE, MANIFEST, find_checkpoints
+from classit_eval.leaderboard.series import (
+    DONE,
+    MANIFEST,
+    Checkpoint,
+    Session,
+    Unit,
+    find_checkpoints,
+)
 from classit_eval.leaderboard.tracks import GLUE_SIZES, revision_words
 
 REPO = Path(__file__).resolve().parent.parent
@@ -156,3 +165,44 @@ def test_a_killed_run_resumes_without_redoing_finished_work(pretrained: Path,
                                                      "main/classit_wug_adj"}
     assert set(after) == {f"{r}/classit_wug_adj_fast" for r in REVISIONS.split(",")} | {
         "main/classit_wug_adj"}
+
+
+def settings(**changes) -> argparse.Namespace:
+    """The settings `babylm run` hands its Session."""
+    return argparse.Namespace(**{
+        "reading_bootstrap": 0, "scoring": "babylm2025", "data_dir": None,
+        "model_args": {"dtype": "float32"}, "device": "cpu", "batch_size": 32,
+        "backend": "causal", "bootstrap_iters": 0, **changes})
+
+
+@pytest.mark.slow
+def test_reused_requests_and_swapped_weights_score_as_a_fresh_run(
+        pretrained: Path, tiny_model_nobos: Path, tmp_path: Path) -> None:
+    """Weights swapped into one model, requests and encodings reused: the same scores as
+    lm-eval run afresh on each checkpoint; a checkpoint with another tokenizer gets a model
+    of its own."""
+    import lm_eval
+
+    from classit_eval.leaderboard.lm import fingerprint
+    from classit_eval.lmeval.plugin import task_manager
+
+    session = Session(settings(), tmp_path / "run", "test")
+    unit = Unit("classit_wug_adj_fast", "wug_adj")
+    ours = {}
+    for revision in REVISIONS.split(","):
+        ours[revision] = session.evaluate(Checkpoint(revision, str(pretrained / revision)), unit)
+    first = session.lm
+    assert first.encode_seconds > 0 and len(first.encodings) == 400  # 200 docs x 2
+    for revision in ("chck_2K", "chck_6K"):
+        fresh = lm_eval.simple_evaluate(
+            model="classit", model_args={"pretrained": str(pretrained / revision),
+                                         "scoring": "babylm2025", "dtype": "float32"},
+            tasks=[unit.task], device="cpu", task_manager=task_manager(classit_only=True),
+            bootstrap_iters=0)
+        assert ours[revision]["scores"]["spearman"] == pytest.approx(
+            fresh["results"][unit.task]["spearman,none"], abs=1e-12)
+    other = Checkpoint("other", str(tiny_model_nobos))
+    assert fingerprint(first.tokenizer) != fingerprint(
+        AutoTokenizer.from_pretrained(tiny_model_nobos))
+    assert session.lm_for(other) is not first
+    assert session.lm_for(other) is session.lm  # the same tokenizer again: swapped in place

@@ -265,11 +265,12 @@ class Session:
 
     def lm_for(self, checkpoint: Checkpoint):
         """The model, moved to `checkpoint`: its weights swapped in when its tokenizer is
-        the current one's, else a new model (its texts are tokenised anew)."""
+        the current one's, else a new model (its texts are tokenised anew). A backend
+        without `load_weights` gets a new model for every checkpoint."""
         from classit_eval.data.checkpoints import load_tokenizer
-        from classit_eval.leaderboard.lm import SeriesLM, fingerprint
+        from classit_eval.leaderboard.lm import fingerprint
 
-        if self.lm is not None:
+        if self.lm is not None and hasattr(self.lm, "load_weights"):
             tokenizer = load_tokenizer(checkpoint.pretrained, revision=checkpoint.hub_revision)
             if fingerprint(tokenizer) == self.lm.fingerprint:
                 self.lm.load_weights(checkpoint.pretrained, checkpoint.hub_revision)
@@ -277,7 +278,7 @@ class Session:
             log.warning("%s: its tokenizer differs from the previous checkpoint's; its texts "
                         "are tokenised anew.", checkpoint.revision)
         args = {k: v for k, v in self.model_args(checkpoint).items() if v is not None}
-        self.lm = SeriesLM(**args)
+        self.lm = new_lm(self.settings.backend, args)
         return self.lm
 
     def evaluate(self, checkpoint: Checkpoint, unit: Unit) -> dict:
@@ -355,6 +356,19 @@ class Session:
         }
         write_json_atomically(folder / DONE, record)
         return record
+
+
+def new_lm(backend: str, args: dict):
+    """A model for `backend`: the reusable `classit` model (leaderboard.lm.SeriesLM) for
+    the causal backend, else the lm-eval model registered under BACKENDS[backend]."""
+    name = BACKENDS[backend]
+    if name == "classit":
+        from classit_eval.leaderboard.lm import SeriesLM
+
+        return SeriesLM(**args)
+    from lm_eval.api.registry import get_model
+
+    return get_model(name).create_from_arg_obj(args)
 
 
 def summary(results: dict, task: str) -> dict[str, float]:
