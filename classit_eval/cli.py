@@ -48,6 +48,8 @@ JOBS: dict[str, Job] = {
                   "compare models by per-task z-scores (alias classit-zscore)"),
     "train": Job("classit_eval.train.cli",
                  "train the CLASS-IT models, one step at a time (alias classit-train)"),
+    "babylm": Job("classit_eval.leaderboard.cli",
+                  "the BabyLM 2025 submission: run, export, check, learning curves"),
     "smollm2": Job("classit_eval.data.smollm2",
                    "print the folder of a cached SmolLM2-135M checkpoint"),
 }

@@ -7,11 +7,13 @@ data root handed to the package is `$CLASSIT_DATA_DIR`, else `<shared>/babylm-20
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
 import pytest
 
+from classit_eval.train import cli as train_cli
 from tests.tiny import build_tiny_model
 
 REPO = Path(__file__).resolve().parent.parent
@@ -56,3 +58,26 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory, corpus_file: Path) -> P
 def tiny_model_nobos(tmp_path_factory: pytest.TempPathFactory, corpus_file: Path) -> Path:
     """A tiny LLaMA whose tokenizer adds no special token (as GPT-2's does)."""
     return build_tiny_model(tmp_path_factory.mktemp("tiny-nobos"), corpus_file, add_bos=False)
+
+
+SERIES_CONFIG = {  # a tiny LLaMA for checkpoint-series tests
+    "model_type": "llama", "vocab_size": 600, "hidden_size": 32, "intermediate_size": 64,
+    "num_hidden_layers": 2, "num_attention_heads": 2, "num_key_value_heads": 2,
+    "max_position_embeddings": 512, "tie_word_embeddings": False,
+}
+
+
+@pytest.fixture(scope="session")
+def pretrained(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path,
+               shared_data: Path) -> Path:
+    """A tiny LLaMA pretrained on 8k words, with chck_2K, chck_4K and chck_6K saved."""
+    folder = tmp_path_factory.mktemp("pretrain")
+    config = folder / "tiny.json"
+    config.write_text(json.dumps(SERIES_CONFIG))
+    text = shared_data / "corpora" / "babylm-samples" / "train_100k" / "bnc_spoken.train"
+    out = folder / "model"
+    assert train_cli.main(["pretrain", str(text), "--config", str(config), "--tokenizer",
+                           str(tiny_model), "--out", str(out), "--seq-len", "64",
+                           "--max-steps", "40", "--warmup-steps", "5", "--log-every", "1000",
+                           "--checkpoint-words", "2k,4k,6k"]) == 0
+    return out

@@ -1,5 +1,6 @@
-"""The BabyLM leaderboard submission (checkpoint series, export, validation): to come.
+"""The BabyLM 2025 leaderboard submission: evaluate a checkpoint series, export, check.
 
-It will read lm-eval results and sample logs and the fine-tuning predictions, never a
-backend or a task module (see docs/architecture.md).
+It reads lm-eval results and sample logs and the fine-tuning predictions; to evaluate, it
+drives lm-eval and the `classit` backend (leaderboard.lm). No backend or task imports it
+(see docs/architecture.md).
 """

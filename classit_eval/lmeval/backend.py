@@ -46,6 +46,7 @@ import difflib
 import logging
 import math
 import os
+import time
 from collections import defaultdict
 
 # lm-eval's own models are registered first: its registry imports them only while it is
@@ -89,9 +90,7 @@ class ClassitLM(LM):
                  prefix_token_id: int | None = None, trust_remote_code: bool = False,
                  max_length: int | None = None, **unknown) -> None:
         super().__init__()
-        from transformers import AutoModelForCausalLM
-
-        from classit_eval.data.checkpoints import load_model, load_tokenizer
+        from classit_eval.data.checkpoints import load_tokenizer
 
         check_known(unknown)
         if not pretrained:
@@ -127,18 +126,31 @@ class ClassitLM(LM):
         self.tokenizer = load_tokenizer(pretrained, revision=revision,
                                         trust_remote_code=trust_remote_code)
 
-        def load(torch_dtype):
-            model = load_model(AutoModelForCausalLM, pretrained, revision=revision,
-                               trust_remote_code=trust_remote_code, dtype=torch_dtype)
-            return model.to(device).eval()
-
-        self.model = load("auto" if dtype == "auto" else DTYPES[dtype])
+        self._trust_remote_code = trust_remote_code
+        self.model = self._load(pretrained, revision, "auto" if dtype == "auto" else DTYPES[dtype])
         self.scoring = scoring
         self.scorer = Scorer(self.model, self.tokenizer, mode=scoring, batch_size=batch_size,
                              prefix_token_id=prefix_token_id, max_length=max_length,
                              engine=engine,
                              cache_tokens=cache_mb * 2**20 // kv_bytes_per_token(self.model),
-                             exact_model=lambda: load(torch.float64))
+                             exact_model=lambda: self._load(pretrained, revision, torch.float64))
+
+    def _load(self, pretrained: str, revision: str | None, dtype):
+        from transformers import AutoModelForCausalLM
+
+        from classit_eval.data.checkpoints import load_model
+
+        model = load_model(AutoModelForCausalLM, pretrained, revision=revision,
+                           trust_remote_code=self._trust_remote_code, dtype=dtype)
+        return model.to(self._device).eval()
+
+    def load_weights(self, pretrained: str, revision: str | None = None) -> None:
+        """Score with another checkpoint of the same model from now on (a checkpoint
+        series): the tokenizer, the scorer and its settings stay; the float64 copy used
+        for certification is dropped and loaded from the new checkpoint when needed."""
+        self.model = self._load(pretrained, revision, self.model.dtype)
+        self.scorer.set_model(self.model,
+                              exact_model=lambda: self._load(pretrained, revision, torch.float64))
 
     def encode(self, requests) -> list[list[Encoded]]:
         """The scored pieces of each request: one, or those of the encoding its doc names."""
@@ -165,7 +177,9 @@ class ClassitLM(LM):
             first.setdefault(request_key(req, i), i)
         unique = sorted(set(first.values()))
         position = {i: k for k, i in enumerate(unique)}
+        started = time.perf_counter()
         pieces = self.encode([requests[i] for i in unique])
+        encoded = time.perf_counter()
         documents: dict[tuple, list[int]] = defaultdict(list)
         for k, i in enumerate(unique):
             documents[(requests[i].task_name, requests[i].doc_id)].append(k)
@@ -181,17 +195,19 @@ class ClassitLM(LM):
                    for i, req in enumerate(requests)]
         for req, result in zip(requests, results, strict=True):
             self.cache_hook.add_partial("loglikelihood", req.args, result)
-        self.log_counts(len(unique))
+        self.log_counts(len(unique), encoded - started, time.perf_counter() - encoded)
         return results
 
-    def log_counts(self, requests: int) -> None:
+    def log_counts(self, requests: int, encoding: float, scoring: float) -> None:
         stats, cert = self.scorer.stats, self.scorer.certificate
         run_log.info(
             "classit: %d requests, %d token positions computed (trie bound %d, %.2fx); "
             "%d documents certified, %d scored again in float64 (%d positions); largest "
-            "float32 error %.1f%% of its bound", requests, stats.positions, stats.trie_bound,
+            "float32 error %.1f%% of its bound; tokenising %.1f s, scoring %.1f s (float64 "
+            "%.1f s)", requests, stats.positions, stats.trie_bound,
             stats.positions / max(1, stats.trie_bound), cert.documents, cert.rescored,
-            self.scorer.exact_stats.positions, 100 * cert.worst)
+            self.scorer.exact_stats.positions, 100 * cert.worst, encoding, scoring,
+            cert.seconds)
         if cert.widened > 1:
             log.warning(
                 "classit: a float32 error exceeded half its bound; the bound was widened "

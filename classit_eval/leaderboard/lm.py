@@ -1,0 +1,59 @@
+"""The `classit` backend reused across the checkpoints of one model.
+
+A BabyLM submission scores the same texts with up to 28 checkpoints that share one
+tokenizer. `SeriesLM` is the `classit` model (classit_eval.lmeval.backend.ClassitLM),
+whose `load_weights` puts another checkpoint in place (keeping the tokenizer, the scorer
+and its settings), with an encoding cache: `encode` remembers each request's tokens (keyed
+by the request's arguments and the encoding its document asks for), so a text is
+tokenised once per series, not once per checkpoint. `fingerprint` tells whether two
+checkpoints' tokenizers tokenise alike, so a series whose tokenizer changes is caught.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+
+from classit_eval.lmeval.backend import ClassitLM
+from classit_eval.names import ENCODING_FIELD
+
+
+def fingerprint(tokenizer) -> str:
+    """A hash of everything that decides how a tokenizer tokenises: its vocabulary,
+    merges, normaliser, pre- and post-processor (the fast tokenizer's JSON), its special
+    tokens and class."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    parts = [type(tokenizer).__name__,
+             backend.to_str() if backend is not None else repr(sorted(tokenizer.get_vocab())),
+             json.dumps(tokenizer.special_tokens_map, sort_keys=True, default=str)]
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+
+class SeriesLM(ClassitLM):
+    """The `classit` model, able to move to another checkpoint of the same model."""
+
+    def __init__(self, **model_args) -> None:
+        super().__init__(**model_args)
+        self.fingerprint = fingerprint(self.tokenizer)
+        self.encodings: dict[tuple, list] = {}
+        self.encode_seconds = 0.0  # time spent tokenising (cache misses)
+        self.score_seconds = 0.0  # time spent in loglikelihood, tokenising included
+
+    def encode(self, requests) -> list[list]:
+        keys = [(r.args, (r.doc or {}).get(ENCODING_FIELD)) for r in requests]
+        missing = [k for k, key in enumerate(keys) if key not in self.encodings]
+        if missing:
+            start = time.perf_counter()
+            for k, pieces in zip(missing, super().encode([requests[k] for k in missing]),
+                                 strict=True):
+                self.encodings[keys[k]] = pieces
+            self.encode_seconds += time.perf_counter() - start
+        return [self.encodings[key] for key in keys]
+
+    def loglikelihood(self, requests, disable_tqdm: bool = False):
+        start = time.perf_counter()
+        try:
+            return super().loglikelihood(requests, disable_tqdm)
+        finally:
+            self.score_seconds += time.perf_counter() - start

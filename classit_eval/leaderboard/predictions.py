@@ -1,0 +1,212 @@
+"""From lm-eval sample logs and fine-tuning predictions to the official prediction lists.
+
+lm-eval (`--log_samples`) writes, beside `results_<date>.json`, one
+`samples_<task>_<date>.jsonl` per task: each document's `doc_id`, the `arguments` of its
+requests (one `(context, continuation)` per candidate) and their `filtered_resps`
+(`(loglikelihood, is_greedy)`, as strings that read back exactly). A zero-shot document's
+prediction is its first candidate of highest log-likelihood (the official `torch.max`
+picks the first on a tie); its `pred` is that candidate as the official data spells it
+(leaderboard.items), its `id` `<subtask key>_<n>`, numbered per key in data-file order.
+The k-th document of a task is matched with the k-th line of its data file, and each
+candidate's continuation must be that line's candidate, so a log of other data (another
+version, `--limit`) is an error, not a wrong file.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from classit_eval.errors import ResultsError
+from classit_eval.leaderboard.items import Item, file_items
+from classit_eval.leaderboard.tracks import GLUE_SIZES, READING_SIZE, Family
+
+RESULTS_FILE = re.compile(r"results_(?P<date>.+)\.json")
+
+
+@dataclass
+class TaskLog:
+    """One lm-eval run of a task or group: its results and each member task's samples."""
+
+    group: str
+    results_file: Path
+    results: dict
+    samples: dict[str, list[dict]]  # member task -> samples in doc_id order
+
+    @property
+    def model_args(self) -> dict[str, str]:
+        """The run's model arguments (`pretrained`, `revision`, ...) as strings."""
+        args = (self.results.get("config") or {}).get("model_args") or {}
+        if isinstance(args, str):
+            args = dict(part.split("=", 1) for part in args.split(",") if "=" in part)
+        return {str(k): str(v) for k, v in args.items() if v is not None}
+
+
+def members(results: dict, group: str) -> list[str] | None:
+    """The tasks a results file ran for `group` (the group itself for a plain task), or
+    None when the file does not hold it."""
+    subtasks = results.get("group_subtasks") or {}
+    if group in subtasks:
+        return list(subtasks[group]) or [group]
+    if group in (results.get("results") or {}):
+        return [group]
+    return None
+
+
+def find_log(folder: Path, group: str) -> TaskLog | None:
+    """The latest lm-eval run of `group` under `folder` (searched recursively), or None.
+
+    Raises ResultsError when that run cannot give predictions: it was run with `--limit`
+    or `--samples`, or a member task has no sample log (`--log_samples` was not given)."""
+    found = []
+    for path in sorted(folder.rglob("results_*.json")):
+        try:
+            results = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            continue  # a file cut off by a kill; the run is redone
+        if isinstance(results, dict) and members(results, group) is not None:
+            found.append((float(results.get("date") or path.stat().st_mtime), path, results))
+    if not found:
+        return None
+    _, path, results = max(found, key=lambda f: (f[0], f[1].name))
+    config = results.get("config") or {}
+    if config.get("limit") is not None:
+        raise ResultsError(
+            f"{path}: {group} was run with --limit {config['limit']}, so its predictions "
+            "cover part of each task; rerun it without --limit.")
+    date = RESULTS_FILE.fullmatch(path.name)["date"]
+    samples = {}
+    for task in members(results, group):
+        sample_file = path.parent / f"samples_{task}_{date}.jsonl"
+        if not sample_file.is_file():
+            raise ResultsError(
+                f"{path}: no sample log {sample_file.name} for {task}; rerun with "
+                "--log_samples (the submission needs each item's prediction).")
+        samples[task] = read_samples(sample_file)
+    return TaskLog(group, path, results, samples)
+
+
+def read_samples(path: Path) -> list[dict]:
+    """The samples of one lm-eval sample log, in doc_id order."""
+    out = []
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError as err:
+                raise ResultsError(f"{path}, line {number}: not valid JSON ({err.msg}); the "
+                                   "run was cut off: rerun the task.") from err
+    return sorted(out, key=lambda sample: sample["doc_id"])
+
+
+def _data_stem(config: dict, family: Family) -> str | None:
+    """The data file a task reads (its stem), or None for a whole folder (WUG)."""
+    kwargs = config.get("dataset_kwargs") or {}
+    if "classit_path" in kwargs:
+        return PurePosixPath(kwargs["classit_path"]).stem
+    return None
+
+
+def choice(sample: dict) -> tuple[int, list[float]]:
+    """The index of the first candidate of highest log-likelihood, and every log-likelihood."""
+    lls = [float(resp[0]) for resp in sample["filtered_resps"]]
+    return max(range(len(lls)), key=lambda i: (lls[i], -i)), lls
+
+
+def zero_shot_predictions(family: Family, log: TaskLog, fast: bool,
+                          data_dir: str | os.PathLike | None = None) -> dict[str, dict]:
+    """`{subtask key: {"predictions": [...]}}` of a zero-shot family from its sample logs."""
+    by_file = file_items(family, fast, data_dir)
+    out: dict[str, list[dict]] = defaultdict(list)
+    for task, samples in log.samples.items():
+        stem = _data_stem(log.results["configs"][task], family)
+        lines = by_file[stem] if stem in by_file else [
+            line for stem_lines in by_file.values() for line in stem_lines]
+        if len(samples) != len(lines):
+            raise ResultsError(
+                f"{log.results_file}: {task} has {len(samples)} documents, its data "
+                f"({family.fast if fast else family.full}) has {len(lines)}: rerun the task on "
+                "the official data, without --limit.")
+        for k, (sample, (key, item)) in enumerate(zip(samples, lines, strict=True)):
+            _check_candidates(log, task, k, sample, item)
+            index, lls = choice(sample)
+            prediction = {"id": f"{key}_{len(out[key])}", "pred": item.candidates[index]}
+            if item.ratio is not None:  # WUG: the probability of candidate 0 among all
+                top = max(lls)
+                weights = [math.exp(ll - top) for ll in lls]
+                prediction["prob"] = weights[0] / sum(weights)
+            out[key].append(prediction)
+    return {key: {"predictions": predictions} for key, predictions in out.items()}
+
+
+def arguments(sample: dict) -> list[tuple[str, str]]:
+    """The (context, continuation) of each request of a sample: lm-eval's sample logs write
+    them as `{"gen_args_0": {"arg_0": context, "arg_1": continuation}, ...}`."""
+    args = sample["arguments"]
+    if isinstance(args, dict):
+        ordered = sorted(args.items(), key=lambda kv: int(kv[0].rsplit("_", 1)[-1]))
+        return [(str(a.get("arg_0", "")), str(a.get("arg_1", ""))) for _, a in ordered]
+    return [(str(a[0]), str(a[1])) for a in args]
+
+
+def _check_candidates(log: TaskLog, task: str, k: int, sample: dict, item: Item) -> None:
+    """The document's continuations are the item's candidates (a log of the same data)."""
+    continuations = [continuation.strip() for _, continuation in arguments(sample)]
+    if continuations != [c.strip() for c in item.candidates]:
+        raise ResultsError(
+            f"{log.results_file}: {task}, document {k}: its candidates are not those of "
+            f"line {k + 1} of the official data ({continuations[0][:60]!r} vs "
+            f"{item.candidates[0].strip()[:60]!r}); the log is of other data.")
+
+
+def reading_predictions(log: TaskLog, csv) -> dict[str, dict]:
+    """`{"reading": {"predictions": [...]}}`: per csv row its word's surprisal `pred` and
+    the previous word's `prev_pred` (NaN where the row has no previous word), in nats."""
+    from classit_eval.reading.dataset import has_previous
+
+    surprisal = {}
+    for samples in log.samples.values():
+        for sample in samples:
+            doc = sample["doc"]
+            surprisal[(doc["context"], str(doc["word"]))] = -float(sample["filtered_resps"][0][0])
+    rows = list(zip(csv["item"], csv["word"].astype(str), csv["prev_item"],
+                    csv["prev_word"], has_previous(csv), strict=True))
+    needed = {(i, w) for i, w, *_ in rows} | {(pi, str(pw)) for _, _, pi, pw, ok in rows if ok}
+    missing = needed - surprisal.keys()
+    if missing or len(rows) != READING_SIZE:
+        raise ResultsError(
+            f"{log.results_file}: {len(missing)} of the {len(needed)} words the reading task "
+            f"needs have no surprisal (the csv has {len(rows)} rows, expected "
+            f"{READING_SIZE}); rerun it on the official data without --limit.")
+    predictions = [
+        {"id": n, "pred": surprisal[(i, w)],
+         "prev_pred": surprisal[(pi, str(pw))] if ok else math.nan}
+        for n, (i, w, pi, pw, ok) in enumerate(rows)]
+    return {"reading": {"predictions": predictions}}
+
+
+def glue_predictions(task: str, path: Path) -> dict[str, dict]:
+    """`{task: {"predictions": [{"id": "<task>_<i>", "pred": <int>}]}}` from a
+    classit-finetune predictions file (one line per validation example, in file order)."""
+    lines = read_samples(path)  # sorted by doc_id, the validation index
+    if len(lines) != GLUE_SIZES[task] or [line["doc_id"] for line in lines] != list(
+            range(len(lines))):
+        raise ResultsError(
+            f"{path}: {len(lines)} predictions, the {task} validation file has "
+            f"{GLUE_SIZES[task]}, one per line in file order; fine-tune on the official "
+            "data (classit-eval finetune writes them all).")
+    predictions = []
+    for line in lines:
+        pred = line.get("pred")
+        if isinstance(pred, bool) or not isinstance(pred, int):
+            raise ResultsError(f"{path}, doc_id {line['doc_id']}: pred {pred!r} is not a label "
+                               "index (an integer).")
+        predictions.append({"id": f"{task}_{line['doc_id']}", "pred": pred})
+    return {task: {"predictions": predictions}}

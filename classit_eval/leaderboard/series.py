@@ -1,0 +1,554 @@
+"""`classit-eval babylm run`: evaluate a model and its checkpoint series for a submission.
+
+    classit-eval babylm run --model OUT --track strict-small --output-dir runs/mine
+
+What runs: the fast zero-shot suite on every checkpoint the track requires (`chck_1M`, ...),
+the full suite and the reading task on the final model, and the (Super)GLUE fine-tuning of
+the final model (`classit-eval finetune`); then the submission file is exported and
+checked. Checkpoints are the `chck_*` subfolders `classit-eval train pretrain` writes, or
+the branches (revisions) of a hub model. A missing checkpoint stops the run before anything
+is evaluated, naming every missing one; `--allow-missing` evaluates the others and marks
+the submission incomplete.
+
+Resumable: each finished (revision, task) leaves a marker `OUT/<revision>/<task>/`
+`classit_babylm_done.json` (written last, atomically); a rerun skips those, and a task cut
+off by a kill is redone from the start. Efficient: the tasks are built and their texts
+tokenised once per run (leaderboard.lm.SeriesLM), and each checkpoint only loads its
+weights and runs the forward passes. Its tokenizer is checked first: a checkpoint whose
+tokenizer differs gets a model of its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import logging
+import os
+import shlex
+import shutil
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from classit_eval import options
+from classit_eval.errors import MissingDataError, ResultsError
+from classit_eval.leaderboard.tracks import (
+    FAMILIES,
+    FAST_KEYS,
+    FINAL,
+    GLUE_KEY,
+    GLUE_SIZES,
+    TRACKS,
+    fast_task,
+)
+from classit_eval.names import finetune_task
+
+log = logging.getLogger(__name__)
+MANIFEST = "classit_babylm.json"
+DONE = "classit_babylm_done.json"
+# official backend name -> the lm-eval model that scores it (masked and hybrid models
+# plug in here by name once their backends exist)
+BACKENDS = {"causal": "classit"}
+SCORING = ("babylm2025", "full")
+RESERVED_ARGS = ("pretrained", "revision", "scoring", "device", "batch_size")
+
+
+# -- checkpoints ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Checkpoint:
+    """One model to evaluate: a revision name and where its weights are."""
+
+    revision: str  # chck_1M, or FINAL
+    pretrained: str  # a folder, or a hub name
+    hub_revision: str | None = None  # the branch of a hub model
+
+    def model_args(self) -> dict[str, str]:
+        args = {"pretrained": self.pretrained}
+        if self.hub_revision:
+            args["revision"] = self.hub_revision
+        return args
+
+
+def find_checkpoints(model: str, revisions: list[str]) -> tuple[list[Checkpoint], list[str]]:
+    """The checkpoints of `model` for `revisions` (subfolders of a local model, branches of
+    a hub one), and the revisions not found."""
+    folder = Path(model).expanduser()
+    if folder.is_dir():
+        found = [Checkpoint(r, str(folder / r)) for r in revisions
+                 if (folder / r / "config.json").is_file()]
+    else:
+        branches = hub_branches(model, revisions)
+        found = [Checkpoint(r, model, r) for r in revisions if r in branches]
+    names = {c.revision for c in found}
+    return found, [r for r in revisions if r not in names]
+
+
+def hub_branches(model: str, wanted: list[str]) -> set[str]:
+    """The branches of a hub model; offline, those of `wanted` in the local cache."""
+    from huggingface_hub import HfApi, try_to_load_from_cache
+
+    try:
+        return {ref.name for ref in HfApi().list_repo_refs(model).branches}
+    except Exception:  # offline, or no such repository: look in the cache
+        return {r for r in wanted
+                if isinstance(try_to_load_from_cache(model, "config.json", revision=r), str)}
+
+
+def final_checkpoint(model: str) -> Checkpoint:
+    """The final model: the folder itself, or the hub model's default branch."""
+    folder = Path(model).expanduser()
+    return Checkpoint(FINAL, str(folder) if folder.is_dir() else model)
+
+
+# -- what runs ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Unit:
+    """One lm-eval task (or group) run as a whole on one checkpoint, and its key."""
+
+    task: str  # e.g. classit_blimp_fast
+    key: str  # the submission key it feeds, e.g. blimp
+
+
+@dataclass
+class Plan:
+    fast: list[Unit] = field(default_factory=list)  # on every revision
+    full: list[Unit] = field(default_factory=list)  # on the final model
+    glue: list[str] = field(default_factory=list)  # fine-tuned on the final model
+    skipped: dict[str, str] = field(default_factory=dict)  # key -> why
+
+
+def make_plan(keys: list[str], glue_tasks: list[str], data_dir: str | None,
+              explicit: bool) -> Plan:
+    """The units of the chosen submission keys whose task and data exist. A key whose task
+    or data is missing is skipped with the reason, or, when the user named it, an error."""
+    from classit_eval.lmeval.plugin import task_manager
+
+    known = set(task_manager(classit_only=True).all_tasks)
+    plan = Plan()
+    for key in keys:
+        if key == GLUE_KEY:
+            plan.glue = list(glue_tasks)
+            continue
+        if key not in FAMILIES:
+            continue  # aoa: no task in this package yet
+        family = FAMILIES[key]
+        why = missing_reason(family, known, data_dir)
+        if why:
+            if explicit:
+                raise MissingDataError(f"--tasks {key}: {why}.")
+            plan.skipped[key] = why
+            continue
+        if key in FAST_KEYS:
+            plan.fast.append(Unit(fast_task(family), key))
+        plan.full.append(Unit(family.task, key))
+    if "aoa" in keys:
+        plan.skipped["aoa"] = ("no AoA task in this package yet; pass the official "
+                               "surprisal.json to `babylm export --aoa`")
+    return plan
+
+
+def missing_reason(family, known: set[str], data_dir: str | None) -> str | None:
+    """Why a family cannot run here (no task, no data), or None."""
+    from classit_eval.data.files import find_files
+    from classit_eval.reading.dataset import find_csv
+
+    if family.task not in known:
+        return f"no lm-eval task {family.task} in this package yet"
+    try:
+        if family.key == "reading":
+            find_csv(data_dir)
+        else:
+            find_files(family.full, data_dir, task=family.task)
+            if family.fast:
+                find_files(family.fast, data_dir, task=family.task)
+    except MissingDataError:
+        return f"its data ({family.full}) is not under the evaluation data root"
+    return None
+
+
+# -- markers and the manifest ---------------------------------------------------------------
+def marker(out: Path, revision: str, task: str) -> Path:
+    return out / revision / task / DONE
+
+
+def read_marker(out: Path, revision: str, task: str) -> dict | None:
+    """The record of a finished (revision, task), or None when it must (re)run."""
+    path = marker(out, revision, task)
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    files = [record.get("results"), *record.get("samples", {}).values()]
+    return record if all(f and (path.parent / f).is_file() for f in files) else None
+
+
+def write_json_atomically(path: Path, record: dict) -> None:
+    """Write `path` whole or not at all: a kill leaves the old file or none."""
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    tmp.write_text(json.dumps(record, indent=2, default=str) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def open_manifest(out: Path, identity: dict, settings: dict, run_id: str) -> dict:
+    """Create or update `OUT/classit_babylm.json`; a folder of another model (or backend,
+    or scoring) is an error, so that two models' results never mix."""
+    path = out / MANIFEST
+    manifest = {}
+    if path.is_file():
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+        theirs = {k: manifest.get(k) for k in identity}
+        if theirs != identity:
+            diff = ", ".join(f"{k}={theirs[k]!r} here, {identity[k]!r} asked"
+                             for k in identity if theirs[k] != identity[k])
+            raise ResultsError(
+                f"{out} holds the results of another run ({diff}); choose another "
+                "--output-dir, or run the same model with the same settings.")
+    started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    manifest = {**manifest, **identity, **settings,
+                "runs": [*manifest.get("runs", []), {"run_id": run_id, "started": started}]}
+    out.mkdir(parents=True, exist_ok=True)
+    write_json_atomically(path, manifest)
+    return manifest
+
+
+# -- evaluation -----------------------------------------------------------------------------
+def reuse_requests(task) -> None:
+    """Make an lm-eval task build its requests once: later evaluations reuse the same
+    instances with their responses cleared (the documents and texts do not change)."""
+    build = task.build_all_requests
+    built: list = []
+
+    def build_once(**kwargs) -> None:
+        if not built:
+            build(**kwargs)
+            built.extend(task._instances)
+            return
+        for instance in built:
+            instance.resps, instance.filtered_resps = [], {}
+        task._instances = list(built)
+
+    task.build_all_requests = build_once
+
+
+class Session:
+    """The model and the loaded tasks of one run."""
+
+    def __init__(self, settings: argparse.Namespace, out: Path, run_id: str) -> None:
+        from classit_eval.lmeval.plugin import task_manager
+
+        self.settings, self.out, self.run_id = settings, out, run_id
+        metadata = {"reading_bootstrap": settings.reading_bootstrap,
+                    "reading_convention": "babylm2025" if settings.scoring == "babylm2025"
+                    else "running"}
+        if settings.data_dir:
+            metadata["data_dir"] = str(settings.data_dir)
+        self.tasks = task_manager(classit_only=True, metadata=metadata)
+        self.loaded: dict[str, dict] = {}
+        self.lm = None
+        self.current: Checkpoint | None = None  # the checkpoint whose weights `lm` holds
+
+    def unit_tasks(self, unit: Unit) -> dict:
+        """The loaded lm-eval tasks of a unit, loaded (and their requests built) once."""
+        if unit.task not in self.loaded:
+            loaded = self.tasks.load([unit.task])
+            for task in loaded["tasks"].values():
+                reuse_requests(task)
+            self.loaded[unit.task] = loaded
+        return self.loaded[unit.task]
+
+    def model_args(self, checkpoint: Checkpoint) -> dict:
+        s = self.settings
+        return {**checkpoint.model_args(), "scoring": s.scoring, **s.model_args,
+                "device": s.device, "batch_size": s.batch_size}
+
+    def lm_for(self, checkpoint: Checkpoint):
+        """The model, moved to `checkpoint`: its weights swapped in when its tokenizer is
+        the current one's, else a new model (its texts are tokenised anew). A backend
+        without `load_weights` gets a new model for every checkpoint."""
+        from classit_eval.data.checkpoints import load_tokenizer
+        from classit_eval.leaderboard.lm import fingerprint
+
+        if self.lm is not None and hasattr(self.lm, "load_weights"):
+            tokenizer = load_tokenizer(checkpoint.pretrained, revision=checkpoint.hub_revision)
+            if fingerprint(tokenizer) == self.lm.fingerprint:
+                self.lm.load_weights(checkpoint.pretrained, checkpoint.hub_revision)
+                return self.lm
+            log.warning("%s: its tokenizer differs from the previous checkpoint's; its texts "
+                        "are tokenised anew.", checkpoint.revision)
+        args = {k: v for k, v in self.model_args(checkpoint).items() if v is not None}
+        self.lm = new_lm(self.settings.backend, args)
+        return self.lm
+
+    def evaluate(self, checkpoint: Checkpoint, unit: Unit) -> dict:
+        """Run one unit on one checkpoint; write lm-eval's results and sample logs, then
+        the marker. Returns the marker's record."""
+        from lm_eval.evaluator import evaluate
+        from lm_eval.loggers import EvaluationTracker
+        from lm_eval.loggers.utils import add_tokenizer_info
+
+        folder = self.out / checkpoint.revision / unit.task
+        if folder.exists():  # a run of this unit cut off by a kill
+            shutil.rmtree(folder)
+        lm = self.lm_for(checkpoint) if self.lm is None or self.current != checkpoint else self.lm
+        self.current = checkpoint
+        start = time.time()
+        results = evaluate(lm, self.unit_tasks(unit), log_samples=True,
+                           bootstrap_iters=self.settings.bootstrap_iters)
+        samples = results.pop("samples")
+        model_args = self.model_args(checkpoint)
+        results["config"] = {
+            "model": BACKENDS[self.settings.backend],
+            "model_args": ",".join(f"{k}={v}" for k, v in model_args.items() if v is not None),
+            "batch_size": self.settings.batch_size, "device": self.settings.device,
+            "limit": None, "bootstrap_iters": self.settings.bootstrap_iters,
+        }
+        results["date"] = start
+        results.update(env_info())
+        add_tokenizer_info(results, lm)
+        tracker = EvaluationTracker(output_path=str(folder))
+        tracker.general_config_tracker.log_experiment_args(
+            model_source=BACKENDS[self.settings.backend], model_args=results["config"]
+            ["model_args"], system_instruction=None, chat_template=None,
+            fewshot_as_multiturn=False)
+        tracker.save_results_aggregated(results=results, samples=samples)
+        for task in results["configs"]:
+            tracker.save_results_samples(task_name=task, samples=samples[task])
+        results_file = next(folder.rglob(f"results_{tracker.date_id}.json"))
+        record = {
+            "revision": checkpoint.revision, "task": unit.task, "key": unit.key,
+            "model_args": model_args, "run_id": self.run_id,
+            "results": str(results_file.relative_to(folder)),
+            "samples": {task: str(p.relative_to(folder)) for task in results["configs"]
+                        for p in [results_file.parent / f"samples_{task}_{tracker.date_id}.jsonl"]},
+            "scores": summary(results, unit.task), "seconds": round(time.time() - start, 2),
+            "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+        }
+        write_json_atomically(folder / DONE, record)
+        return record
+
+    def finetune(self, checkpoint: Checkpoint, task: str) -> dict:
+        """Fine-tune the final model on one GLUE task with classit-finetune; the marker
+        names its predictions file."""
+        from classit_eval.finetune import cli as finetune_cli
+
+        name = finetune_task(task)
+        folder = self.out / checkpoint.revision / name
+        if folder.exists():
+            shutil.rmtree(folder)
+        start = time.time()
+        args = finetune_args(self.settings, checkpoint.pretrained, task, folder)
+        finetune_cli.run(args)
+        results = max(folder.rglob("results_*.json"), key=lambda p: p.stat().st_mtime)
+        predictions = max(folder.rglob(f"predictions_{name}_*.jsonl"),
+                          key=lambda p: p.stat().st_mtime)
+        scores = json.loads(results.read_text(encoding="utf-8"))["results"][name]
+        record = {
+            "revision": checkpoint.revision, "task": name, "key": GLUE_KEY,
+            "model_args": checkpoint.model_args(), "run_id": self.run_id,
+            "results": str(results.relative_to(folder)),
+            "samples": {name: str(predictions.relative_to(folder))},
+            "scores": {k.split(",")[0]: v for k, v in scores.items()
+                       if k.endswith(",none") and "_stderr" not in k},
+            "seconds": round(time.time() - start, 2),
+            "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+        }
+        write_json_atomically(folder / DONE, record)
+        return record
+
+
+def new_lm(backend: str, args: dict):
+    """A model for `backend`: the reusable `classit` model (leaderboard.lm.SeriesLM) for
+    the causal backend, else the lm-eval model registered under BACKENDS[backend]."""
+    name = BACKENDS[backend]
+    if name == "classit":
+        from classit_eval.leaderboard.lm import SeriesLM
+
+        return SeriesLM(**args)
+    from lm_eval.api.registry import get_model
+
+    return get_model(name).create_from_arg_obj(args)
+
+
+def summary(results: dict, task: str) -> dict[str, float]:
+    """The unit's own metrics (`acc`, `spearman`, reading scores), without stderrs."""
+    metrics = (results.get("results") or {}).get(task) or {}
+    return {k.split(",")[0]: v for k, v in metrics.items()
+            if "," in k and "_stderr" not in k and isinstance(v, (int, float))}
+
+
+_ENV: dict = {}
+
+
+def env_info() -> dict:
+    """lm-eval's environment fields, collected once per process (they take seconds)."""
+    if not _ENV:
+        from lm_eval.loggers.utils import add_env_info
+
+        add_env_info(_ENV)
+    return _ENV
+
+
+def finetune_parser(prog: str) -> options.Parser:
+    from classit_eval.finetune import cli as finetune_cli
+
+    parser = options.Parser(prog=f"{prog} --finetune-args")
+    finetune_cli.add_arguments(parser)
+    return parser
+
+
+def finetune_args(settings: argparse.Namespace, model: str, task: str,
+                  folder: Path) -> argparse.Namespace:
+    argv = ["--model", model, "--tasks", task, "--output_path", str(folder),
+            *settings.finetune_args]
+    if settings.data_dir:
+        argv += ["--data-dir", str(settings.data_dir)]
+    return finetune_parser(settings.prog).parse_args(argv)
+
+
+# -- the run --------------------------------------------------------------------------------
+def run_series(settings: argparse.Namespace) -> dict[str, list[str]]:
+    """Evaluate what the plan needs and is not done yet. Returns what ran and what was
+    skipped, as `{"ran": [...], "skipped": [...]}` of `revision/task` names."""
+    out = Path(settings.output_dir)
+    revisions = settings.revisions or TRACKS[settings.track]
+    checkpoints, missing = find_checkpoints(settings.model, revisions)
+    if missing and not settings.allow_missing:
+        raise ResultsError(
+            f"{settings.model}: {len(missing)} of the {len(revisions)} checkpoints of track "
+            f"{settings.track} are missing: {', '.join(missing)}. Save them (classit-eval "
+            "train pretrain saves chck_* folders at BabyLM's word counts), or pass "
+            "--allow-missing to evaluate the others and mark the submission incomplete.")
+    explicit = settings.tasks is not None
+    keys = settings.tasks or [*FAMILIES, GLUE_KEY, "aoa"]
+    plan = make_plan(keys, settings.glue_tasks, settings.data_dir, explicit)
+    for key, why in plan.skipped.items():
+        print(f"{key}: skipped, {why}")
+    final = final_checkpoint(settings.model)
+    run_id = uuid.uuid4().hex[:12]
+    identity = {"model": model_identity(settings.model), "backend": settings.backend,
+                "scoring": settings.scoring, "model_args": settings.model_args}
+    open_manifest(out, identity, {"track": settings.track, "revisions": revisions,
+                                  "final": FINAL, "missing": missing,
+                                  "glue_tasks": plan.glue}, run_id)
+    session = Session(settings, out, run_id)
+    done: dict[str, list[str]] = {"ran": [], "skipped": []}
+    work = [(c, u) for c in checkpoints for u in plan.fast]
+    work += [(final, u) for u in plan.full]
+    for checkpoint, unit in work:
+        name = f"{checkpoint.revision}/{unit.task}"
+        if read_marker(out, checkpoint.revision, unit.task):
+            done["skipped"].append(name)
+            print(f"{name}: done before, skipped")
+            continue
+        record = session.evaluate(checkpoint, unit)
+        done["ran"].append(name)
+        print(f"{name}: {format_scores(record['scores'])} ({record['seconds']:.1f} s)")
+    for task in plan.glue:
+        name = f"{final.revision}/{finetune_task(task)}"
+        if read_marker(out, final.revision, finetune_task(task)):
+            done["skipped"].append(name)
+            print(f"{name}: done before, skipped")
+            continue
+        record = session.finetune(final, task)
+        done["ran"].append(name)
+        print(f"{name}: {format_scores(record['scores'])} ({record['seconds']:.1f} s)")
+    return done
+
+
+def model_identity(model: str) -> str:
+    """A local model as its absolute path, a hub model by its name."""
+    folder = Path(model).expanduser()
+    return str(folder.resolve()) if folder.is_dir() else model
+
+
+def format_scores(scores: dict[str, float]) -> str:
+    shown = [f"{k}={v:.4f}" for k, v in scores.items() if not k.startswith(("acc_numops", "RT"))]
+    return ", ".join(shown[:4]) or "no scores"
+
+
+# -- the command ----------------------------------------------------------------------------
+def model_arguments(text: str) -> dict[str, str]:
+    """`--model-args dtype=float32,max_length=2048`: extra `classit` model arguments."""
+    pairs = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        key, sep, value = part.partition("=")
+        if not sep or not key:
+            raise argparse.ArgumentTypeError(f"{part!r}: write KEY=VALUE")
+        if key in RESERVED_ARGS:
+            raise argparse.ArgumentTypeError(f"{key} is set by its own option, not here")
+        pairs[key] = value
+    return pairs
+
+
+def task_keys(text: str) -> list[str]:
+    keys = [k.strip() for k in text.split(",") if k.strip()]
+    known = [*FAMILIES, GLUE_KEY, "aoa"]
+    bad = [k for k in keys if k not in known]
+    if bad or not keys:
+        raise argparse.ArgumentTypeError(f"{', '.join(bad) or 'nothing'}: choose among "
+                                         f"{', '.join(known)}")
+    return keys
+
+
+def glue_task(name: str) -> str:
+    if name not in GLUE_SIZES:
+        raise ValueError(f"{name!r} is not a GLUE task of the submission "
+                         f"({', '.join(GLUE_SIZES)})")
+    return name
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.description = __doc__.split("\n\n")[2]
+    p.add_argument("--model", required=True,
+                   help="the final model: a folder holding chck_* checkpoint folders (as "
+                        "classit-eval train pretrain writes), or a hub name with chck_* branches")
+    p.add_argument("--track", required=True, choices=list(TRACKS),
+                   help="decides the checkpoints required (strict-small: 19, others: 28)")
+    p.add_argument("--output-dir", required=True, type=Path,
+                   help="results, sample logs and progress markers; rerun to resume")
+    p.add_argument("--backend", default="causal", choices=list(BACKENDS),
+                   help="the official backend name (the submission file carries it)")
+    p.add_argument("--scoring", default="babylm2025", choices=SCORING,
+                   help="the classit model's scoring (babylm2025: the official numbers)")
+    p.add_argument("--model-args", type=model_arguments, default={}, metavar="K=V[,K=V]",
+                   help="more classit model arguments, e.g. dtype=float32")
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda if any)")
+    p.add_argument("--batch-size", type=options.positive_int, default=32)
+    p.add_argument("--revisions", type=options.comma_list(str), default=None,
+                   metavar="REV[,REV...]",
+                   help="evaluate these checkpoints instead of the track's (for models trained "
+                        "on fewer words; the submission is then not the track's)")
+    p.add_argument("--allow-missing", action="store_true",
+                   help="evaluate the checkpoints that exist; the submission is marked incomplete")
+    p.add_argument("--tasks", type=task_keys, default=None, metavar="KEY[,KEY...]",
+                   help="only these submission keys (default: every key whose task and data "
+                        "exist)")
+    p.add_argument("--glue-tasks", type=options.comma_list(glue_task),
+                   default=list(GLUE_SIZES), metavar="TASK[,TASK...]",
+                   help="GLUE tasks to fine-tune (default: all seven)")
+    p.add_argument("--finetune-args", type=shlex.split, default=[], metavar="'ARGS'",
+                   help="options passed to classit-eval finetune, e.g. '--epochs 3'")
+    p.add_argument("--reading-bootstrap", type=options.non_negative_int, default=0,
+                   metavar="N", help="resamples of the reading scores' intervals (default 0)")
+    p.add_argument("--bootstrap-iters", type=options.non_negative_int, default=100000,
+                   help="lm-eval's stderr bootstrap iterations")
+    p.add_argument("--data-dir", default=None,
+                   help="evaluation data root (default: $CLASSIT_DATA_DIR, then the user cache)")
+    p.add_argument("--no-export", dest="export", action="store_false",
+                   help="do not write the submission file at the end")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.finetune_args:  # checked now, not after hours of evaluation
+        finetune_args(args, "MODEL", "rte", Path("OUT"))
+    run_series(args)
+    if args.export:
+        from classit_eval.leaderboard import export
+
+        export.export_and_check(args.output_dir, track=args.track, backend=args.backend,
+                                revisions=args.revisions, allow_missing=args.allow_missing,
+                                data_dir=args.data_dir, glue_tasks=args.glue_tasks)
+    return 0
+
