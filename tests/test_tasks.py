@@ -142,3 +142,20 @@ def test_entity_tracking_numops_outside_names_is_a_data_error(tmp_path):
     with pytest.raises(DataError, match="regular.jsonl, line 2: numops=6, but the task reports "
                                         "acc_numops_0 to acc_numops_5 only"):
         load_entity_tracking("full_eval/entity_tracking/regular.jsonl", data_dir=str(tmp_path))
+
+
+def test_a_source_checkout_finds_its_own_tasks_folder():
+    """Imported from the repository (an editable install, `python -m classit_eval` in a
+    checkout), the plugin must point lm-eval at the repository's tasks/, not at nothing."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    code = ("import classit_eval.lmeval.plugin as p; "
+            "print(p.__file__); print(p.task_dir())")
+    out = subprocess.run([sys.executable, "-c", code], cwd=repo, capture_output=True,
+                         text=True, check=True, env={"PYTHONPATH": str(repo), "PATH": ""})
+    module, folder = out.stdout.split()
+    assert Path(module).is_relative_to(repo)
+    assert Path(folder) == repo / "tasks"

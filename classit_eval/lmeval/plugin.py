@@ -12,8 +12,8 @@ from pathlib import Path
 
 def task_dir() -> Path:
     """The folder holding this package's lm-eval task YAMLs."""
-    repo_tasks = Path(__file__).resolve().parent.parent / "tasks"
-    if repo_tasks.is_dir():  # editable install or source checkout
+    repo_tasks = Path(__file__).resolve().parents[2] / "tasks"  # classit_eval/lmeval/ -> repo
+    if (repo_tasks / "_classit_zero_shot.yaml").is_file():  # editable install or checkout
         return repo_tasks
     import lm_eval.tasks
 
