@@ -121,8 +121,8 @@ class ClassitLM(LM):
         self._rank, self._world_size = join_processes()
         device = pick_device(device, self._world_size > 1)
         self._device = torch.device(device)
-        if self._device.type == "cuda":
-            torch.cuda.set_device(self._device)
+        if self._device.type == "cuda" and self._device.index is not None:
+            torch.cuda.set_device(self._device)  # `cuda` alone: torch's current device
         self.tokenizer = load_tokenizer(pretrained, revision=revision,
                                         trust_remote_code=trust_remote_code)
 

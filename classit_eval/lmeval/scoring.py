@@ -226,10 +226,16 @@ class Scorer:
         for lo in range(0, len(pairs), chunk):
             part = pairs[lo: lo + chunk]
             texts = [c + x for c, x in part]
-            batch = self.tokenizer(texts, add_special_tokens=special,
-                                   return_offsets_mapping=True)
-            for (context, continuation), text, ids, offsets in zip(
-                    part, texts, batch["input_ids"], batch["offset_mapping"], strict=True):
+            backend = getattr(self.tokenizer, "backend_tokenizer", None)
+            if special or backend is None:  # special tokens: as transformers adds them
+                batch = self.tokenizer(texts, add_special_tokens=special,
+                                       return_offsets_mapping=True)
+                encodings = zip(batch["input_ids"], batch["offset_mapping"], strict=True)
+            else:  # the Rust tokenizer itself: half the time of the transformers wrapper
+                encodings = ((e.ids, e.offsets)
+                             for e in backend.encode_batch(texts, add_special_tokens=False))
+            for (context, continuation), text, (ids, offsets) in zip(
+                    part, texts, encodings, strict=True):
                 ids, offsets = list(ids), [tuple(o) for o in offsets]
                 if special:
                     start = len(text) - len(continuation) + (offsets[0][0] if offsets else 0)

@@ -34,6 +34,7 @@ from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 from tqdm import tqdm
 
@@ -298,19 +299,22 @@ class TrieScorer:
             return DynamicCache()
         segments: dict[int, tuple[Node, int]] = {}  # id -> (ancestor, offset in the concat)
         total = 0
-        index = []
+        rows = []
         for node in batch:
             row = []
-            for a in reversed(list(_ancestors(node))):  # root side first: positions in order
+            for a in _ancestors(node):  # they hold positions a.start .. a.end - 1 of the row
                 if id(a) not in segments:
                     segments[id(a)] = (a, total)
                     total += len(a.tokens)
-                offset = segments[id(a)][1]
-                row += range(offset, offset + len(a.tokens))
-            index += row + [total] * (past - len(row))  # `total`: the zero column (padding)
+                row.append((a.start, a.end, segments[id(a)][1]))
+            rows.append(row)
+        index = np.full((len(batch), past), total, dtype=np.int64)  # `total`: a zero column
+        for r, row in enumerate(rows):
+            for start, end, offset in row:
+                index[r, start:end] = np.arange(offset, offset + end - start)
         parts = [a.kv for a, _ in segments.values()]
         layers, heads, _, dim = parts[0][0].shape
-        where = torch.tensor(index, device=parts[0][0].device)
+        where = torch.from_numpy(index.reshape(-1)).to(parts[0][0].device)
         out = []
         for k in (0, 1):
             pieces = [p[k] for p in parts]
