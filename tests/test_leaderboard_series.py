@@ -206,3 +206,21 @@ def test_reused_requests_and_swapped_weights_score_as_a_fresh_run(
         AutoTokenizer.from_pretrained(tiny_model_nobos))
     assert session.lm_for(other) is not first
     assert session.lm_for(other) is session.lm  # the same tokenizer again: swapped in place
+
+
+def test_swapped_weights_reach_the_float64_copy_that_certifies(pretrained: Path) -> None:
+    """After load_weights, the documents re-scored in float64 must be scored by the new
+    checkpoint: its float64 copy, not the first checkpoint's."""
+    import torch
+
+    from classit_eval.lmeval.backend import ClassitLM
+
+    lm = ClassitLM(pretrained=str(pretrained / "chck_2K"), device="cpu")
+    first = lm.scorer.exact_model()  # loaded now, from chck_2K
+    lm.load_weights(str(pretrained / "chck_6K"))
+    exact = lm.scorer.exact_model()
+    assert exact is not first and exact.dtype == torch.float64
+    for (name, a), b in zip(exact.named_parameters(), lm.model.parameters(), strict=True):
+        assert torch.equal(a, b.double()), name
+    assert not all(torch.equal(a, b) for a, b in
+                   zip(first.parameters(), exact.parameters(), strict=True))
