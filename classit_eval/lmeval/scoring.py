@@ -195,16 +195,14 @@ class Scorer:
             prefix_token_id if prefix_token_id is not None else 0)
         self.stats, self.exact_stats = Stats(), Stats()
         self.certificate = Certificate()
-        self._exact_loader, self._exact = exact_model, None
-        self._tries: dict[torch.nn.Module, TrieScorer] = {}
-        if engine == "trie":  # checks the model's LM head now, not in the middle of a run
-            self._tries[model] = TrieScorer(model, pad_token_id=self.pad_token_id)
+        self.set_model(model, exact_model)
 
     def set_model(self, model, exact_model: Callable[[], torch.nn.Module] | None = None) -> None:
-        """Score with another model of the same tokenizer (another checkpoint)."""
+        """Score with `model` (at construction, or another checkpoint of the same tokenizer);
+        its float64 copy comes from `exact_model` when first needed."""
         self.model, self._exact, self._exact_loader = model, None, exact_model
-        self._tries = {}
-        if self.engine == "trie":
+        self._tries: dict[torch.nn.Module, TrieScorer] = {}
+        if self.engine == "trie":  # checks the model's LM head now, not in the middle of a run
             self._tries[model] = TrieScorer(model, pad_token_id=self.pad_token_id)
 
     # -- tokenisation -------------------------------------------------------------------
@@ -222,11 +220,11 @@ class Scorer:
             if special and not context and continuation.startswith(" "):
                 continuation = continuation[1:]  # lm-eval's target delimiter, see module doc
             pairs.append((context, continuation))
+        backend = getattr(self.tokenizer, "backend_tokenizer", None)
         out: list[Encoded] = []
         for lo in range(0, len(pairs), chunk):
             part = pairs[lo: lo + chunk]
             texts = [c + x for c, x in part]
-            backend = getattr(self.tokenizer, "backend_tokenizer", None)
             if special or backend is None:  # special tokens: as transformers adds them
                 batch = self.tokenizer(texts, add_special_tokens=special,
                                        return_offsets_mapping=True)
@@ -288,9 +286,9 @@ class Scorer:
         scored token) is scored again in float64 (all such documents in one call with a
         fixed batch size), and those scores replace its candidates'. Which candidate is
         best, and whether there is a tie, is then what float64 decides, at any batch size
-        and in any process. A
-        re-scored request whose error exceeds half its bound shows that the bound is too
-        tight for this model: it is widened and the documents checked again.
+        and in any process. A re-scored request whose error exceeds half its bound shows
+        that the bound is too tight for this model: it is widened and the documents
+        checked again.
         """
         flat = [piece for pieces in requests for piece in pieces]
         scores = iter(self.score_encoded(flat))
