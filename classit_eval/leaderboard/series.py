@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import functools
 import json
 import logging
 import os
@@ -434,24 +435,21 @@ def run_series(settings: argparse.Namespace) -> dict[str, list[str]]:
                                   "glue_tasks": plan.glue}, run_id)
     session = Session(settings, out, run_id)
     done: dict[str, list[str]] = {"ran": [], "skipped": []}
-    work = [(c, u) for c in checkpoints for u in plan.fast]
-    work += [(final, u) for u in plan.full]
-    for checkpoint, unit in work:
-        name = f"{checkpoint.revision}/{unit.task}"
-        if read_marker(out, checkpoint.revision, unit.task):
+    # (revision, task, run it): the fast tasks on every checkpoint, the full ones and the
+    # fine-tuning on the final model
+    work = [(c.revision, u.task, functools.partial(session.evaluate, c, u))
+            for c in checkpoints for u in plan.fast]
+    work += [(final.revision, u.task, functools.partial(session.evaluate, final, u))
+             for u in plan.full]
+    work += [(final.revision, finetune_task(t), functools.partial(session.finetune, final, t))
+             for t in plan.glue]
+    for revision, task, run_unit in work:
+        name = f"{revision}/{task}"
+        if read_marker(out, revision, task):
             done["skipped"].append(name)
             print(f"{name}: done before, skipped")
             continue
-        record = session.evaluate(checkpoint, unit)
-        done["ran"].append(name)
-        print(f"{name}: {format_scores(record['scores'])} ({record['seconds']:.1f} s)")
-    for task in plan.glue:
-        name = f"{final.revision}/{finetune_task(task)}"
-        if read_marker(out, final.revision, finetune_task(task)):
-            done["skipped"].append(name)
-            print(f"{name}: done before, skipped")
-            continue
-        record = session.finetune(final, task)
+        record = run_unit()
         done["ran"].append(name)
         print(f"{name}: {format_scores(record['scores'])} ({record['seconds']:.1f} s)")
     return done
