@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import difflib
 import logging
-import math
 import os
 import time
 from collections import defaultdict
@@ -186,9 +185,7 @@ class ClassitLM(LM):
         if self.certify:
             scores = self.scorer.score_certified(pieces, list(documents.values()))
         else:
-            flat = iter(self.scorer.score_encoded([p for request in pieces for p in request]))
-            scores = [(math.fsum(ll for ll, _ in parts), all(g for _, g in parts))
-                      for parts in ([next(flat) for _ in request] for request in pieces)]
+            scores = self.scorer.score_requests(pieces)
         if self.scoring == "babylm2025":
             scores = ties_to_first([requests[i] for i in unique], scores)
         results = [scores[position[first[request_key(req, i)]]]

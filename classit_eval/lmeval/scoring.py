@@ -275,6 +275,10 @@ class Scorer:
         stats.add(run)
         return scores
 
+    def score_requests(self, requests: Sequence[Sequence[Encoded]]) -> list[tuple[float, bool]]:
+        """Each request's pieces scored (one call for them all) and summed."""
+        return _per_request(requests, self.score_encoded)
+
     # -- certified decisions ------------------------------------------------------------
     def score_certified(self, requests: Sequence[Sequence[Encoded]],
                         documents: Sequence[Sequence[int]]) -> list[tuple[float, bool]]:
@@ -290,9 +294,7 @@ class Scorer:
         that the bound is too tight for this model: it is widened and the documents
         checked again.
         """
-        flat = [piece for pieces in requests for piece in pieces]
-        scores = iter(self.score_encoded(flat))
-        first = [_sum([next(scores) for _ in pieces]) for pieces in requests]
+        first = self.score_requests(requests)
         per_token = error_per_token(self.model.dtype)
         bounds = [per_token * max(1, sum(len(p.span) for p in pieces)) for pieces in requests]
         out, rescored, scale, worst = list(first), set(), 1.0, 0.0
@@ -325,10 +327,8 @@ class Scorer:
         trie path, so equal candidates tie exactly; other candidates' float64 scores can
         move with what else is re-scored beside them only by float64 rounding (~1e-13 nats),
         which no decision on a real model has come near (docs/zero_shot.md)."""
-        flat = [piece for pieces in requests for piece in pieces]
-        scores = iter(self._score(self.exact_model(), flat, EXACT_BATCH, EXACT_CACHE_TOKENS,
-                                  self.exact_stats, False))
-        return [_sum([next(scores) for _ in pieces]) for pieces in requests]
+        return _per_request(requests, lambda flat: self._score(
+            self.exact_model(), flat, EXACT_BATCH, EXACT_CACHE_TOKENS, self.exact_stats, False))
 
     def exact_model(self) -> torch.nn.Module:
         """The float64 model: this one if it is float64, else a copy made on first use."""
@@ -361,6 +361,14 @@ class Certificate:
 
 def _sum(parts: list[tuple[float, bool]]) -> tuple[float, bool]:
     return math.fsum(ll for ll, _ in parts), all(g for _, g in parts)
+
+
+def _per_request(requests: Sequence[Sequence[Encoded]],
+                 score: Callable[[list[Encoded]], list[tuple[float, bool]]]
+                 ) -> list[tuple[float, bool]]:
+    """`score` of every piece in one call, summed per request."""
+    scores = iter(score([piece for pieces in requests for piece in pieces]))
+    return [_sum([next(scores) for _ in pieces]) for pieces in requests]
 
 
 def _separated(values: list[float], bounds: list[float]) -> bool:
