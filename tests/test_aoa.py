@@ -279,3 +279,19 @@ def test_real_file_over_the_series(series: Path, tmp_path: Path, eval_data: Path
     table = json.loads((out / "aoa_words.json").read_text())
     fitness = official_aoa.curve_fitness(data, cdi)
     assert table["pearson"] == pytest.approx(fitness["curve_fitness"], abs=1e-6)
+
+
+def test_manifest_lists_both_aoa_files(eval_data: Path):
+    """cdi_childes.json by its full hash; cdi_human.csv by the abbreviated one SOURCES.md
+    gives (fd6e4795...2037), which `verify` checks digit for digit at both ends."""
+    import hashlib
+
+    from classit_eval.data import download
+
+    manifest = json.loads(download.MANIFEST.read_text())
+    digest = hashlib.sha256((eval_data / "full_eval/aoa/cdi_childes.json").read_bytes())
+    assert manifest["full_eval/aoa/cdi_childes.json"] == digest.hexdigest()
+    assert manifest["full_eval/aoa/cdi_human.csv"] == "fd6e4795...2037"
+    short = f"{digest.hexdigest()[:8]}...{digest.hexdigest()[-4:]}"
+    assert download.matches(digest.hexdigest(), short)
+    assert not download.matches(digest.hexdigest(), short[:-1] + "x")
