@@ -50,6 +50,8 @@ JOBS: dict[str, Job] = {
                  "train the CLASS-IT models, one step at a time (alias classit-train)"),
     "babylm": Job("classit_eval.leaderboard.cli",
                   "the BabyLM 2025 submission: run, export, check, learning curves"),
+    "aoa": Job("classit_eval.aoa.cli",
+               "word age of acquisition over a checkpoint series (BabyLM 2025 AoA)"),
     "smollm2": Job("classit_eval.data.smollm2",
                    "print the folder of a cached SmolLM2-135M checkpoint"),
 }

@@ -198,8 +198,8 @@ def export(run_dir: Path, track: str, revisions: list[str] | None = None,
     if aoa is not None:
         submission[AOA_KEY] = read_aoa(aoa)
     else:
-        exporter.missing.append({"key": AOA_KEY, "missing": "the AoA results (no AoA task "
-                                 "yet: pass the official surprisal.json with --aoa)"})
+        exporter.missing.append({"key": AOA_KEY, "missing": "the AoA results (run "
+                                 "`classit-eval aoa` and pass its surprisal.json with --aoa)"})
     submission[FAST_RESULTS_KEY] = fast_results(exporter, revisions)
     if exporter.missing:
         if not allow_missing:

@@ -133,7 +133,7 @@ def make_plan(keys: list[str], glue_tasks: list[str], data_dir: str | None,
             plan.glue = list(glue_tasks)
             continue
         if key not in FAMILIES:
-            continue  # aoa: no task in this package yet
+            continue  # aoa: `classit-eval aoa`, run on its own
         family = FAMILIES[key]
         why = missing_reason(family, known, data_dir)
         if why:
@@ -145,8 +145,8 @@ def make_plan(keys: list[str], glue_tasks: list[str], data_dir: str | None,
             plan.fast.append(Unit(fast_task(family), key))
         plan.full.append(Unit(family.task, key))
     if "aoa" in keys:
-        plan.skipped["aoa"] = ("no AoA task in this package yet; pass the official "
-                               "surprisal.json to `babylm export --aoa`")
+        plan.skipped["aoa"] = ("run separately: `classit-eval aoa --model MODEL --track "
+                               "TRACK`, then `babylm export --aoa OUT/surprisal.json`")
     return plan
 
 

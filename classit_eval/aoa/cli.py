@@ -1,0 +1,204 @@
+"""`classit-eval aoa`: word age of acquisition over a model's checkpoint series.
+
+    classit-eval aoa --model OUT --output-dir runs/aoa            # every OUT/chck_* folder
+    classit-eval aoa --model org/name --track strict-small --output-dir runs/aoa   # hub
+
+Scores the 8,005 (word, context) pairs of `full_eval/aoa/cdi_childes.json` at every
+checkpoint, fits each word's learning curve and AoA, and, with the CDI table
+(`full_eval/aoa/cdi_human.csv`, or --human), correlates it with children's AoA. Writes
+into --output-dir: `surprisal.json` (the official file, for `babylm export --aoa`),
+`aoa_words.json` (each word's fit, AoA or the reason it has none),
+`results_classit_aoa.json` (lm-eval's schema, for classit-zscore) and `aoa.png`.
+Everything is checked before anything is written: bad input leaves no file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import sys
+import time
+from pathlib import Path
+
+from classit_eval import options
+from classit_eval.aoa import fit, human, surprisal
+from classit_eval.aoa.words import TASK, read_words
+from classit_eval.errors import DataError, MissingDataError, OptionError
+
+SURPRISAL_FILE, WORDS_FILE, RESULTS_FILE, PLOT_FILE = (
+    "surprisal.json", "aoa_words.json", "results_classit_aoa.json", "aoa.png")
+VERSION = 1.0
+
+
+def checkpoints(model: str, revisions: list[str] | None, track: str | None
+                ) -> list[surprisal.Checkpoint]:
+    """The series, by words seen: the named revisions (else the track's, else every
+    `chck_*` folder of a local model). Each name must tell its words (chck_10M, chck_2K)."""
+    from classit_eval.leaderboard.series import find_checkpoints
+    from classit_eval.leaderboard.tracks import TRACKS, revision_words
+
+    folder = Path(model).expanduser()
+    names = revisions or (TRACKS[track] if track else None)
+    if names is None:
+        if not folder.is_dir():
+            raise OptionError(f"--model {model}: not a local folder; name its checkpoints "
+                              "with --revisions or --track.")
+        names = [p.name for p in folder.glob("chck_*") if (p / "config.json").is_file()]
+    unnamed = [n for n in names if revision_words(n) is None]
+    if unnamed:
+        raise OptionError(f"{', '.join(unnamed)}: a checkpoint name must say the words it has "
+                          "seen (chck_<n>[K|M|B], as BabyLM names them).")
+    found, missing = find_checkpoints(model, names)
+    if missing:
+        raise MissingDataError(f"{model}: no checkpoint {', '.join(missing)} (a folder with "
+                               "config.json, or a hub branch).")
+    series = sorted((surprisal.Checkpoint(c.revision, revision_words(c.revision), c.pretrained,
+                                          c.hub_revision) for c in found),
+                    key=lambda c: c.words)
+    if len(series) < fit.MIN_CHECKPOINTS:
+        raise DataError(
+            f"{model}: {len(series)} checkpoint(s) ({', '.join(c.step for c in series) or 'none'})"
+            f"; a learning curve needs at least {fit.MIN_CHECKPOINTS} (a sigmoid has four "
+            "parameters). Save more (classit-eval train pretrain --checkpoint-words).")
+    return series
+
+
+def tokenizer_of(series: list[surprisal.Checkpoint]):
+    """The series' tokenizer; a checkpoint that tokenises differently is an error (its
+    surprisals would not be comparable, and the texts are tokenised once)."""
+    from classit_eval.data.checkpoints import load_tokenizer
+
+    first = load_tokenizer(series[0].pretrained, revision=series[0].revision)
+    key = _tokenizer_key(first)
+    for c in series[1:]:
+        if _tokenizer_key(load_tokenizer(c.pretrained, revision=c.revision)) != key:
+            raise DataError(f"{c.step}: its tokenizer differs from {series[0].step}'s; an AoA "
+                            "series needs one tokenizer.")
+    return first
+
+
+def _tokenizer_key(tokenizer) -> str:
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    return (backend.to_str() if backend is not None else repr(sorted(tokenizer.get_vocab()))
+            ) + json.dumps(tokenizer.special_tokens_map, sort_keys=True, default=str)
+
+
+def loader(device: str, dtype: str):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from classit_eval.data.checkpoints import load_model
+
+    def load(checkpoint: surprisal.Checkpoint):
+        model = load_model(AutoModelForCausalLM, checkpoint.pretrained,
+                           revision=checkpoint.revision, dtype=getattr(torch, dtype))
+        return model.to(device).eval()
+    return load
+
+
+def results_document(model: str, mode: str, r: float | None, fits: list[fit.WordAoA],
+                     n_items: int, series: list[surprisal.Checkpoint], settings: dict,
+                     start: float) -> dict:
+    """The run as an lm-eval results file: task `classit_aoa`, metric `pearson` (the
+    Pearson r with children's AoA, when the CDI table is there) and counts."""
+    metrics: dict[str, object] = {"alias": TASK}
+    if r is not None:
+        metrics["pearson,none"] = r
+        metrics["pearson_stderr,none"] = "N/A"
+    metrics["words_with_aoa,none"] = sum(f.aoa is not None for f in fits)
+    metrics["words,none"] = len(fits)
+    config = {"task": TASK, "output_type": "aoa", "dataset_path": "full_eval/aoa",
+              "metric_list": [{"metric": "pearson", "higher_is_better": True}],
+              "metadata": {"version": VERSION, "mode": mode, **settings,
+                           "checkpoints": [c.step for c in series]}}
+    return {
+        "results": {TASK: metrics}, "group_subtasks": {TASK: []}, "configs": {TASK: config},
+        "versions": {TASK: VERSION}, "n-shot": {TASK: 0},
+        "higher_is_better": {TASK: {"pearson": True}},
+        "n-samples": {TASK: {"original": n_items, "effective": n_items}},
+        "config": {"model": "classit-aoa", "model_args": f"pretrained={model}",
+                   "batch_size": settings["batch_size"], "device": settings["device"]},
+        "date": start,
+    }
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.description = __doc__.split("\n\n")[2]
+    p.add_argument("--model", required=True,
+                   help="a folder of chck_* checkpoints (classit-eval train pretrain), or a "
+                        "hub name with chck_* branches")
+    p.add_argument("--output-dir", required=True, type=Path)
+    p.add_argument("--revisions", type=options.comma_list(str), default=None,
+                   metavar="REV[,REV...]", help="the checkpoints (default: the track's, else "
+                   "every chck_* folder of --model)")
+    p.add_argument("--track", default=None,
+                   choices=["strict-small", "strict", "interaction", "multimodal"],
+                   help="take the track's revisions (strict-small: 19, others: 28)")
+    p.add_argument("--mode", default="full", choices=surprisal.MODES,
+                   help="full: the corrected task (default); babylm2025: the official "
+                        "computation (docs/aoa.md lists what differs)")
+    p.add_argument("--min-contexts", type=options.non_negative_int, default=None,
+                   help="words with fewer contexts get no AoA (default: 20 in full, 0 in "
+                        "babylm2025); every surprisal is written either way")
+    p.add_argument("--words-file", type=options.existing_file, default=None,
+                   help="the words and contexts (default: full_eval/aoa/cdi_childes.json)")
+    p.add_argument("--human", type=options.existing_file, default=None,
+                   help="the CDI table (default: full_eval/aoa/cdi_human.csv if present)")
+    p.add_argument("--data-dir", default=None,
+                   help="evaluation data root (default: $CLASSIT_DATA_DIR, then the user cache)")
+    p.add_argument("--batch-size", type=options.positive_int, default=32)
+    p.add_argument("--device", default=None, help="cpu, cuda (default: cuda if any)")
+    p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    p.add_argument("--plot-words", type=options.comma_list(str), default=None,
+                   metavar="W[,W...]", help="words drawn in aoa.png (default: four with an AoA)")
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    start = time.time()
+    mode = args.mode
+    min_contexts = fit.MIN_CONTEXTS[mode] if args.min_contexts is None else args.min_contexts
+    series = checkpoints(args.model, args.revisions, args.track)
+    words = read_words(args.words_file, args.data_dir)
+    human_path = human.find_human(args.human, args.data_dir)
+    cdi = human.read_human(human_path) if human_path else None
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    tokenizer = tokenizer_of(series)
+    scored = surprisal.score_series(words, series, mode, loader(device, args.dtype),
+                                    tokenizer, args.batch_size,
+                                    progress=lambda line: print(f"aoa: {line}", flush=True))
+    if scored.unscored_first:
+        print(f"{args.prog}: warning: {scored.unscored_first} contexts are empty and the "
+              "tokenizer adds no BOS: their word's first token is not scored (the official "
+              "rule, mode babylm2025).", file=sys.stderr)
+    document = surprisal.official_json(scored, args.model)
+    classit = document["metadata"]["classit"]
+    fits = fit.fit_rows(document["results"], mode, words.words, classit["vocab_size"],
+                        classit["word_tokens"], min_contexts)
+    child = human.child_aoas(cdi, words.words) if cdi else None
+    r, paired = fit.pearson(fits, child, mode) if child is not None else (None, [])
+    settings = {"min_contexts": min_contexts, "batch_size": args.batch_size,
+                "device": device, "dtype": args.dtype}
+
+    out = Path(args.output_dir)
+    surprisal.write_json(document, out / SURPRISAL_FILE)
+    table = {"mode": mode, "min_contexts": min_contexts, "pearson": r,
+             "paired_words": paired, "human_file": str(human_path) if human_path else None,
+             "created": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+             "words": [dict(f.row(), child_aoa=(child or {}).get(f.word)) for f in fits]}
+    surprisal.write_json(table, out / WORDS_FILE)
+    surprisal.write_json(results_document(args.model, mode, r, fits, len(words.items), series,
+                                          settings, start), out / RESULTS_FILE)
+    from classit_eval.aoa import plot
+
+    plot.plot(document["results"], fits, mode, out / PLOT_FILE, args.plot_words, child, r)
+    with_aoa = sum(f.aoa is not None for f in fits)
+    print(f"aoa: {len(series)} checkpoints x {len(words.items)} contexts; {with_aoa} of "
+          f"{len(fits)} words have an AoA ({mode}); wrote {out / SURPRISAL_FILE}")
+    if r is None:
+        print(f"{args.prog}: note: {human.missing_message(args.data_dir)}", file=sys.stderr)
+    else:
+        print(f"aoa: Pearson r with children's AoA = {r:.4f} over {len(paired)} words")
+    return 0

@@ -1,0 +1,160 @@
+"""The surprisal of every (word, context) at every checkpoint, and the official JSON.
+
+The official pipeline (`evaluation_pipeline/AoA_word/evaluation_functions.py`, causal
+backend) scores a word as follows: the text is `context.strip() + " " + word.strip()`,
+tokenised with the tokenizer's own special tokens (a BOS only if the tokenizer adds one);
+the word's tokens are those whose character offsets end after the word's first character
+(so its leading space, which byte-level BPE attaches to the word, is included); the
+surprisal is minus the sum of their log-probabilities, in nats (natural log), one forward
+pass per context; the first token of the text is never scored. That is the `babylm2025`
+mode of classit_eval.lmeval.scoring.Scorer with the request `(context.strip() + " ", word)`.
+
+`full` (the default) scores the request `(context.strip(), " " + word)` as running text
+after a BOS (else EOS) prefix, as the package's `full` scoring does everywhere: every
+word token is scored, even when the context is empty or the tokenizer adds no BOS (the
+official text then starts with the word, whose first token goes unscored).
+
+The requests are tokenised once; each checkpoint only loads its weights and runs the
+forward passes (the prefix-tree engine, batched). Any error stops the run: the official
+code writes NaN for a failed context and carries on.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from classit_eval.aoa.words import Item, Words
+from classit_eval.errors import DataError
+
+MODES = ("full", "babylm2025")
+
+
+def request(item: Item, mode: str) -> tuple[str, str]:
+    """The (context, continuation) the scorer scores for one item in `mode`."""
+    context, word = item.context.strip(), item.word.strip()
+    if mode == "babylm2025":
+        return context + " ", word
+    return context, " " + word
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """One point of the series: its name (the JSON's `step`), words seen, where it is."""
+
+    step: str
+    words: int
+    pretrained: str
+    revision: str | None = None  # a hub branch
+
+
+@dataclass
+class Series:
+    """The surprisals of a checkpoint series: `surprisal[step][i]` of `items[i]`."""
+
+    items: list[Item]
+    checkpoints: list[Checkpoint]
+    surprisal: dict[str, list[float]]
+    word_tokens: list[int]  # scored tokens of each item's word
+    unscored_first: int  # items whose word's first token has no left context (babylm2025)
+    vocab_size: int
+    mode: str
+    model: str
+    seconds: dict[str, float]
+
+
+def encode(scorer, items: Sequence[Item], mode: str) -> tuple[list, int]:
+    """The items as scorer requests, tokenised once; and how many lose their word's first
+    token (babylm2025 only: an empty context and a tokenizer without BOS)."""
+    encoded = scorer.encode_many([request(item, mode) for item in items])
+    unscored = 0
+    for item, enc in zip(items, encoded, strict=True):
+        if not enc.span:
+            raise DataError(
+                f"AoA word {item.word!r}, context {item.context_id}: no token of the word is "
+                f"scored in mode {mode} (the text {request(item, mode)!r} has no token before "
+                "the word); use --mode full, which puts a BOS token before every context.")
+        if mode == "babylm2025" and not item.context.strip() and _no_prefix(scorer):
+            unscored += 1
+    return encoded, unscored
+
+
+def _no_prefix(scorer) -> bool:
+    return not scorer.tokenizer("", add_special_tokens=True)["input_ids"]
+
+
+def score_series(words: Words, checkpoints: Sequence[Checkpoint], mode: str,
+                 load: Callable[[Checkpoint], object], tokenizer, batch_size: int = 32,
+                 progress: Callable[[str], None] = print) -> Series:
+    """Score every item at every checkpoint. `load(checkpoint)` returns its model (on the
+    device, in eval mode); the tokenizer is shared by the series (checked by the caller)."""
+    from classit_eval.lmeval.scoring import Scorer
+
+    if mode not in MODES:
+        raise ValueError(f"mode={mode!r}: choose one of {', '.join(MODES)}")
+    items = words.items
+    scorer, surprisal, seconds = None, {}, {}
+    encoded, unscored = None, 0
+    for checkpoint in checkpoints:
+        start = time.perf_counter()
+        model = load(checkpoint)
+        if scorer is None:
+            scorer = Scorer(model, tokenizer, mode=mode, batch_size=batch_size, progress=False)
+            encoded, unscored = encode(scorer, items, mode)
+        else:
+            scorer.set_model(model)
+        try:
+            scores = scorer.score_encoded(encoded)
+        except ValueError as err:  # a context over the model's length
+            raise DataError(f"{checkpoint.step}: {err}") from err
+        surprisal[checkpoint.step] = [-logprob for logprob, _ in scores]
+        seconds[checkpoint.step] = round(time.perf_counter() - start, 3)
+        progress(f"{checkpoint.step}: {len(items)} surprisals ({seconds[checkpoint.step]:.1f} s)")
+    return Series(items=list(items), checkpoints=list(checkpoints), surprisal=surprisal,
+                  word_tokens=[len(e.span) for e in encoded or []], unscored_first=unscored,
+                  vocab_size=len(tokenizer), mode=mode, model="", seconds=seconds)
+
+
+# -- the official surprisal.json --------------------------------------------------------------
+def official_json(series: Series, model_name: str) -> dict:
+    """The official `surprisal.json`: `metadata` and one row per (checkpoint, item), in the
+    official order (checkpoint by checkpoint, then word by word, then context by context).
+    `metadata.classit` adds what the fit needs and the official file lacks."""
+    rows = [{"step": c.step, "word_count": c.words, "target_word": item.word,
+             "context_id": item.context_id, "context": item.context, "surprisal": value}
+            for c in series.checkpoints
+            for item, value in zip(series.items, series.surprisal[c.step], strict=True)]
+    metadata = {"model_name": model_name, "use_bos_only": False,
+                "total_steps": len(series.checkpoints),
+                "completed_steps": len(series.surprisal),
+                "classit": {"mode": series.mode, "vocab_size": series.vocab_size,
+                            "word_tokens": word_tokens_per_word(series),
+                            "seconds": series.seconds}}
+    return {"metadata": metadata, "results": rows}
+
+
+def word_tokens_per_word(series: Series) -> dict[str, float]:
+    """The mean number of scored tokens of each word over its contexts."""
+    total: dict[str, list[int]] = {}
+    for item, n in zip(series.items, series.word_tokens, strict=True):
+        total.setdefault(item.word, []).append(n)
+    return {w: sum(ns) / len(ns) for w, ns in total.items()}
+
+
+def write_json(data: dict, path: Path) -> Path:
+    """Write whole or not at all (a kill leaves no half file). NaN is refused: the run
+    stops on errors, so a surprisal is always a number."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
+    tmp.write_text(json.dumps(data, indent=1, allow_nan=False) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def finite(values: Sequence[float]) -> bool:
+    return all(math.isfinite(v) for v in values)
