@@ -295,3 +295,36 @@ def test_manifest_lists_both_aoa_files(eval_data: Path):
     short = f"{digest.hexdigest()[:8]}...{digest.hexdigest()[-4:]}"
     assert download.matches(digest.hexdigest(), short)
     assert not download.matches(digest.hexdigest(), short[:-1] + "x")
+
+
+def test_babylm_run_runs_the_aoa_task_and_export_carries_it(series: Path, words_file: Path,
+                                                            tmp_path: Path, capsys):
+    """`babylm run --tasks aoa` runs the AoA task over the checkpoints into
+    OUT/aoa/classit_aoa/ (a data root holding only the words subset), a rerun skips it, and
+    the export carries its surprisal.json without --aoa; three checkpoints are one line."""
+    data = tmp_path / "data"
+    (data / "full_eval" / "aoa").mkdir(parents=True)
+    (data / "full_eval" / "aoa" / "cdi_childes.json").write_bytes(words_file.read_bytes())
+    out = tmp_path / "run"
+    argv = ["babylm", "run", "--model", str(series), "--track", "strict-small",
+            "--output-dir", str(out), "--revisions", ",".join(STEPS), "--tasks", "aoa",
+            "--data-dir", str(data), "--batch-size", "64", "--device", "cpu",
+            "--allow-missing"]
+    assert cli.main(argv) == 0
+    first = capsys.readouterr().out
+    assert "aoa/classit_aoa: " in first
+    submission = json.loads((out / "all_full_preds_and_fast_scores_causal.json").read_text())
+    rows = submission["aoa"]["results"]
+    assert len(rows) == len(STEPS) * len(read_words(words_file).items)
+    official = read_aoa(out / "aoa" / "classit_aoa" / "surprisal.json")
+    assert rows == official["results"]  # the run's scoring (babylm2025) is the AoA mode
+    assert cli.main(argv) == 0
+    assert "aoa/classit_aoa: done before, skipped" in capsys.readouterr().out
+
+    three = [*argv[:argv.index("--revisions") + 1], ",".join(STEPS[:3]),
+             *argv[argv.index("--revisions") + 2:]]
+    three[three.index("--output-dir") + 1] = str(tmp_path / "three")
+    assert cli.main(three) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--tasks aoa: 3 checkpoint(s); a learning curve needs" in err[0]
+    assert not (tmp_path / "three" / "aoa").exists()

@@ -195,11 +195,13 @@ def export(run_dir: Path, track: str, revisions: list[str] | None = None,
     glue = [exporter.glue(task) for task in glue_tasks or GLUE_SIZES]
     if any(glue):
         submission[GLUE_KEY] = {k: v for found in glue if found for k, v in found.items()}
+    aoa = aoa or run_aoa(Path(run_dir))
     if aoa is not None:
         submission[AOA_KEY] = read_aoa(aoa)
     else:
-        exporter.missing.append({"key": AOA_KEY, "missing": "the AoA results (run "
-                                 "`classit-eval aoa` and pass its surprisal.json with --aoa)"})
+        exporter.missing.append({"key": AOA_KEY, "missing": "the AoA results (`babylm run` "
+                                 "runs them with 4 or more checkpoints; or run `classit-eval "
+                                 "aoa` and pass its surprisal.json with --aoa)"})
     submission[FAST_RESULTS_KEY] = fast_results(exporter, revisions)
     if exporter.missing:
         if not allow_missing:
@@ -218,6 +220,14 @@ def export(run_dir: Path, track: str, revisions: list[str] | None = None,
 def shorten(names: list[str], limit: int = 12) -> str:
     more = f", ... ({len(names) - limit} more)" if len(names) > limit else ""
     return ", ".join(names[:limit]) + more
+
+
+def run_aoa(run_dir: Path) -> Path | None:
+    """The surprisal.json of the run's finished AoA task (`babylm run`), or None."""
+    from classit_eval.leaderboard.series import AOA_UNIT, read_marker
+
+    record = read_marker(run_dir, *AOA_UNIT)
+    return run_dir.joinpath(*AOA_UNIT, record["samples"][AOA_KEY]) if record else None
 
 
 def read_aoa(path: Path) -> dict:

@@ -3,9 +3,10 @@
     classit-eval babylm run --model OUT --track strict-small --output-dir runs/mine
 
 What runs: the fast zero-shot suite on every checkpoint the track requires (`chck_1M`, ...),
-the full suite and the reading task on the final model, and the (Super)GLUE fine-tuning of
-the final model (`classit-eval finetune`); then the submission file is exported and
-checked. Checkpoints are the `chck_*` subfolders `classit-eval train pretrain` writes, or
+the full suite and the reading task on the final model, the (Super)GLUE fine-tuning of
+the final model (`classit-eval finetune`), and the AoA task over the checkpoints
+(`classit-eval aoa`, into `OUT/aoa/classit_aoa/`); then the submission file is exported
+and checked. Checkpoints are the `chck_*` subfolders `classit-eval train pretrain` writes, or
 the branches (revisions) of a hub model. A missing checkpoint stops the run before anything
 is evaluated, naming every missing one; `--allow-missing` evaluates the others and marks
 the submission incomplete.
@@ -36,6 +37,7 @@ from pathlib import Path
 from classit_eval import options
 from classit_eval.errors import MissingDataError, ResultsError
 from classit_eval.leaderboard.tracks import (
+    AOA_KEY,
     FAMILIES,
     FAST_KEYS,
     FINAL,
@@ -49,6 +51,7 @@ from classit_eval.names import finetune_task
 log = logging.getLogger(__name__)
 MANIFEST = "classit_babylm.json"
 DONE = "classit_babylm_done.json"
+AOA_UNIT = ("aoa", "classit_aoa")  # OUT/aoa/classit_aoa/: the AoA task over the series
 # official backend name -> the lm-eval model that scores it (masked and hybrid models
 # plug in here by name once their backends exist)
 BACKENDS = {"causal": "classit"}
@@ -117,6 +120,7 @@ class Plan:
     fast: list[Unit] = field(default_factory=list)  # on every revision
     full: list[Unit] = field(default_factory=list)  # on the final model
     glue: list[str] = field(default_factory=list)  # fine-tuned on the final model
+    aoa: bool = False  # the AoA task over the checkpoints
     skipped: dict[str, str] = field(default_factory=dict)  # key -> why
 
 
@@ -132,8 +136,9 @@ def make_plan(keys: list[str], glue_tasks: list[str], data_dir: str | None,
         if key == GLUE_KEY:
             plan.glue = list(glue_tasks)
             continue
-        if key not in FAMILIES:
-            continue  # aoa: `classit-eval aoa`, run on its own
+        if key == AOA_KEY:
+            plan.aoa = True  # its data and checkpoints are checked by run_series
+            continue
         family = FAMILIES[key]
         why = missing_reason(family, known, data_dir)
         if why:
@@ -144,10 +149,23 @@ def make_plan(keys: list[str], glue_tasks: list[str], data_dir: str | None,
         if key in FAST_KEYS:
             plan.fast.append(Unit(fast_task(family), key))
         plan.full.append(Unit(family.task, key))
-    if "aoa" in keys:
-        plan.skipped["aoa"] = ("run separately: `classit-eval aoa --model MODEL --track "
-                               "TRACK`, then `babylm export --aoa OUT/surprisal.json`")
     return plan
+
+
+def aoa_missing_reason(checkpoints: list[Checkpoint], data_dir: str | None) -> str | None:
+    """Why the AoA task cannot run on this series (too few checkpoints, no data), or None."""
+    from classit_eval.aoa.fit import MIN_CHECKPOINTS
+    from classit_eval.aoa.words import TASK, WORDS_FILE
+    from classit_eval.data.files import find_file
+
+    if len(checkpoints) < MIN_CHECKPOINTS:
+        return (f"{len(checkpoints)} checkpoint(s); a learning curve needs at least "
+                f"{MIN_CHECKPOINTS} (a sigmoid has four parameters)")
+    try:
+        find_file(WORDS_FILE, data_dir, task=TASK)
+    except MissingDataError:
+        return f"its data ({WORDS_FILE}) is not under the evaluation data root"
+    return None
 
 
 def missing_reason(family, known: set[str], data_dir: str | None) -> str | None:
@@ -359,6 +377,39 @@ class Session:
         return record
 
 
+    def aoa(self, checkpoints: list[Checkpoint]) -> dict:
+        """The AoA task over the checkpoints (classit-eval aoa, in the run's scoring mode);
+        the marker names its results file and the official surprisal.json."""
+        from classit_eval.aoa import cli as aoa_cli
+
+        folder = self.out.joinpath(*AOA_UNIT)
+        if folder.exists():
+            shutil.rmtree(folder)
+        s, start = self.settings, time.time()
+        argv = ["--model", s.model, "--output-dir", str(folder),
+                "--revisions", ",".join(c.revision for c in checkpoints),
+                "--mode", s.scoring, "--batch-size", str(s.batch_size)]
+        argv += ["--device", s.device] if s.device else []
+        argv += ["--data-dir", str(s.data_dir)] if s.data_dir else []
+        if s.model_args.get("dtype") in ("float32", "float64"):
+            argv += ["--dtype", s.model_args["dtype"]]
+        parser = options.Parser(prog=f"{s.prog} aoa")
+        aoa_cli.add_arguments(parser)
+        args = parser.parse_args(argv)
+        args.prog = parser.prog
+        aoa_cli.run(args)
+        results = json.loads((folder / aoa_cli.RESULTS_FILE).read_text(encoding="utf-8"))
+        record = {
+            "revision": AOA_UNIT[0], "task": AOA_UNIT[1], "key": AOA_KEY,
+            "revisions": [c.revision for c in checkpoints], "run_id": self.run_id,
+            "results": aoa_cli.RESULTS_FILE, "samples": {AOA_KEY: aoa_cli.SURPRISAL_FILE},
+            "scores": summary(results, AOA_UNIT[1]), "seconds": round(time.time() - start, 2),
+            "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+        }
+        write_json_atomically(folder / DONE, record)
+        return record
+
+
 def new_lm(backend: str, args: dict):
     """A model for `backend`: the reusable `classit` model (leaderboard.lm.SeriesLM) for
     the causal backend, else the lm-eval model registered under BACKENDS[backend]."""
@@ -422,8 +473,13 @@ def run_series(settings: argparse.Namespace) -> dict[str, list[str]]:
             "train pretrain saves chck_* folders at BabyLM's word counts), or pass "
             "--allow-missing to evaluate the others and mark the submission incomplete.")
     explicit = settings.tasks is not None
-    keys = settings.tasks or [*FAMILIES, GLUE_KEY, "aoa"]
+    keys = settings.tasks or [*FAMILIES, GLUE_KEY, AOA_KEY]
     plan = make_plan(keys, settings.glue_tasks, settings.data_dir, explicit)
+    why = aoa_missing_reason(checkpoints, settings.data_dir) if plan.aoa else None
+    if why:
+        if explicit:
+            raise MissingDataError(f"--tasks {AOA_KEY}: {why}.")
+        plan.aoa, plan.skipped[AOA_KEY] = False, why
     for key, why in plan.skipped.items():
         print(f"{key}: skipped, {why}")
     final = final_checkpoint(settings.model)
@@ -443,6 +499,8 @@ def run_series(settings: argparse.Namespace) -> dict[str, list[str]]:
              for u in plan.full]
     work += [(final.revision, finetune_task(t), functools.partial(session.finetune, final, t))
              for t in plan.glue]
+    if plan.aoa:
+        work.append((*AOA_UNIT, functools.partial(session.aoa, checkpoints)))
     for revision, task, run_unit in work:
         name = f"{revision}/{task}"
         if read_marker(out, revision, task):
@@ -482,7 +540,7 @@ def model_arguments(text: str) -> dict[str, str]:
 
 def task_keys(text: str) -> list[str]:
     keys = [k.strip() for k in text.split(",") if k.strip()]
-    known = [*FAMILIES, GLUE_KEY, "aoa"]
+    known = [*FAMILIES, GLUE_KEY, AOA_KEY]
     bad = [k for k in keys if k not in known]
     if bad or not keys:
         raise argparse.ArgumentTypeError(f"{', '.join(bad) or 'nothing'}: choose among "
