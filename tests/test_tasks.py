@@ -120,6 +120,27 @@ def test_classit_eval_run_keeps_lm_eval_models(tiny_model, tmp_path):
         assert "classit_wug_adj_fast" in json.loads(written.read_text())["results"]
 
 
+def test_run_indexes_only_the_classit_tasks_when_only_they_are_asked():
+    """`classit-eval run --tasks classit_...` lets lm-eval index the classit tasks alone
+    (its own ~15,000 took 12 s); any other task name keeps lm-eval's whole index."""
+    import time
+
+    import lm_eval.tasks
+
+    from classit_eval.lmeval.run import classit_task_index, is_classit
+
+    original = lm_eval.tasks.TaskManager
+    with classit_task_index():
+        start = time.perf_counter()
+        index = lm_eval.tasks.TaskManager(metadata={})
+        seconds = time.perf_counter() - start
+    assert lm_eval.tasks.TaskManager is original
+    assert set(GROUPS) <= set(index.all_groups) and "classit_reading" in index.all_tasks
+    assert all("classit" in name for name in index.all_tasks), "an lm-eval task was indexed"
+    assert seconds < 3
+    assert is_classit("classit_blimp_fast") and not is_classit("arc_easy")
+
+
 @pytest.mark.parametrize("family", ["reading", "entity_tracking"])
 def test_template_metric_lists_are_what_the_generator_writes(family):
     """The metric names live in classit_eval.names; the templates are generated from them."""
