@@ -11,10 +11,15 @@ import json
 import os
 from pathlib import Path
 
-import pytest
+# before anything imports huggingface_hub, which reads these once: online, every hub look-up
+# of a model that is not there waits for network time-outs (46 s for lm-eval's dummy model)
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
-from classit_eval.train import cli as train_cli
-from tests.tiny import build_tiny_model
+import pytest  # noqa: E402
+
+from classit_eval.train import cli as train_cli  # noqa: E402
+from tests.tiny import build_tiny_model  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("CLASSIT_SHARED_DATA", REPO.parent / "shared" / "data")).resolve()
@@ -23,8 +28,6 @@ SHARED = Path(os.environ.get("CLASSIT_SHARED_DATA", REPO.parent / "shared" / "da
 def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("CLASSIT_DATA_DIR", str(SHARED / "babylm-2025"))
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
 
 @pytest.fixture(scope="session")

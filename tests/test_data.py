@@ -90,11 +90,16 @@ def test_wrong_zip_password_is_explained(eval_data, tmp_path, monkeypatch):
         assert zf.getinfo(source.member).flag_bits & 0x1  # encrypted
 
 
-@pytest.mark.slow
 def test_metadata_data_dir_wins_over_the_environment(eval_data, tmp_path, monkeypatch):
-    """`--metadata data_dir=...` (lm-eval passes it to the task loader) beats $CLASSIT_DATA_DIR."""
+    """`--metadata data_dir=...` (lm-eval passes it to the task loader) beats $CLASSIT_DATA_DIR.
+    (lm-eval's `evaluate`, not `simple_evaluate`: the latter asks the hub for the dummy
+    model's tokenizer, which costs 46 s of network time-outs offline.)"""
+    from lm_eval.evaluator import evaluate
+    from lm_eval.models.dummy import DummyLM
+    from lm_eval.tasks import get_task_dict
+
     monkeypatch.setenv("CLASSIT_DATA_DIR", str(tmp_path / "nowhere"))
     tm = task_manager(classit_only=True, metadata={"data_dir": str(eval_data)})
-    out = lm_eval.simple_evaluate(model="dummy", tasks=["classit_blimp_fast_causative"],
-                                  task_manager=tm, limit=2)
+    tasks = get_task_dict(["classit_blimp_fast_causative"], tm)
+    out = evaluate(lm=DummyLM(), task_dict=tasks, limit=2)
     assert out["results"]["classit_blimp_fast_causative"]["sample_len"] == 2

@@ -94,6 +94,7 @@ def test_a_cached_hub_model_loads_offline(tiny_model: Path, tmp_path: Path,
     shutil.copytree(tiny_model, repo / "snapshots" / commit)
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)  # read at import: set it too
     tokenizer = load_tokenizer("classit-test/tiny", pad_with_eos=True)
     model = load_model(AutoModelForCausalLM, "classit-test/tiny")
     assert model.config.vocab_size == len(tokenizer)
