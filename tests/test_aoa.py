@@ -297,6 +297,7 @@ def test_manifest_lists_both_aoa_files(eval_data: Path):
     assert not download.matches(digest.hexdigest(), short[:-1] + "x")
 
 
+@pytest.mark.slow
 def test_babylm_run_runs_the_aoa_task_and_export_carries_it(series: Path, words_file: Path,
                                                             tmp_path: Path, capsys):
     """`babylm run --tasks aoa` runs the AoA task over the checkpoints into
