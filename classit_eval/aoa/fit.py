@@ -30,11 +30,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from classit_eval.leaderboard.tracks import UNITS
+
 OFFICIAL_VOCAB = 300_000  # the official `approximate_vocab`
 MIN_CHECKPOINTS = 4  # a sigmoid has four parameters
 MIN_CONTEXTS = {"full": 20, "babylm2025": 0}
 STEP_NUMBER = re.compile(r"(\d+(?:\.\d+)?)\s*([KMB]?)", re.IGNORECASE)
-UNITS = {"": 1, "K": 10**3, "M": 10**6, "B": 10**9}
 
 
 def sigmoid(x: np.ndarray, a: float, b: float, c: float, d: float) -> np.ndarray:

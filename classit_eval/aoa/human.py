@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from classit_eval.aoa.fit import sigmoid
+from classit_eval.aoa.fit import crossing, sigmoid
 from classit_eval.aoa.words import HUMAN_FILE, TASK
 from classit_eval.data.files import data_root, find_file
 from classit_eval.errors import DataError, MissingDataError
@@ -105,11 +105,8 @@ def child_aoa(proportions: list[float], ages: list[float]) -> float | None:
                                   maxfev=1000)
         except (RuntimeError, ValueError):
             return None
-    a, b, c, d = (float(v) for v in params)
-    if a <= 0 or b <= 0 or not d < THRESHOLD < a + d:
-        return None
-    aoa = c - math.log(a / (THRESHOLD - d) - 1) / b
-    return aoa if x[0] <= aoa <= x[-1] else None
+    aoa = crossing([float(v) for v in params], THRESHOLD)
+    return aoa if aoa is not None and x[0] <= aoa <= x[-1] else None
 
 
 def child_aoas(cdi: CDI, words: list[str]) -> dict[str, float | None]:

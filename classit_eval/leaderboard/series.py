@@ -376,7 +376,6 @@ class Session:
         write_json_atomically(folder / DONE, record)
         return record
 
-
     def aoa(self, checkpoints: list[Checkpoint]) -> dict:
         """The AoA task over the checkpoints (classit-eval aoa, in the run's scoring mode);
         the marker names its results file and the official surprisal.json."""
