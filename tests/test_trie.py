@@ -9,9 +9,9 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, GPT2Config, GPT2LMHeadModel
 
 from classit_eval.data.files import find_file, read_jsonl
-from classit_eval.lmeval import scoring
+from classit_eval.lmeval import scoring, trie
 from classit_eval.lmeval.scoring import Scorer, babylm2025_reader, score_sequences
-from classit_eval.lmeval.trie import TrieScorer, build_tree, plan, trie_size
+from classit_eval.lmeval.trie import TrieScorer, build_tree, plan, tree_masks_work, trie_size
 
 
 @pytest.fixture(scope="module")
@@ -78,6 +78,47 @@ def test_same_scores_as_each_sequence_alone(tiny64, pieces, batch_size, cache_to
     if cache_tokens > 1000:
         assert stats.positions <= bound - len({p.tokens for p in flat}) + len(flat)
         assert stats.positions < 0.5 * sum(len(p.tokens) for p in flat)
+
+
+def test_rows_pack_subtrees_into_fewer_calls(tiny64, pieces):
+    """Packed rows (a tree mask) give the scores of one segment a row, in fewer calls."""
+    model, _ = tiny64
+    flat = [p for request in pieces for p in request]
+    packed_engine = TrieScorer(model, batch_size=4)
+    assert packed_engine.budget == trie.PACK  # the tiny LLaMA honours 4-D masks
+    packed, packed_stats = packed_engine.score(flat)
+    single_engine = TrieScorer(model, batch_size=4)
+    single_engine.budget = 0  # what a model without tree masks gets: a 2-D padding mask
+    single, single_stats = single_engine.score(flat)
+    assert max(abs(a[0] - b[0]) for a, b in zip(packed, single, strict=True)) < 1e-10
+    assert packed_stats.positions == single_stats.positions  # every node once, either way
+    assert packed_stats.calls < single_stats.calls / 2
+    assert plan(flat, 4, budget=0) == single_stats
+
+
+class _IgnoresMasks(torch.nn.Module):
+    """A causal 'model' that ignores the attention mask: each state sums the embeddings
+    of every token before it in the row."""
+
+    device = torch.device("cpu")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embed = torch.nn.Embedding(8, 4)
+
+    def forward(self, input_ids, attention_mask=None, position_ids=None, **_):
+        from transformers.modeling_outputs import BaseModelOutput
+
+        return BaseModelOutput(last_hidden_state=self.embed(input_ids).cumsum(1))
+
+
+def test_a_model_that_ignores_tree_masks_is_found(tiny64):
+    model, _ = tiny64
+    assert tree_masks_work(model.base_model, "past_key_values")
+    gpt2 = GPT2LMHeadModel(GPT2Config(vocab_size=16, n_positions=16, n_embd=8, n_layer=1,
+                                      n_head=2)).eval()
+    assert tree_masks_work(gpt2.transformer, "past_key_values")
+    assert not tree_masks_work(_IgnoresMasks(), "past_key_values")
 
 
 def test_the_lm_head_runs_only_where_a_next_token_is_scored(tiny64, pieces):

@@ -1,19 +1,30 @@
 """Prefix-tree scoring: every distinct prefix of a run's token sequences is computed once.
 
-    scores, stats = score_trie(model, encoded, batch_size=32)
+    scores, stats = TrieScorer(model, batch_size=32).score(encoded)
 
 The token sequences of all requests form a trie, stored compressed (a radix tree): a node
 is a segment of tokens shared by all sequences below it, and its children are where they
-part. Each node is run through the model once, in a batch of nodes, after its ancestors:
-the keys and values of its ancestors' tokens (their KV cache) are its past, so its tokens
-attend to the whole prefix without computing it again. The LM head and log-softmax are
-applied only at positions whose next token is scored (inside the segment, and at its last
-token for each child whose first token is scored), and the last token of a sequence that
-no other sequence extends is not computed at all: nothing reads its hidden state. So a run
-computes fewer token positions than the trie has nodes (`Stats.trie_bound`).
+part. Each node is run through the model once, after its ancestors: the keys and values of
+its ancestors' tokens (their KV cache) are its past, or its ancestors sit beside it in the
+same row, so its tokens attend to the whole prefix without computing it again. The LM head
+and log-softmax are applied only at positions whose next token is scored (inside the
+segment, and at its last token for each child whose first token is scored), and the last
+token of a sequence that no other sequence extends is not computed at all: nothing reads
+its hidden state. So a run computes fewer token positions than the trie has nodes
+(`Stats.trie_bound`).
 
-Memory stays bounded: a node's keys and values are kept only until the nodes below it are
-computed, and the sorted sequences are taken in windows of at most `cache_tokens` trie
+Rows pack subtrees. Most segments are short (the few words where two sentences of a pair
+differ, an answer option), and a forward call costs about as much as 40 positions on a CPU
+whatever its size, because it reads every weight. So a row holds a node with as much of its
+subtree as fits in `PACK` positions, side by side under a tree attention mask (each token
+sees the row's past, its ancestors in the row and the tokens before it in its own segment)
+and explicit position ids; the rest of the subtree hangs below and is packed in a later
+row, after its ancestors' keys and values exist. On the fast suite this takes 2,631 calls
+of 99 positions on average (10% padding) down to 1,052 of 249 (2.5%). A model that does
+not honour a 4-D attention mask (checked once, `tree_masks_work`) gets one segment a row.
+
+Memory stays bounded: a node's keys and values are kept only while a node below it waits
+for a later row, and the sorted sequences are taken in windows of at most `cache_tokens` trie
 nodes, each window its own tree, so at most that many tokens' keys and values are held at
 once. A prefix shared across a window boundary is computed once in each window: a smaller
 cap costs more computation, never more memory; with `cache_tokens=1` every sequence is its
@@ -41,8 +52,9 @@ from tqdm import tqdm
 Tokens = tuple[int, ...]
 HEAD_ROWS = 1024  # hidden states per LM-head call: bounds the logits' memory
 GQA_VARIABLE = "TRANSFORMERS_SDPA_FORCE_GQA"
-ROW_TOKENS = 16  # a batch holds at most batch_size * ROW_TOKENS positions (or one row)
-SIMILAR, SLACK = 0.9, 4  # a batch's segments: >= 0.9 of its first's length, or <= 4 shorter
+ROW_TOKENS = 16  # a call holds at most batch_size * ROW_TOKENS positions (or one row)
+PACK = 128  # a row packs the segments of subtrees up to this many positions
+SIMILAR, SLACK = 0.9, 4  # a call's rows: >= 0.9 of its first's width, or <= 4 narrower
 
 
 @dataclass
@@ -72,7 +84,10 @@ class Node:
     scored: set[int] = field(default_factory=set)  # offsets whose log-probability is wanted
     logprobs: dict[int, tuple[float, bool]] = field(default_factory=dict)  # offset -> (lp, argmax)
     kv: tuple[torch.Tensor, torch.Tensor] | None = None  # (layers, heads, len, dim) each
-    waiting: int = 0  # children whose subtrees are not computed yet
+    size: int = 0  # positions computed in its subtree, its own included
+    deferred: list[Node] = field(default_factory=list)  # children left to a later row
+    pending: int = 0  # deferred nodes below it not computed yet: they need its keys and values
+    column: int = 0  # where its first token sits in the row it is computed in
 
     @property
     def end(self) -> int:
@@ -164,57 +179,119 @@ def windows(sorted_sequences: Sequence[Tokens], cache_tokens: int) -> list[list[
     return out
 
 
-def schedule(root: Node, batch_size: int) -> Iterator[list[Node]]:
-    """The tree's nodes in batches, a level at a time, each level sorted by length so that
-    a batch holds segments of about one length and pads little. A node's keys and values
-    are freed once its subtree is computed (after its batch is handed back)."""
-    level = [root]
-    while level:
-        ready = [child for node in level for child in node.children
-                 if child.computed_length > 0]
-        for node in level:
-            node.waiting = sum(child.computed_length > 0 for child in node.children)
-        ready.sort(key=lambda n: -n.computed_length)  # stable: sorted order otherwise
-        for batch in batches(ready, batch_size):
+@dataclass(eq=False)
+class Row:
+    """Segments computed in one row of a forward call: subtrees below `anchor`, packed.
+
+    Its past is the keys and values of `anchor` and its ancestors; its nodes (parents
+    before children) sit side by side, each attending to the past, to its ancestors in
+    the row and to itself (a tree attention mask), at its own positions in the sequence."""
+
+    anchor: Node
+    nodes: list[Node] = field(default_factory=list)
+    width: int = 0
+
+
+def _sizes(root: Node) -> None:
+    order, stack = [], [root]
+    while stack:
+        node = stack.pop()
+        order.append(node)
+        stack += node.children
+    for node in reversed(order):
+        node.size = max(node.computed_length, 0) + sum(c.size for c in node.children)
+
+
+def pack(anchor: Node, budget: int) -> list[Row]:
+    """Rows for the deferred children of `anchor`: each child with as much of its subtree
+    as fits in `budget` positions, in order; what does not fit is deferred again, below
+    the node it hangs from. A segment longer than `budget` is a row of its own."""
+    rows: list[Row] = []
+    for child in anchor.deferred:
+        if not rows or child.computed_length > budget - rows[-1].width:
+            rows.append(Row(anchor))
+        _place(child, rows[-1], budget)
+    anchor.deferred = []
+    return rows
+
+
+def _place(node: Node, row: Row, budget: int) -> None:
+    row.nodes.append(node)
+    row.width += node.computed_length
+    for child in node.children:
+        if child.size == 0:  # a leaf's last token only: read from `node`'s last state
+            continue
+        if child.computed_length <= budget - row.width:
+            _place(child, row, budget)  # all of its subtree when that fits, else its top
+        else:
+            node.deferred.append(child)
+            a = node
+            while a.parent is not None:  # `node` and its ancestors keep their keys and values
+                a.pending += 1
+                a = a.parent
+
+
+def _release(anchor: Node) -> None:
+    """A deferred child of `anchor` is computed: its ancestors may free their keys and values."""
+    a = anchor
+    while a.parent is not None:
+        a.pending -= 1
+        if not a.pending:
+            a.kv = None
+        a = a.parent
+
+
+def schedule(root: Node, batch_size: int, budget: int = PACK) -> Iterator[list[Row]]:
+    """The tree in calls of rows, a wave at a time: a wave's rows hang from nodes computed
+    in the wave before (the first from the root), sorted by width so that a call pads
+    little. Keys and values are kept only while a deferred node below them waits."""
+    _sizes(root)
+    root.deferred = [child for child in root.children if child.size > 0]
+    wave = [root]
+    while wave:
+        rows = [row for anchor in wave for row in pack(anchor, budget)]
+        rows.sort(key=lambda row: -row.width)  # stable: tree order otherwise
+        wave = []
+        for batch in batches(rows, batch_size):
             yield batch
-            for node in batch:
-                if not any(child.computed_length > 0 for child in node.children):
-                    _finish(node)
-        level = ready
+            for row in batch:
+                wave += [node for node in row.nodes if node.deferred]
+                for node in row.nodes:
+                    if node.parent is row.anchor:
+                        _release(row.anchor)
 
 
-def batches(ready: list[Node], batch_size: int) -> list[list[Node]]:
-    """Consecutive nodes (longest first), at most `batch_size` rows; a batch ends before
-    a node that would pad its rows beyond `batch_size * ROW_TOKENS` positions, or that is
-    both shorter than SIMILAR times its first and more than SLACK tokens shorter. A call
-    costs about as much as 40 positions on a 2-core CPU (it reads all the weights), so a
-    few padded tokens of short segments are cheaper than more calls; on the whole fast
-    suite this pads 8.5% of the positions in 2,543 calls, against 12% in 2,379 when batches
-    ran down to half the first's length and 1.1% in 3,317 at SIMILAR alone (by plan)."""
-    out: list[list[Node]] = []
+def batches(rows: list[Row], batch_size: int) -> list[list[Row]]:
+    """Consecutive rows (widest first), at most `batch_size`; a call ends before a row
+    that would pad it beyond `batch_size * ROW_TOKENS` positions, or that is both narrower
+    than SIMILAR times its first and more than SLACK positions narrower. A call costs
+    about as much as 40 positions on a 2-core CPU (it reads all the weights), so a few
+    padded positions are cheaper than more calls."""
+    out: list[list[Row]] = []
     budget = batch_size * ROW_TOKENS
-    for node in ready:
+    for row in rows:
         batch = out[-1] if out else None
         if (batch and len(batch) < batch_size
-                and (len(batch) + 1) * batch[0].computed_length <= budget
-                and (node.computed_length >= SIMILAR * batch[0].computed_length
-                     or batch[0].computed_length - node.computed_length <= SLACK)):
-            batch.append(node)
+                and (len(batch) + 1) * batch[0].width <= budget
+                and (row.width >= SIMILAR * batch[0].width
+                     or batch[0].width - row.width <= SLACK)):
+            batch.append(row)
         else:
-            out.append([node])
+            out.append([row])
     return out
 
 
-def plan(encoded: Sequence, batch_size: int = 32, cache_tokens: int = 16384) -> Stats:
+def plan(encoded: Sequence, batch_size: int = 32, cache_tokens: int = 16384,
+         budget: int = PACK) -> Stats:
     """What TrieScorer.score computes for these requests, counted without a model."""
     sequences = sorted({e.tokens for e in encoded})
     stats = Stats(trie_bound=trie_size(sequences))
     for part in windows(sequences, cache_tokens):
         root, _ = build_tree(part)
-        for batch in schedule(root, batch_size):
-            lengths = [n.computed_length for n in batch]
-            stats.positions += sum(lengths)
-            stats.padded += len(batch) * max(lengths)
+        for batch in schedule(root, batch_size, budget):
+            widths = [row.width for row in batch]
+            stats.positions += sum(widths)
+            stats.padded += len(batch) * max(widths)
             stats.calls += 1
     return stats
 
@@ -231,6 +308,7 @@ class TrieScorer:
         self.progress, self.desc = progress, desc
         self.base, self.head = split_head(model)
         self.cache_argument = cache_argument(self.base)
+        self.budget = PACK if tree_masks_work(self.base, self.cache_argument) else 0
 
     def score(self, encoded: Sequence) -> tuple[list[tuple[float, bool]], Stats]:
         """(sum of span log-probabilities, every span token the argmax) per encoded request."""
@@ -259,49 +337,68 @@ class TrieScorer:
         self._states: list[torch.Tensor] = []  # queued hidden states, for the LM head
         self._targets: list[tuple[int, Node, int]] = []  # (queued row, node, offset)
         self._queued = 0
-        for batch in schedule(root, self.batch_size):
+        for batch in schedule(root, self.batch_size, self.budget):
             self._forward(batch, stats)
         self._flush()
 
     @torch.no_grad()
-    def _forward(self, batch: list[Node], stats: Stats) -> None:
-        """One forward call over `batch` after their ancestors' keys and values."""
-        lengths = [n.computed_length for n in batch]
-        width, past = max(lengths), max(n.start for n in batch)
-        rows = len(batch)
-        ids = torch.full((rows, width), self.pad_token_id, dtype=torch.long)
-        positions = torch.zeros((rows, width), dtype=torch.long)
-        mask = torch.zeros((rows, past + width), dtype=torch.long)
-        for r, (node, length) in enumerate(zip(batch, lengths, strict=True)):
-            ids[r, :length] = torch.tensor(node.tokens[:length])
-            positions[r, :length] = torch.arange(node.start, node.start + length)
-            mask[r, : node.start] = 1
-            mask[r, past: past + length] = 1
+    def _forward(self, batch: list[Row], stats: Stats) -> None:
+        """One forward call over `batch`, each row after its anchor's keys and values."""
+        width, past = max(row.width for row in batch), max(row.anchor.end for row in batch)
+        ids = np.full((len(batch), width), self.pad_token_id, dtype=np.int64)
+        positions = np.zeros((len(batch), width), dtype=np.int64)
+        mask = np.zeros((len(batch), 1, width, past + width), dtype=bool)
+        causal = np.tri(width, dtype=bool)
+        for r, row in enumerate(batch):
+            column = 0
+            for node in row.nodes:
+                node.column, length = column, node.computed_length
+                ids[r, column: column + length] = node.tokens[:length]
+                positions[r, column: column + length] = np.arange(node.start,
+                                                                  node.start + length)
+                query = mask[r, 0, column: column + length]
+                query[:, : row.anchor.end] = True  # the past
+                query[:, past + column: past + column + length] = causal[:length, :length]
+                a = node.parent
+                while a is not row.anchor:  # its ancestors in the row, whole
+                    query[:, past + a.column: past + a.column + len(a.tokens)] = True
+                    a = a.parent
+                column += length
+            for q in range(row.width, width):  # padding attends to itself, and is never read
+                mask[r, 0, q, past + q] = True
+        if not self.budget:  # one segment a row, a 2-D padding mask: the model makes it causal
+            mask = np.zeros((len(batch), past + width), dtype=bool)
+            for r, row in enumerate(batch):
+                mask[r, : row.anchor.end] = True
+                mask[r, past: past + row.width] = True
         cache = self._past(batch, past)
         device = self.model.device
         with grouped_heads_in_sdpa():
-            out = self.base(input_ids=ids.to(device), attention_mask=mask.to(device),
-                            position_ids=positions.to(device), use_cache=True,
-                            **{self.cache_argument: cache})
-        stats.positions += sum(lengths)
-        stats.padded += rows * width
+            out = self.base(input_ids=torch.from_numpy(ids).to(device),
+                            attention_mask=torch.from_numpy(mask).to(device),
+                            position_ids=torch.from_numpy(positions).to(device),
+                            use_cache=True, **{self.cache_argument: cache})
+        stats.positions += sum(row.width for row in batch)
+        stats.padded += len(batch) * width
         stats.calls += 1
-        if any(node.children for node in batch):
-            # the batch's new keys and values, one copy (layers, rows, heads, width, dim); a
-            # node with children keeps a view of its row until its subtree is computed
+        kept = [(r, node) for r, row in enumerate(batch) for node in row.nodes if node.pending]
+        if kept:
+            # the call's new keys and values, one copy (layers, rows, heads, width, dim); a
+            # node that a deferred node hangs below keeps a view of its columns
             keys = torch.stack([layer.keys[:, :, past:] for layer in cache.layers])
             values = torch.stack([layer.values[:, :, past:] for layer in cache.layers])
-            for r, (node, length) in enumerate(zip(batch, lengths, strict=True)):
-                if node.children:
-                    node.kv = (keys[:, r, :, :length], values[:, r, :, :length])
-        self._logprobs(batch, lengths, out.last_hidden_state if self.head else out.logits)
+            for r, node in kept:
+                cols = slice(node.column, node.column + len(node.tokens))
+                node.kv = (keys[:, r, :, cols], values[:, r, :, cols])
+        self._logprobs(batch, out.last_hidden_state if self.head else out.logits)
 
-    def _past(self, batch: list[Node], past: int):
-        """A DynamicCache holding each row's ancestors' keys and values, right-padded.
+    def _past(self, batch: list[Row], past: int):
+        """A DynamicCache holding each row's anchor's and ancestors' keys and values,
+        right-padded.
 
-        The distinct ancestors' segments are concatenated once and each row's positions
-        gathered from them by index (two copies per batch, not one per row and ancestor:
-        on a GPU every small copy is a kernel launch)."""
+        The distinct segments are concatenated once and each row's positions gathered
+        from them by index (two copies per call, not one per row and ancestor: on a GPU
+        every small copy is a kernel launch)."""
         from transformers import DynamicCache
 
         if past == 0:
@@ -309,17 +406,17 @@ class TrieScorer:
         segments: dict[int, tuple[Node, int]] = {}  # id -> (ancestor, offset in the concat)
         total = 0
         rows = []
-        for node in batch:
-            row = []
-            for a in _ancestors(node):  # they hold positions a.start .. a.end - 1 of the row
+        for row in batch:
+            spans = []
+            for a in _chain(row.anchor):  # they hold positions a.start .. a.end - 1
                 if id(a) not in segments:
                     segments[id(a)] = (a, total)
                     total += len(a.tokens)
-                row.append((a.start, a.end, segments[id(a)][1]))
-            rows.append(row)
+                spans.append((a.start, a.end, segments[id(a)][1]))
+            rows.append(spans)
         index = np.full((len(batch), past), total, dtype=np.int64)  # `total`: a zero column
-        for r, row in enumerate(rows):
-            for start, end, offset in row:
+        for r, spans in enumerate(rows):
+            for start, end, offset in spans:
                 index[r, start:end] = np.arange(offset, offset + end - start)
         parts = [a.kv for a, _ in segments.values()]
         layers, heads, _, dim = parts[0][0].shape
@@ -332,20 +429,22 @@ class TrieScorer:
             out.append(gathered.transpose(1, 2))  # (layers, rows, heads, past, dim)
         return DynamicCache(ddp_cache_data=[(out[0][i], out[1][i]) for i in range(layers)])
 
-    def _logprobs(self, batch: list[Node], lengths: list[int], states: torch.Tensor) -> None:
+    def _logprobs(self, batch: list[Row], states: torch.Tensor) -> None:
         """Queue the states that predict a scored token, for the LM head (`_flush`)."""
         width = states.shape[1]
-        where: list[int] = []  # flat (row, position) indices of the states to read
-        for r, (node, length) in enumerate(zip(batch, lengths, strict=True)):
-            # the state at offset j predicts the token at j + 1, or a child's first token
-            for j in sorted(o - 1 for o in node.scored if 0 < o <= length):
-                where.append(r * width + j)
-                self._targets.append((self._queued + len(where) - 1, node, j + 1))
-            children = [(child, 0) for child in node.children if 0 in child.scored]
-            if children:  # only a node with children computes its last token
-                where.append(r * width + len(node.tokens) - 1)
-                row = self._queued + len(where) - 1
-                self._targets += [(row, n, offset) for n, offset in children]
+        where: list[int] = []  # flat (row, column) indices of the states to read
+        for r, row in enumerate(batch):
+            for node in row.nodes:
+                base = r * width + node.column
+                # the state at offset j predicts the token at j + 1, or a child's first token
+                for j in sorted(o - 1 for o in node.scored if 0 < o <= node.computed_length):
+                    where.append(base + j)
+                    self._targets.append((self._queued + len(where) - 1, node, j + 1))
+                children = [(child, 0) for child in node.children if 0 in child.scored]
+                if children:  # only a node with children computes its last token
+                    where.append(base + len(node.tokens) - 1)
+                    index = self._queued + len(where) - 1
+                    self._targets += [(index, n, offset) for n, offset in children]
         if where:
             flat = states.reshape(-1, states.shape[-1])
             self._states.append(flat[torch.tensor(where, device=flat.device)])
@@ -380,21 +479,35 @@ class TrieScorer:
             node.logprobs[offset] = (value, hit)
 
 
-def _ancestors(node: Node):
-    a = node.parent
-    while a is not None and a.parent is not None:  # the root has no tokens
+def _chain(anchor: Node):
+    """`anchor` and its ancestors (the root has no tokens): a row's past."""
+    a = anchor
+    while a.parent is not None:
         yield a
         a = a.parent
 
 
-def _finish(node: Node) -> None:
-    """`node`'s subtree is computed: free its keys and values, and maybe its parent's."""
-    node.kv = None
-    parent = node.parent
-    if parent is not None and parent.parent is not None:
-        parent.waiting -= 1
-        if not parent.waiting:
-            _finish(parent)
+def tree_masks_work(base, cache_argument: str) -> bool:
+    """Whether the model honours a 4-D attention mask given with explicit positions, as
+    rows packing several segments need: two sequences that part after two tokens, in
+    one row, against the second alone."""
+    device = base.device
+    together = torch.tensor([[1, 2, 3, 4]], device=device)
+    mask = torch.tensor([[[[1, 0, 0, 0], [1, 1, 0, 0], [1, 1, 1, 0], [1, 1, 0, 1]]]],
+                        dtype=torch.bool, device=device)
+    try:
+        with torch.no_grad(), grouped_heads_in_sdpa():
+            packed = base(input_ids=together, attention_mask=mask,
+                          position_ids=torch.tensor([[0, 1, 2, 2]], device=device))
+            alone = base(input_ids=torch.tensor([[1, 2, 4]], device=device))
+    except (TypeError, ValueError, RuntimeError, IndexError):
+        return False
+    got, expected = _output(packed)[0, 3], _output(alone)[0, 2]
+    return bool(torch.allclose(got, expected, rtol=1e-3, atol=1e-4))
+
+
+def _output(out) -> torch.Tensor:
+    return out.last_hidden_state if hasattr(out, "last_hidden_state") else out.logits
 
 
 def split_head(model):
