@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import logging
 import math
 import os
 from collections import defaultdict
@@ -49,6 +50,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+log = logging.getLogger(__name__)
 Tokens = tuple[int, ...]
 HEAD_ROWS = 1024  # hidden states per LM-head call: bounds the logits' memory
 GQA_VARIABLE = "TRANSFORMERS_SDPA_FORCE_GQA"
@@ -309,6 +311,9 @@ class TrieScorer:
         self.base, self.head = split_head(model)
         self.cache_argument = cache_argument(self.base)
         self.budget = PACK if tree_masks_work(self.base, self.cache_argument) else 0
+        if not self.budget:
+            log.info("%s ignores 4-D attention masks: one trie segment a row (more calls).",
+                     type(model).__name__)
 
     def score(self, encoded: Sequence) -> tuple[list[tuple[float, bool]], Stats]:
         """(sum of span log-probabilities, every span token the argmax) per encoded request."""
