@@ -10,6 +10,7 @@ with a CLS token and without any, where token 0 is dropped), a T5 (no BOS, no ma
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import lm_eval
@@ -181,3 +182,42 @@ def test_a_wrong_backend_is_a_one_line_error(name, backend, says, models, tiny_m
     with pytest.raises(OptionError) as err:
         ClassitLM(pretrained=str(path), backend=backend, device="cpu")
     assert says in str(err.value) and "\n" not in str(err.value)
+
+
+def run_cli(argv: list[str], capsys) -> tuple[int, str]:
+    from classit_eval import cli
+
+    try:
+        code = cli.main(argv)
+    except SystemExit as exit_:
+        code = exit_.code
+    return code, capsys.readouterr().err
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["bert-mlm", "deberta-mntp", "t5-mask", "bart-prefix"])
+def test_classit_eval_run_writes_results_with_each_backend(name, models, tmp_path, capsys):
+    backend = MODELS[name][3]
+    out = tmp_path / "out"
+    code, err = run_cli(["run", "--model", "classit", "--model_args",
+                         f"pretrained={models[name]},backend={backend},scoring=babylm2025",
+                         "--tasks", "classit_zero_shot_fast", "--limit", "5", "--device", "cpu",
+                         "--output_path", str(out)], capsys)
+    assert code == 0, err
+    [results] = list(out.rglob("results_*.json"))
+    data = json.loads(results.read_text())
+    assert data["config"]["model_args"]["backend"] == backend
+    accuracies = [v["acc,none"] for k, v in data["results"].items()
+                  if k.startswith("classit_blimp_fast_")]
+    assert accuracies and all(0 <= a <= 1 for a in accuracies)
+
+
+def test_classit_eval_run_names_a_wrong_backend_in_one_line(models, tmp_path, capsys):
+    code, err = run_cli(["run", "--model", "classit", "--model_args",
+                         f"pretrained={models['t5-mask']},backend=causal", "--tasks",
+                         "classit_blimp_fast", "--limit", "1", "--device", "cpu",
+                         "--output_path", str(tmp_path / "out")], capsys)
+    assert code == 2
+    assert err.strip().splitlines()[-1].startswith(
+        "classit-eval run: error: classit model: backend=causal does not fit ")
+    assert "pass backend=enc_dec_mask" in err and not (tmp_path / "out").exists()
