@@ -44,3 +44,8 @@ READING_METRICS = (
 # encoding by name (classit_eval.lmeval.scoring.ENCODINGS), without the backend
 # importing the task.
 ENCODING_FIELD = "classit_encoding"
+
+# A document field listing the official pipeline's context of each candidate (its
+# `prefixes`), where it is not the request's: EWoK's second target after Context2. Only
+# the `enc_dec_prefix` backend reads it, in scoring=babylm2025.
+PREFIXES_FIELD = "classit_prefixes"

@@ -38,3 +38,87 @@ def build_tiny_model(out_dir: Path, corpus: Path, add_bos: bool = True, seed: in
     model.save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)
     return out_dir
+
+
+# -- masked, hybrid and encoder-decoder models (the non-causal backends) --------------------
+# style -> (the tokenizer's special tokens, its template around a text)
+STYLES = {
+    "bert": ({"cls_token": "<s>", "sep_token": "</s>", "mask_token": "[MASK]"}, "<s> $A </s>"),
+    "gptbert": ({"cls_token": "<s>", "mask_token": "[MASK]"}, "<s> $A"),
+    "bare": ({"mask_token": "[MASK]"}, None),  # no CLS, no BOS: mntp cannot score token 0
+    "nomask": ({"cls_token": "<s>", "sep_token": "</s>"}, "<s> $A </s>"),
+    "t5": ({"eos_token": "</s>", "additional_special_tokens": ["<extra_id_0>"]}, "$A </s>"),
+    "bart": ({"bos_token": "<s>", "eos_token": "</s>", "cls_token": "<s>", "sep_token": "</s>",
+              "mask_token": "<mask>"}, "<s> $A </s>"),
+}
+
+
+def styled_tokenizer(corpus: Path, style: str) -> PreTrainedTokenizerFast:
+    """classit-train's byte-level BPE with the special tokens of a model family."""
+    specials, template = STYLES[style]
+    backend = tokenizer_for_tests(corpus).backend_tokenizer
+    extra = [t for k, v in specials.items() for t in (v if isinstance(v, list) else [v])
+             if backend.token_to_id(t) is None]
+    backend.add_special_tokens(extra)
+    steps = [processors.ByteLevel(trim_offsets=False)]
+    if template:
+        used = sorted({t for t in template.split() if t != "$A"})
+        steps.append(processors.TemplateProcessing(
+            single=template, special_tokens=[(t, backend.token_to_id(t)) for t in used]))
+    backend.post_processor = processors.Sequence(steps)
+    return PreTrainedTokenizerFast(tokenizer_object=backend, pad_token="<pad>", **specials)
+
+
+def build_tiny_masked(out_dir: Path, corpus: Path, style: str = "bert", arch: str = "bert",
+                      seed: int = 0, hidden: int = 32, layers: int = 2) -> Path:
+    """A tokenizer of `style` and a small random encoder (`bert` BertForMaskedLM, `deberta`
+    DebertaV2ForMaskedLM), saved to `out_dir`."""
+    from transformers import BertConfig, BertForMaskedLM, DebertaV2Config, DebertaV2ForMaskedLM
+
+    tokenizer = styled_tokenizer(corpus, style)
+    common = {"vocab_size": len(tokenizer), "hidden_size": hidden,
+              "intermediate_size": 2 * hidden, "num_hidden_layers": layers,
+              "num_attention_heads": 2, "max_position_embeddings": 512,
+              "pad_token_id": tokenizer.pad_token_id}
+    torch.manual_seed(seed)
+    if arch == "bert":
+        model = BertForMaskedLM(BertConfig(**common))
+    else:
+        model = DebertaV2ForMaskedLM(DebertaV2Config(**common, relative_attention=True,
+                                                     position_buckets=32))
+    return _save(out_dir, model, tokenizer)
+
+
+def build_tiny_seq2seq(out_dir: Path, corpus: Path, style: str = "t5", seed: int = 0,
+                       hidden: int = 32, layers: int = 2) -> Path:
+    """A tokenizer of `style` and a small random T5 (`t5`) or BART (`bart`)."""
+    from transformers import (
+        BartConfig,
+        BartForConditionalGeneration,
+        T5Config,
+        T5ForConditionalGeneration,
+    )
+
+    tokenizer = styled_tokenizer(corpus, style)
+    torch.manual_seed(seed)
+    if style == "t5":
+        model = T5ForConditionalGeneration(T5Config(
+            vocab_size=len(tokenizer), d_model=hidden, d_kv=hidden // 2, d_ff=2 * hidden,
+            num_layers=layers, num_heads=2, pad_token_id=tokenizer.pad_token_id,
+            eos_token_id=tokenizer.eos_token_id, decoder_start_token_id=tokenizer.pad_token_id))
+    else:
+        model = BartForConditionalGeneration(BartConfig(
+            vocab_size=len(tokenizer), d_model=hidden, encoder_layers=layers,
+            decoder_layers=layers, encoder_attention_heads=2, decoder_attention_heads=2,
+            encoder_ffn_dim=2 * hidden, decoder_ffn_dim=2 * hidden, max_position_embeddings=512,
+            pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
+            eos_token_id=tokenizer.eos_token_id, decoder_start_token_id=tokenizer.eos_token_id,
+            forced_eos_token_id=None))
+    return _save(out_dir, model, tokenizer)
+
+
+def _save(out_dir: Path, model, tokenizer) -> Path:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out_dir)
+    tokenizer.save_pretrained(out_dir)
+    return out_dir

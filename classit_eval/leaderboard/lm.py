@@ -41,7 +41,7 @@ class SeriesLM(ClassitLM):
         self.score_seconds = 0.0  # time spent in loglikelihood, tokenising included
 
     def encode(self, requests) -> list[list]:
-        keys = [(r.args, (r.doc or {}).get(ENCODING_FIELD)) for r in requests]
+        keys = [(self.request_args(r), (r.doc or {}).get(ENCODING_FIELD)) for r in requests]
         missing = [k for k, key in enumerate(keys) if key not in self.encodings]
         if missing:
             start = time.perf_counter()

@@ -43,6 +43,7 @@ from classit_eval.leaderboard.tracks import (
     FINAL,
     GLUE_KEY,
     GLUE_SIZES,
+    OFFICIAL_BACKENDS,
     TRACKS,
     fast_task,
 )
@@ -52,11 +53,11 @@ log = logging.getLogger(__name__)
 MANIFEST = "classit_babylm.json"
 DONE = "classit_babylm_done.json"
 AOA_UNIT = ("aoa", "classit_aoa")  # OUT/aoa/classit_aoa/: the AoA task over the series
-# official backend name -> the lm-eval model that scores it (masked and hybrid models
-# plug in here by name once their backends exist)
-BACKENDS = {"causal": "classit"}
+# official backend name -> the lm-eval model that scores it: the `classit` model scores
+# every official backend (its model argument `backend`)
+BACKENDS = dict.fromkeys(OFFICIAL_BACKENDS, "classit")
 SCORING = ("babylm2025", "full")
-RESERVED_ARGS = ("pretrained", "revision", "scoring", "device", "batch_size")
+RESERVED_ARGS = ("pretrained", "revision", "backend", "scoring", "device", "batch_size")
 
 
 # -- checkpoints ----------------------------------------------------------------------------
@@ -279,8 +280,8 @@ class Session:
 
     def model_args(self, checkpoint: Checkpoint) -> dict:
         s = self.settings
-        return {**checkpoint.model_args(), "scoring": s.scoring, **s.model_args,
-                "device": s.device, "batch_size": s.batch_size}
+        return {**checkpoint.model_args(), "backend": s.backend, "scoring": s.scoring,
+                **s.model_args, "device": s.device, "batch_size": s.batch_size}
 
     def lm_for(self, checkpoint: Checkpoint):
         """The model, moved to `checkpoint`: its weights swapped in when its tokenizer is

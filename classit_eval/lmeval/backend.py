@@ -3,15 +3,22 @@
     classit-eval run --model classit \
         --model_args pretrained=PATH,scoring=babylm2025 --tasks classit_zero_shot_fast
 
-Model arguments: `pretrained` (path or hub id), `revision`, `scoring` (`full`, the
-default, or `babylm2025`, see classit_eval.lmeval.scoring), `dtype`, `certify`,
+Model arguments: `pretrained` (path or hub id), `revision`, `backend`, `scoring` (`full`,
+the default, or `babylm2025`, see classit_eval.lmeval.scoring), `dtype`, `certify`,
 `engine`, `prefix_cache_mb`, `prefix_token_id`, `max_length`, `trust_remote_code`;
 `batch_size` and `device` come from lm-eval's own options. An unknown argument or a bad
 value is an OptionError that names it: a typo must not run the evaluation with the
 defaults. A CUDA device on a machine without CUDA (lm-eval's default device is `cuda:0`)
 falls back to the CPU, as lm-eval's `hf` model does.
 
-All requests of a run are scored together by the prefix-tree engine
+`backend` is the official pipeline's name for how a model is scored: `causal` (the
+default), `mlm`, `mntp`, `enc_dec_mask` or `enc_dec_prefix` (classit_eval.lmeval.masked),
+or `auto`, which picks one from the model's config and logs the choice. The model is
+loaded through the backend's `AutoModelFor...` class; a model that does not fit the backend
+(an encoder scored as `causal`, an MLM without a mask token) is an OptionError. Remote code
+(GPT-BERT) runs only with `trust_remote_code=true`.
+
+A causal model's requests are all scored together by the prefix-tree engine
 (classit_eval.lmeval.trie): each distinct prefix is computed once, in batches of
 `batch_size` segments. `engine=sequences` scores each sequence as one row instead.
 `prefix_cache_mb` (default 1024) caps the memory of the cached prefixes' keys and values.
@@ -57,9 +64,10 @@ from lm_eval.api.model import LM
 from lm_eval.api.registry import register_model
 
 from classit_eval.errors import OptionError
-from classit_eval.lmeval.scoring import ENGINES, MODES, Encoded, Scorer, encoding
+from classit_eval.lmeval.masked import ENC_DEC_BACKENDS, MASKED_BACKENDS, MaskedScorer
+from classit_eval.lmeval.scoring import ENGINES, MODES, Encoded, Scorer
 from classit_eval.lmeval.trie import kv_bytes_per_token
-from classit_eval.names import ENCODING_FIELD
+from classit_eval.names import ENCODING_FIELD, PREFIXES_FIELD
 
 log = logging.getLogger(__name__)
 # The counts of a run go through lm-eval's own logger, so that they show as its do
@@ -67,6 +75,7 @@ log = logging.getLogger(__name__)
 run_log = logging.getLogger("lm_eval").getChild("classit")
 DTYPES = {"float64": torch.float64, "float32": torch.float32, "bfloat16": torch.bfloat16,
           "float16": torch.float16}
+BACKENDS = ("causal", *MASKED_BACKENDS, *ENC_DEC_BACKENDS)
 BOOLEANS = {"true": True, "false": False, "1": True, "0": False}
 # The model arguments this backend reads, and those lm-eval passes to every model
 # (simple_evaluate adds batch_size, max_batch_size and device; --trust_remote_code adds
@@ -74,14 +83,16 @@ BOOLEANS = {"true": True, "false": False, "1": True, "0": False}
 # this backend does not use.
 KNOWN_ARGS = ("pretrained", "scoring", "revision", "dtype", "certify", "engine",
               "prefix_cache_mb", "device", "batch_size", "max_batch_size", "prefix_token_id",
-              "trust_remote_code", "max_length")
+              "trust_remote_code", "max_length", "backend")
 
 
 @register_model("classit")
 class ClassitLM(LM):
-    """A Hugging Face causal LM scored by classit_eval.lmeval.scoring.Scorer."""
+    """A Hugging Face model scored by classit_eval.lmeval.scoring.Scorer (causal) or
+    classit_eval.lmeval.masked.MaskedScorer (the other backends)."""
 
-    def __init__(self, pretrained: str | None = None, scoring: str = "full",
+    def __init__(self, pretrained: str | None = None, backend: str = "causal",
+                 scoring: str = "full",
                  revision: str | None = None, dtype: str | None = None,
                  certify: bool | str = True, engine: str = "trie",
                  prefix_cache_mb: int | str = 1024, device: str | None = None,
@@ -94,6 +105,10 @@ class ClassitLM(LM):
         check_known(unknown)
         if not pretrained:
             raise OptionError("classit model: no model given; pass --model_args pretrained=PATH.")
+        if backend not in (*BACKENDS, "auto"):
+            raise OptionError(
+                f"classit model: backend={backend!r} is not a backend; choose "
+                f"{', '.join(BACKENDS)} or auto.")
         if scoring not in MODES:
             raise OptionError(
                 f"classit model: scoring={scoring!r} is not a scoring mode; choose "
@@ -126,20 +141,34 @@ class ClassitLM(LM):
                                         trust_remote_code=trust_remote_code)
 
         self._trust_remote_code = trust_remote_code
+        config = read_config(pretrained, revision)
+        if backend == "auto":
+            backend, why = pick_backend(config)
+            run_log.info("classit: backend=auto chose backend=%s for %s (%s).", backend,
+                         pretrained, why)
+        check_backend(backend, config, self.tokenizer, scoring, pretrained)
+        self.backend = backend
         self.model = self._load(pretrained, revision, "auto" if dtype == "auto" else DTYPES[dtype])
         self.scoring = scoring
+        exact = lambda: self._load(pretrained, revision, torch.float64)  # noqa: E731
+        if backend != "causal":
+            self.scorer = MaskedScorer(self.model, self.tokenizer, backend, mode=scoring,
+                                       batch_size=batch_size, max_length=max_length,
+                                       exact_model=exact)
+            return
         self.scorer = Scorer(self.model, self.tokenizer, mode=scoring, batch_size=batch_size,
                              prefix_token_id=prefix_token_id, max_length=max_length,
                              engine=engine,
                              cache_tokens=cache_mb * 2**20 // kv_bytes_per_token(self.model),
-                             exact_model=lambda: self._load(pretrained, revision, torch.float64))
+                             exact_model=exact)
 
     def _load(self, pretrained: str, revision: str | None, dtype):
-        from transformers import AutoModelForCausalLM
+        import transformers
 
         from classit_eval.data.checkpoints import load_model
 
-        model = load_model(AutoModelForCausalLM, pretrained, revision=revision,
+        auto_class = getattr(transformers, AUTO_CLASSES[self.backend])
+        model = load_model(auto_class, pretrained, revision=revision,
                            trust_remote_code=self._trust_remote_code, dtype=dtype)
         return model.to(self._device).eval()
 
@@ -151,19 +180,28 @@ class ClassitLM(LM):
         self.scorer.set_model(self.model,
                               exact_model=lambda: self._load(pretrained, revision, torch.float64))
 
+    def request_args(self, request) -> tuple[str, str]:
+        """(context, continuation) as scored: the request's, except that `enc_dec_prefix`
+        in babylm2025 takes the candidate's context from the document's PREFIXES_FIELD
+        when it has one (the official EWoK reader pairs Target2 with Context2)."""
+        prefixes = (request.doc or {}).get(PREFIXES_FIELD)
+        if prefixes and self.backend == "enc_dec_prefix" and self.scoring == "babylm2025":
+            return (prefixes[request.idx], request.args[1])
+        return tuple(request.args)
+
     def encode(self, requests) -> list[list[Encoded]]:
-        """The scored pieces of each request: one, or those of the encoding its doc names."""
+        """The scored pieces of each request: its own, or those of the encoding its doc names."""
         out: list[list[Encoded]] = [[] for _ in requests]
         plain = []
         for k, request in enumerate(requests):
             name = (request.doc or {}).get(ENCODING_FIELD)
             if name:
-                out[k] = encoding(name)(self.tokenizer, *request.args)
+                out[k] = self.scorer.encode_named(name, *request.args)
             else:
                 plain.append(k)
-        for k, piece in zip(plain, self.scorer.encode_many([requests[k].args for k in plain]),
-                            strict=True):
-            out[k] = [piece]
+        pieces = self.scorer.encode_requests([self.request_args(requests[k]) for k in plain])
+        for k, piece in zip(plain, pieces, strict=True):
+            out[k] = piece
         return out
 
     def loglikelihood(self, requests, disable_tqdm: bool = False) -> list[tuple[float, bool]]:
@@ -198,10 +236,11 @@ class ClassitLM(LM):
     def log_counts(self, requests: int, encoding: float, scoring: float) -> None:
         stats, cert = self.scorer.stats, self.scorer.certificate
         run_log.info(
-            "classit: %d requests, %d token positions computed (trie bound %d, %.2fx); "
+            "classit: %d requests, %d token positions computed (%s %d, %.2fx); "
             "%d documents certified, %d scored again in float64 (%d positions); largest "
             "float32 error %.1f%% of its bound; tokenising %.1f s, scoring %.1f s (float64 "
-            "%.1f s)", requests, stats.positions, stats.trie_bound,
+            "%.1f s)", requests, stats.positions,
+            "trie bound" if self.backend == "causal" else "without sharing", stats.trie_bound,
             stats.positions / max(1, stats.trie_bound), cert.documents, cert.rescored,
             self.scorer.exact_stats.positions, 100 * cert.worst, encoding, scoring,
             cert.seconds)
@@ -297,6 +336,76 @@ def ties_to_first(requests, results: list[tuple[float, bool]]) -> list[tuple[flo
             seen.add(ll)
             out[i] = (ll, greedy)
     return out
+
+
+# -- backends: which one a model needs, and whether it fits ----------------------------------
+AUTO_CLASSES = {"causal": "AutoModelForCausalLM", "mlm": "AutoModelForMaskedLM",
+                "mntp": "AutoModelForMaskedLM", "enc_dec_mask": "AutoModelForSeq2SeqLM",
+                "enc_dec_prefix": "AutoModelForSeq2SeqLM"}
+HYBRID_TYPES = ("gpt_bert", "gptbert", "gpt-bert")  # GPT-BERT's model_type spellings
+
+
+def read_config(pretrained: str, revision: str | None) -> dict:
+    """The model's config.json as a dict (no remote code runs to read it)."""
+    from transformers import PretrainedConfig
+
+    from classit_eval.data.checkpoints import check_loadable, first_line
+    from classit_eval.errors import ModelLoadError
+
+    check_loadable(pretrained, revision)
+    try:
+        return PretrainedConfig.get_config_dict(pretrained, revision=revision)[0]
+    except (OSError, ValueError) as err:
+        raise ModelLoadError(f"Cannot read the config of {pretrained} ({first_line(err)}).") \
+            from err
+
+
+def model_kind(config: dict) -> tuple[str, str]:
+    """(`causal`, `masked`, `hybrid` or `enc_dec`, the config's words that say so)."""
+    architectures = config.get("architectures") or []
+    auto_map = config.get("auto_map") or {}
+    named = ", ".join(architectures) or f"model_type {config.get('model_type')!r}"
+    if config.get("is_encoder_decoder") or any(a.endswith("ForConditionalGeneration")
+                                               for a in architectures):
+        return "enc_dec", f"{named}: an encoder-decoder"
+    if str(config.get("model_type", "")).lower() in HYBRID_TYPES or (
+            "AutoModelForMaskedLM" in auto_map and "AutoModelForCausalLM" in auto_map):
+        return "hybrid", f"{named}: a hybrid masked/causal model (GPT-BERT)"
+    if any(a.endswith("ForMaskedLM") for a in architectures):
+        return "masked", f"{named}: a masked LM"
+    return "causal", f"{named}: a causal LM"
+
+
+def pick_backend(config: dict) -> tuple[str, str]:
+    """The backend `auto` picks, and why."""
+    kind, why = model_kind(config)
+    return {"enc_dec": "enc_dec_mask", "hybrid": "mntp", "masked": "mlm",
+            "causal": "causal"}[kind], why
+
+
+def check_backend(backend: str, config: dict, tokenizer, scoring: str, pretrained: str) -> None:
+    """An OptionError naming the model and the fix when it cannot be scored as `backend`."""
+    from classit_eval.lmeval.masked import first_extra_special, mask_token_id
+
+    kind, why = model_kind(config)
+    fits = {"causal": ("causal", "hybrid"), "mlm": ("masked", "hybrid"),
+            "mntp": ("masked", "hybrid"), "enc_dec_mask": ("enc_dec",),
+            "enc_dec_prefix": ("enc_dec",)}[backend]
+    if kind not in fits:
+        raise OptionError(
+            f"classit model: backend={backend} does not fit {pretrained} ({why}); pass "
+            f"backend={pick_backend(config)[0]} (or backend=auto).")
+    if backend != "causal" and mask_token_id(tokenizer) is None:
+        what = "mask token" + (" or extra special token" if kind == "enc_dec" else "")
+        raise OptionError(
+            f"classit model: backend={backend} masks tokens, but the tokenizer of "
+            f"{pretrained} has no {what}; add one (tokenizer.mask_token) or use backend=causal.")
+    if (backend in ENC_DEC_BACKENDS and scoring == "babylm2025"
+            and tokenizer.bos_token_id is None and first_extra_special(tokenizer) is None):
+        raise OptionError(
+            f"classit model: backend={backend} with scoring=babylm2025 starts the decoder "
+            f"with BOS (else an extra special token); the tokenizer of {pretrained} has "
+            "neither.")
 
 
 def join_processes() -> tuple[int, int]:

@@ -244,6 +244,14 @@ class Scorer:
                 out.append(Encoded(tuple(ids), span))
         return out
 
+    def encode_requests(self, requests: Sequence[tuple[str, str]]) -> list[list[Encoded]]:
+        """The scored pieces of each request: one each (other scorers may give several)."""
+        return [[piece] for piece in self.encode_many(requests)]
+
+    def encode_named(self, name: str, context: str, continuation: str) -> list[Encoded]:
+        """The pieces of a request in the encoding a document asks for by name."""
+        return encoding(name)(self.tokenizer, context, continuation)
+
     # -- scoring ------------------------------------------------------------------------
     def score(self, requests: Sequence[tuple[str, str]]) -> list[tuple[float, bool]]:
         """(sum of log-probabilities, whether every span token is the argmax) per request."""

@@ -31,7 +31,7 @@ import numpy as np
 
 from classit_eval.data.files import find_file, find_files, read_jsonl
 from classit_eval.errors import DataError
-from classit_eval.names import NUMOPS, numops_metric
+from classit_eval.names import NUMOPS, PREFIXES_FIELD, numops_metric
 
 Results = Sequence[tuple[float, bool]]  # lm-eval multiple_choice: (loglikelihood, is_greedy)
 
@@ -71,11 +71,13 @@ def load_pairs(classit_path: str, classit_task: str = "", data_dir: str | None =
 
 def load_ewok(classit_path: str, classit_task: str = "", data_dir: str | None = None,
               **_) -> dict[str, Documents]:
-    """EWoK items: the targets after Context1, as the official pipeline scores them."""
+    """EWoK items: the targets after Context1, as the official pipeline scores them (its
+    `enc_dec_prefix` backend takes Target2 after Context2: PREFIXES_FIELD carries both)."""
     def convert(r: dict) -> dict:
         good, bad = r["Target1"], r["Target2"]
         return {"context": r["Context1"], "target_good": good, "target_bad": bad,
-                "choices": [good, bad]}
+                "choices": [good, bad],
+                PREFIXES_FIELD: [r["Context1"], r.get("Context2", r["Context1"])]}
 
     required = ("Context1", "Target1", "Target2")
     return _dataset(_records(classit_path, data_dir, classit_task, required, convert))
