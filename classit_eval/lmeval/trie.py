@@ -19,8 +19,8 @@ whatever its size, because it reads every weight. So a row holds a node with as 
 subtree as fits in `PACK` positions, side by side under a tree attention mask (each token
 sees the row's past, its ancestors in the row and the tokens before it in its own segment)
 and explicit position ids; the rest of the subtree hangs below and is packed in a later
-row, after its ancestors' keys and values exist. On the fast suite this takes 2,631 calls
-of 99 positions on average (10% padding) down to 1,052 of 249 (2.5%). A model that does
+row, after its ancestors' keys and values exist. On the fast suite (by plan) this takes
+2,631 calls of 99 positions on average (10% padding) down to 1,052 of 249 (2.5%). A model that does
 not honour a 4-D attention mask (checked once, `tree_masks_work`) gets one segment a row.
 
 Memory stays bounded: a node's keys and values are kept only while a node below it waits
