@@ -17,6 +17,7 @@ import lm_eval
 import numpy as np
 import pytest
 
+from classit_eval import cli
 from classit_eval.data.files import find_file, find_files, read_jsonl
 from classit_eval.errors import OptionError
 from classit_eval.lmeval.backend import ClassitLM, pick_backend
@@ -25,6 +26,7 @@ from classit_eval.lmeval.plugin import task_manager
 from classit_eval.reading import dataset
 from scripts import official_masked_oracle as masked_oracle
 from scripts import official_oracle as oracle
+from tests.test_cli import invoke
 from tests.tiny import build_tiny_masked, build_tiny_seq2seq
 
 LIMIT = 6
@@ -184,16 +186,6 @@ def test_a_wrong_backend_is_a_one_line_error(name, backend, says, models, tiny_m
     assert says in str(err.value) and "\n" not in str(err.value)
 
 
-def run_cli(argv: list[str], capsys) -> tuple[int, str]:
-    from classit_eval import cli
-
-    try:
-        code = cli.main(argv)
-    except SystemExit as exit_:
-        code = exit_.code
-    return code, capsys.readouterr().err
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["deberta-mntp", "bart-prefix"])
 def test_classit_eval_run_writes_results_with_each_backend(name, models, tmp_path, capsys):
@@ -201,10 +193,11 @@ def test_classit_eval_run_writes_results_with_each_backend(name, models, tmp_pat
     `enc_dec_mask` take the same path through the run."""
     backend = MODELS[name][3]
     out = tmp_path / "out"
-    code, err = run_cli(["run", "--model", "classit", "--model_args",
-                         f"pretrained={models[name]},backend={backend},scoring=babylm2025",
-                         "--tasks", "classit_zero_shot_fast", "--limit", "5", "--device", "cpu",
-                         "--output_path", str(out)], capsys)
+    argv = ["run", "--model", "classit", "--model_args",
+            f"pretrained={models[name]},backend={backend},scoring=babylm2025",
+            "--tasks", "classit_zero_shot_fast", "--limit", "5", "--device", "cpu",
+            "--output_path", str(out)]
+    code, _, err = invoke(cli.main, argv, capsys)
     assert code == 0, err
     [results] = list(out.rglob("results_*.json"))
     data = json.loads(results.read_text())
@@ -215,10 +208,11 @@ def test_classit_eval_run_writes_results_with_each_backend(name, models, tmp_pat
 
 
 def test_classit_eval_run_names_a_wrong_backend_in_one_line(models, tmp_path, capsys):
-    code, err = run_cli(["run", "--model", "classit", "--model_args",
-                         f"pretrained={models['t5-mask']},backend=causal", "--tasks",
-                         "classit_blimp_fast", "--limit", "1", "--device", "cpu",
-                         "--output_path", str(tmp_path / "out")], capsys)
+    argv = ["run", "--model", "classit", "--model_args",
+            f"pretrained={models['t5-mask']},backend=causal", "--tasks",
+            "classit_blimp_fast", "--limit", "1", "--device", "cpu",
+            "--output_path", str(tmp_path / "out")]
+    code, _, err = invoke(cli.main, argv, capsys)
     assert code == 2
     assert err.strip().splitlines()[-1].startswith(
         "classit-eval run: error: classit model: backend=causal does not fit ")

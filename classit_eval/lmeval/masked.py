@@ -254,11 +254,7 @@ class MaskedScorer(Scorer):
     # -- scoring ------------------------------------------------------------------------
     def _score(self, model, encoded: Sequence[Query], batch_size: int, cache_tokens: int,
                stats: Stats, progress: bool) -> list[tuple[float, bool]]:
-        longest = max((len(q.tokens) for q in encoded), default=0)
-        if self.max_length and longest > self.max_length:
-            raise ValueError(
-                f"A request is {longest} tokens long, over the model's {self.max_length}; "
-                "shorten the inputs or pass max_length=<n> if the model supports longer ones.")
+        self.check_length(encoded)  # the encoder's inputs
         desc = f"scoring ({self.backend}, {self.mode}, {str(model.dtype).removeprefix('torch.')})"
         return score_queries(model, encoded, batch_size, self.pad_token_id, progress, desc,
                              stats)

@@ -262,14 +262,18 @@ class Scorer:
         return self._score(self.model, encoded, self.batch_size, self.cache_tokens, self.stats,
                            self.progress)
 
-    def _score(self, model, encoded: Sequence[Encoded], batch_size: int, cache_tokens: int,
-               stats: Stats, progress: bool) -> list[tuple[float, bool]]:
+    def check_length(self, encoded: Sequence) -> None:
+        """A ValueError when an input is longer than the model takes."""
         longest = max((len(e.tokens) for e in encoded), default=0)
         if self.max_length and longest > self.max_length:
             raise ValueError(
                 f"A request is {longest} tokens long, over the model's {self.max_length}; "
                 "shorten the inputs or pass max_length=<n> if the model supports longer ones."
             )
+
+    def _score(self, model, encoded: Sequence[Encoded], batch_size: int, cache_tokens: int,
+               stats: Stats, progress: bool) -> list[tuple[float, bool]]:
+        self.check_length(encoded)
         desc = f"scoring ({self.mode}, {str(model.dtype).removeprefix('torch.')})"
         if self.engine == "sequences":
             return score_sequences(model, encoded, batch_size, self.pad_token_id,

@@ -20,8 +20,9 @@ subtree as fits in `PACK` positions, side by side under a tree attention mask (e
 sees the row's past, its ancestors in the row and the tokens before it in its own segment)
 and explicit position ids; the rest of the subtree hangs below and is packed in a later
 row, after its ancestors' keys and values exist. On the fast suite (by plan) this takes
-2,631 calls of 99 positions on average (10% padding) down to 1,052 of 249 (2.5%). A model that does
-not honour a 4-D attention mask (checked once, `tree_masks_work`) gets one segment a row.
+2,631 calls of 99 positions on average (10% padding) down to 1,052 of 249 (2.5%). A model
+that does not honour a 4-D attention mask (checked once, `tree_masks_work`) gets one
+segment a row.
 
 Memory stays bounded: a node's keys and values are kept only while a node below it waits
 for a later row, and the sorted sequences are taken in windows of at most `cache_tokens` trie
@@ -227,20 +228,16 @@ def _place(node: Node, row: Row, budget: int) -> None:
             _place(child, row, budget)  # all of its subtree when that fits, else its top
         else:
             node.deferred.append(child)
-            a = node
-            while a.parent is not None:  # `node` and its ancestors keep their keys and values
+            for a in _chain(node):  # `node` and its ancestors keep their keys and values
                 a.pending += 1
-                a = a.parent
 
 
 def _release(anchor: Node) -> None:
     """A deferred child of `anchor` is computed: its ancestors may free their keys and values."""
-    a = anchor
-    while a.parent is not None:
+    for a in _chain(anchor):
         a.pending -= 1
         if not a.pending:
             a.kv = None
-        a = a.parent
 
 
 def schedule(root: Node, batch_size: int, budget: int = PACK) -> Iterator[list[Row]]:
@@ -352,8 +349,6 @@ class TrieScorer:
         width, past = max(row.width for row in batch), max(row.anchor.end for row in batch)
         ids = np.full((len(batch), width), self.pad_token_id, dtype=np.int64)
         positions = np.zeros((len(batch), width), dtype=np.int64)
-        mask = np.zeros((len(batch), 1, width, past + width), dtype=bool)
-        causal = np.tri(width, dtype=bool)
         for r, row in enumerate(batch):
             column = 0
             for node in row.nodes:
@@ -361,21 +356,9 @@ class TrieScorer:
                 ids[r, column: column + length] = node.tokens[:length]
                 positions[r, column: column + length] = np.arange(node.start,
                                                                   node.start + length)
-                query = mask[r, 0, column: column + length]
-                query[:, : row.anchor.end] = True  # the past
-                query[:, past + column: past + column + length] = causal[:length, :length]
-                a = node.parent
-                while a is not row.anchor:  # its ancestors in the row, whole
-                    query[:, past + a.column: past + a.column + len(a.tokens)] = True
-                    a = a.parent
                 column += length
-            for q in range(row.width, width):  # padding attends to itself, and is never read
-                mask[r, 0, q, past + q] = True
-        if not self.budget:  # one segment a row, a 2-D padding mask: the model makes it causal
-            mask = np.zeros((len(batch), past + width), dtype=bool)
-            for r, row in enumerate(batch):
-                mask[r, : row.anchor.end] = True
-                mask[r, past: past + row.width] = True
+        mask = self._tree_mask(batch, width, past) if self.budget else \
+            self._padding_mask(batch, width, past)
         cache = self._past(batch, past)
         device = self.model.device
         with grouped_heads_in_sdpa():
@@ -396,6 +379,35 @@ class TrieScorer:
                 cols = slice(node.column, node.column + len(node.tokens))
                 node.kv = (keys[:, r, :, cols], values[:, r, :, cols])
         self._logprobs(batch, out.last_hidden_state if self.head else out.logits)
+
+    @staticmethod
+    def _tree_mask(batch: list[Row], width: int, past: int) -> np.ndarray:
+        """(rows, 1, width, past + width): each token sees its row's past, its ancestors in
+        the row, whole, and its own segment up to itself; padding sees only itself."""
+        mask = np.zeros((len(batch), 1, width, past + width), dtype=bool)
+        causal = np.tri(width, dtype=bool)
+        for r, row in enumerate(batch):
+            for node in row.nodes:
+                column, length = node.column, node.computed_length
+                query = mask[r, 0, column: column + length]
+                query[:, : row.anchor.end] = True  # the past
+                query[:, past + column: past + column + length] = causal[:length, :length]
+                a = node.parent
+                while a is not row.anchor:
+                    query[:, past + a.column: past + a.column + len(a.tokens)] = True
+                    a = a.parent
+            for q in range(row.width, width):  # never read
+                mask[r, 0, q, past + q] = True
+        return mask
+
+    @staticmethod
+    def _padding_mask(batch: list[Row], width: int, past: int) -> np.ndarray:
+        """(rows, past + width), one segment a row: the model makes it causal."""
+        mask = np.zeros((len(batch), past + width), dtype=bool)
+        for r, row in enumerate(batch):
+            mask[r, : row.anchor.end] = True
+            mask[r, past: past + row.width] = True
+        return mask
 
     def _past(self, batch: list[Row], past: int):
         """A DynamicCache holding each row's anchor's and ancestors' keys and values,
