@@ -142,10 +142,11 @@ def prefix_scores(model, tokenizer, items: list[dict], batch_size: int = 64) -> 
     return torch.cat(rows, dim=0)
 
 
-def scores(model, tokenizer, backend: str, items: list[dict]) -> torch.Tensor:
+def scores(model, tokenizer, backend: str, items: list[dict], batch_size: int = 64
+           ) -> torch.Tensor:
     if backend == "enc_dec_prefix":
-        return prefix_scores(model, tokenizer, items)
-    return masked_scores(model, tokenizer, backend, items)
+        return prefix_scores(model, tokenizer, items, batch_size)
+    return masked_scores(model, tokenizer, backend, items, batch_size)
 
 
 # -- decoders: the official `prefixes` (scripts/official_oracle.py gives the rest) ----------

@@ -16,6 +16,7 @@ from pathlib import Path
 import lm_eval
 import numpy as np
 import pytest
+import torch
 
 from classit_eval import cli
 from classit_eval.data.files import find_file, find_files, read_jsonl
@@ -100,6 +101,55 @@ def test_babylm2025_equals_the_official_backend(name, models, eval_data):
         samples = sorted(out["samples"][task], key=lambda s: s["doc_id"])
         ours = np.array([[ll for ll, _ in s["filtered_resps"]] for s in samples])
         np.testing.assert_allclose(ours, expected, atol=1e-5, rtol=0, err_msg=f"{name} {task}")
+    assert list(lm.scorer.heads.values()) == [True]  # the LM head ran at the reads only
+
+
+def test_mntp_reads_a_late_bos_model_s_token_0_at_the_last_position(corpus_file, eval_data,
+                                                                    tmp_path):
+    """A tokenizer with a BOS it does not put first: the official mntp scores token 0 and
+    reads it at index -1, the last column of its padded minibatch. Each item alone (the
+    official batch of one), that is the sentence's last position, as classit reads it."""
+    path = build_tiny_masked(tmp_path / "m", corpus_file, "late_bos", "bert")
+    lm = ClassitLM(pretrained=str(path), backend="mntp", scoring="babylm2025", device="cpu",
+                   dtype="float64", certify=False)
+    lm.scorer.progress = False
+    raw = read_jsonl(find_file("fast_eval/blimp_fast/principle_A_c_command.jsonl",
+                               eval_data))[:LIMIT]
+    items = [blimp(r) for r in raw]
+    assert lm.tokenizer("A cat.")["input_ids"][0] != lm.tokenizer.bos_token_id
+    ours = np.array([ll for ll, _ in lm.scorer.score(
+        [("", s) for it in items for s in it["sentences"]])]).reshape(-1, 2)
+    expected = masked_oracle.scores(lm.model, lm.tokenizer, "mntp", items, batch_size=1)
+    np.testing.assert_allclose(ours, expected.numpy(), atol=1e-5, rtol=0)
+
+
+class MixesPositions(torch.nn.Module):
+    """A head layer that adds the sum of the positions up to each (the left ones: right
+    padding does not change it): it cannot run on the read positions alone."""
+
+    def __init__(self, inner: torch.nn.Module) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.inner(x + x.cumsum(dim=-2))
+
+
+def test_a_head_that_mixes_positions_runs_everywhere(models, eval_data):
+    """The first batch compares the head at the reads with the whole-sequence head; a
+    model whose head mixes positions keeps the whole-sequence head, and the same scores."""
+    lm = ClassitLM(pretrained=str(models["bert-mlm"]), backend="mlm", scoring="babylm2025",
+                   device="cpu", dtype="float64", certify=False)
+    lm.scorer.progress = False
+    head = lm.model.cls.predictions
+    head.transform = MixesPositions(head.transform)
+    raw = read_jsonl(find_file("fast_eval/blimp_fast/principle_A_c_command.jsonl",
+                               eval_data))[:LIMIT]
+    items = [blimp(r) for r in raw]
+    ours = [ll for ll, _ in lm.scorer.score([("", s) for it in items for s in it["sentences"]])]
+    assert lm.scorer.heads == {lm.model: False}
+    expected = masked_oracle.scores(lm.model, lm.tokenizer, "mlm", items).numpy()
+    np.testing.assert_allclose(np.array(ours).reshape(-1, 2), expected, atol=1e-5, rtol=0)
 
 
 @pytest.mark.parametrize("name", ["bert-mlm", "deberta-mntp", "t5-mask", "bart-prefix"])

@@ -46,6 +46,8 @@ STYLES = {
     "bert": ({"cls_token": "<s>", "sep_token": "</s>", "mask_token": "[MASK]"}, "<s> $A </s>"),
     "gptbert": ({"cls_token": "<s>", "mask_token": "[MASK]"}, "<s> $A"),
     "bare": ({"mask_token": "[MASK]"}, None),  # no CLS, no BOS: mntp cannot score token 0
+    # a BOS the tokenizer never puts first: the official mntp reads token 0 at index -1
+    "late_bos": ({"bos_token": "<s>", "eos_token": "</s>", "mask_token": "[MASK]"}, "$A </s>"),
     "nomask": ({"cls_token": "<s>", "sep_token": "</s>"}, "<s> $A </s>"),
     "t5": ({"eos_token": "</s>", "additional_special_tokens": ["<extra_id_0>"]}, "$A </s>"),
     "bart": ({"bos_token": "<s>", "eos_token": "</s>", "cls_token": "<s>", "sep_token": "</s>",

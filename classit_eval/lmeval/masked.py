@@ -36,12 +36,15 @@ where the official one is arbitrary (docs/zero_shot.md measures each difference)
 
 The engine: all queries of a call are pooled, identical inputs computed once (the reads of
 all queries on them gathered), sorted by length and run in batches of `batch_size` rows,
-right-padded only to the batch's longest; the LM head's log-softmax is taken at the read
-positions only. Certified float32 decisions come from Scorer.score_certified unchanged.
+right-padded only to the batch's longest; the LM head and its log-softmax run at the read
+positions only (checked against the whole-sequence head on a model's first batch).
+Certified float32 decisions come from Scorer.score_certified unchanged.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import math
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -52,6 +55,8 @@ from tqdm import tqdm
 
 from classit_eval.lmeval.scoring import BABYLM2025_READER, MODES, Certificate, Scorer
 from classit_eval.lmeval.trie import Stats
+
+log = logging.getLogger(__name__)
 
 MASKED_BACKENDS = ("mlm", "mntp")
 ENC_DEC_BACKENDS = ("enc_dec_mask", "enc_dec_prefix")
@@ -149,6 +154,7 @@ class MaskedScorer(Scorer):
 
     def set_model(self, model, exact_model: Callable[[], torch.nn.Module] | None = None) -> None:
         self.model, self._exact, self._exact_loader = model, None, exact_model
+        self.heads: dict[torch.nn.Module, bool] = {}  # may the LM head run at reads only
 
     # -- requests as queries ------------------------------------------------------------
     def encode_requests(self, requests: Sequence[tuple[str, str]]) -> list[list[Query]]:
@@ -257,7 +263,7 @@ class MaskedScorer(Scorer):
         self.check_length(encoded)  # the encoder's inputs
         desc = f"scoring ({self.backend}, {self.mode}, {str(model.dtype).removeprefix('torch.')})"
         return score_queries(model, encoded, batch_size, self.pad_token_id, progress, desc,
-                             stats)
+                             stats, self.heads)
 
 
 def reader_chain(tokenizer, context: str, word: str) -> list[tuple[str, int]]:
@@ -279,12 +285,13 @@ def reader_chain(tokenizer, context: str, word: str) -> list[tuple[str, int]]:
 
 # -- the engine -----------------------------------------------------------------------------
 def score_queries(model, queries: Sequence[Query], batch_size: int = 32, pad_token_id: int = 0,
-                  progress: bool = False, desc: str = "scoring",
-                  stats: Stats | None = None) -> list[tuple[float, bool]]:
+                  progress: bool = False, desc: str = "scoring", stats: Stats | None = None,
+                  heads: dict[torch.nn.Module, bool] | None = None) -> list[tuple[float, bool]]:
     """(log-probability summed over its reads, every read the argmax) per query.
 
     Identical inputs are computed once; inputs run longest first in batches of
-    `batch_size` rows, right-padded to the batch's longest.
+    `batch_size` rows, right-padded to the batch's longest. `heads` remembers, per model,
+    whether its LM head may run at the read positions only (see `_forward`).
     """
     reads: dict[tuple, set[tuple[int, int]]] = defaultdict(set)
     for q in queries:
@@ -294,11 +301,12 @@ def score_queries(model, queries: Sequence[Query], batch_size: int = 32, pad_tok
         stats.trie_bound += sum(len(q.tokens) + len(q.decoder or ()) for q in queries)
         stats.positions += sum(len(t) + len(d or ()) for t, d in inputs)
         stats.calls += -(-len(inputs) // batch_size)
+    heads = {} if heads is None else heads
     results: dict[tuple, tuple[float, bool]] = {}
     batches = [inputs[i:i + batch_size] for i in range(0, len(inputs), batch_size)]
     for batch in tqdm(batches, desc=desc, disable=not progress):
         for key, per_read in zip(batch, _forward(model, batch, [reads[k] for k in batch],
-                                                 pad_token_id, stats), strict=True):
+                                                 pad_token_id, stats, heads), strict=True):
             for read, value in per_read.items():
                 results[(*key, *read)] = value
     out = []
@@ -318,10 +326,45 @@ def _padded(rows: list[tuple[int, ...]], pad: int) -> tuple[torch.Tensor, torch.
     return ids, mask
 
 
+def head_input(model) -> torch.nn.Module | None:
+    """The module whose first output is what the LM head reads: the decoder of an
+    encoder-decoder, else the base model (BertForMaskedLM.bert, ...); None if unknown."""
+    if getattr(model.config, "is_encoder_decoder", False):
+        return model.get_decoder() if hasattr(model, "get_decoder") else None
+    base = getattr(model, "base_model", model)
+    return None if base is model else base
+
+
+@contextlib.contextmanager
+def head_at(module: torch.nn.Module, rows: torch.Tensor, positions: torch.Tensor):
+    """While open, `module`'s hidden states (B, T, H) are cut to the read positions,
+    (1, N, H), so the LM head after it (a position-wise map) computes N rows, not B * T."""
+    def hook(_module, _args, output):
+        if isinstance(output, tuple):
+            return (output[0][rows, positions][None], *output[1:])
+        key = next(iter(output.keys()))
+        output[key] = output[key][rows, positions][None]
+        return output
+
+    handle = module.register_forward_hook(hook)
+    try:
+        yield
+    finally:
+        handle.remove()
+
+
 @torch.no_grad()
 def _forward(model, batch: list[tuple], reads: list[set[tuple[int, int]]], pad: int,
-             stats: Stats | None) -> list[dict[tuple[int, int], tuple[float, bool]]]:
-    """Per input of the batch: {(position, target): (log-probability, is argmax)}."""
+             stats: Stats | None, heads: dict[torch.nn.Module, bool]
+             ) -> list[dict[tuple[int, int], tuple[float, bool]]]:
+    """Per input of the batch: {(position, target): (log-probability, is argmax)}.
+
+    The LM head (vocabulary-sized: 15-25% of a BERT-base forward, most of a small one)
+    runs at the read positions only, through `head_at`. Whether a model allows it is
+    checked on its first batch: both ways, the same logits to 1e-4, else (a custom head
+    that mixes positions) every later batch computes the head everywhere, as transformers
+    does.
+    """
     device = model.device
     ids, mask = _padded([k[0] for k in batch], pad)
     kwargs = {"input_ids": ids.to(device), "attention_mask": mask.to(device)}
@@ -329,16 +372,24 @@ def _forward(model, batch: list[tuple], reads: list[set[tuple[int, int]]], pad: 
     if batch[0][1] is not None:
         dec, dec_mask = _padded([k[1] for k in batch], pad)
         kwargs |= {"decoder_input_ids": dec.to(device),
-                   "decoder_attention_mask": dec_mask.to(device)}
+                   "decoder_attention_mask": dec_mask.to(device), "use_cache": False}
         padded += dec.numel()
     if stats is not None:
         stats.padded += padded
-    logits = model(**kwargs).logits
     rows = [r for r, want in enumerate(reads) for _ in want]
     wanted = [read for want in reads for read in sorted(want)]
+    row_index = torch.tensor(rows, device=device)
     positions = torch.tensor([p for p, _ in wanted], device=device)
     targets = torch.tensor([t for _, t in wanted], device=device)
-    picked = logits[torch.tensor(rows, device=device), positions]
+    module = head_input(model)
+    if heads.get(model) and module is not None:
+        with head_at(module, row_index, positions):
+            picked = model(**kwargs).logits[0]
+    else:
+        picked = model(**kwargs).logits[row_index, positions]
+        if model not in heads:
+            heads[model] = _head_at_reads_agrees(model, module, kwargs, row_index, positions,
+                                                 picked)
     picked = picked.to(torch.promote_types(picked.dtype, torch.float32))
     logprobs = picked.gather(-1, targets[:, None]).squeeze(-1) - picked.logsumexp(-1)
     greedy = picked.argmax(-1) == targets
@@ -346,3 +397,20 @@ def _forward(model, batch: list[tuple], reads: list[set[tuple[int, int]]], pad: 
     for row, read, lp, g in zip(rows, wanted, logprobs.tolist(), greedy.tolist(), strict=True):
         out[row][read] = (lp, g)
     return out
+
+
+def _head_at_reads_agrees(model, module, kwargs: dict, rows: torch.Tensor,
+                          positions: torch.Tensor, expected: torch.Tensor) -> bool:
+    """Whether `head_at` gives `expected`, the whole-sequence head's logits (logged if not)."""
+    if module is not None:
+        try:
+            with head_at(module, rows, positions):
+                got = model(**kwargs).logits
+            if got.shape == (1, *expected.shape) and torch.allclose(
+                    got[0].float(), expected.float(), rtol=1e-4, atol=1e-4):
+                return True
+        except (RuntimeError, IndexError, TypeError, ValueError, AttributeError):
+            pass
+    log.info("%s: the LM head runs at every position (it cannot be cut to the read "
+             "positions), which costs more time and memory.", type(model).__name__)
+    return False
