@@ -24,6 +24,7 @@ from classit_eval.errors import OptionError
 from classit_eval.lmeval.backend import ClassitLM, pick_backend
 from classit_eval.lmeval.masked import MaskedScorer
 from classit_eval.lmeval.plugin import task_manager
+from classit_eval.lmeval.scoring import WORD_IN_TEXT
 from classit_eval.reading import dataset
 from scripts import official_masked_oracle as masked_oracle
 from scripts import official_oracle as oracle
@@ -197,6 +198,30 @@ def test_full_masks_the_rest_of_the_word(models):
         [("", "An unbelievable idea.")])[0]
     assert all(sum(t == mask for t in q.tokens) == 1 for q in official)
     assert len(official) == len(queries)
+
+
+def test_a_word_in_running_text_sees_masks_after_it(models):
+    """reading_convention=running (`word_in_text`): the word, then 3 masks for the text not
+    read yet, then the tokenizer's SEP; `full` masks the rest of the word with each token,
+    `mntp` reads one position earlier; an encoder-decoder fills one mask after the context."""
+    context, word = "The cat saw", " an unbelievable idea"
+    for name, shift in (("bert-mlm", 0), ("deberta-mntp", 1)):
+        lm = ClassitLM(pretrained=str(models[name]), backend=MODELS[name][3], device="cpu")
+        scorer, tok = lm.scorer, lm.tokenizer
+        queries = scorer.encode_named(WORD_IN_TEXT, context, word)
+        plain = scorer.encode_requests([(context, word)])[0]
+        expected = tok(context + word + tok.mask_token * 3)["input_ids"]
+        assert expected.count(tok.mask_token_id) == 3
+        assert len(queries) == len(plain) == len(tok(word, add_special_tokens=False).input_ids)
+        for query, old in zip(queries, plain, strict=True):
+            [(position, target)] = query.reads
+            masked = [i for i, t in enumerate(query.tokens) if t != expected[i]]
+            assert masked[0] == position + shift and expected[masked[0]] == target
+            assert all(query.tokens[i] == tok.mask_token_id for i in masked)
+            assert len(query.tokens) == len(old.tokens) + 3 and query.reads == old.reads
+    lm = ClassitLM(pretrained=str(models["bart-mask"]), backend="enc_dec_mask", device="cpu")
+    assert lm.scorer.encode_named(WORD_IN_TEXT, context, word) == \
+        [lm.scorer._prefix_query(context, word)]
 
 
 def test_auto_picks_from_the_config(models, tiny_model, caplog):

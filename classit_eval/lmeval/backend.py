@@ -36,10 +36,12 @@ process scores its share of the documents (lm-eval gives each rank every n-th do
 and lm-eval gathers the results on rank 0; gloo on the CPU, NCCL on GPUs.
 
 A document may ask for another encoding of its request by name, in its field
-classit_eval.names.ENCODING_FIELD (a key of classit_eval.lmeval.scoring.ENCODINGS): the
-`classit_reading` task does with `--metadata reading_convention=babylm2025`, to have each
-(context, word) scored as the official reader does, which lm-eval's `hf` cannot do. This
-module imports only the scoring layer, never a task.
+classit_eval.names.ENCODING_FIELD (a key of classit_eval.lmeval.scoring.ENCODINGS, or
+`word_in_text`): the `classit_reading` task does with `--metadata
+reading_convention=babylm2025`, to have each (context, word) scored as the official reader
+does, which lm-eval's `hf` cannot do, and by default, to say that its word is followed by
+more text (a causal model gets the plain request; a masked one sees masks after the word).
+This module imports only the scoring layer, never a task.
 
 With `scoring=babylm2025`, ties between candidates of one document go to the first
 candidate, as the official pipeline's `torch.max` does: a later candidate whose
@@ -195,7 +197,7 @@ class ClassitLM(LM):
         plain = []
         for k, request in enumerate(requests):
             name = (request.doc or {}).get(ENCODING_FIELD)
-            if name:
+            if name and name not in self.scorer.PLAIN_ENCODINGS:
                 out[k] = self.scorer.encode_named(name, *request.args)
             else:
                 plain.append(k)

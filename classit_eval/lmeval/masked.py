@@ -53,7 +53,13 @@ from dataclasses import dataclass
 import torch
 from tqdm import tqdm
 
-from classit_eval.lmeval.scoring import BABYLM2025_READER, MODES, Certificate, Scorer
+from classit_eval.lmeval.scoring import (
+    BABYLM2025_READER,
+    MODES,
+    WORD_IN_TEXT,
+    Certificate,
+    Scorer,
+)
 from classit_eval.lmeval.trie import Stats
 
 log = logging.getLogger(__name__)
@@ -111,6 +117,8 @@ def official_decoder_start(tokenizer, mask: int) -> tuple[int, ...]:
 class MaskedScorer(Scorer):
     """Scorer for the non-causal backends; the same interface and certification."""
 
+    PLAIN_ENCODINGS = frozenset()  # a word in running text sees masks after it
+
     def __init__(self, model, tokenizer, backend: str, mode: str = "full",
                  batch_size: int = 32, max_length: int | None = None, progress: bool = True,
                  exact_model: Callable[[], torch.nn.Module] | None = None) -> None:
@@ -161,34 +169,44 @@ class MaskedScorer(Scorer):
         """The queries of each request (a list each: their scores are summed)."""
         if self.backend == "enc_dec_prefix":
             return [[self._prefix_query(c, x)] for c, x in requests]
-        out = []
-        for context, continuation in requests:
-            if not context and continuation.startswith(" "):
-                continuation = continuation[1:]  # lm-eval's target delimiter
-            text = context + continuation
-            enc = self.tokenizer(text, return_offsets_mapping=True)
-            ids, offsets = list(enc["input_ids"]), enc["offset_mapping"]
-            start = len(text) - len(continuation)
-            span = [i for i, (_, end) in enumerate(offsets) if end > start]
-            if self.mode == "full":
-                words = enc.word_ids()
-                special = set(self.tokenizer.all_special_ids)
-                span = [i for i in span if ids[i] not in special]
-            queries = []
-            for i in span:
-                masked = [i]
-                if self.mode == "full" and self.backend in MASKED_BACKENDS:
-                    masked = [j for j in range(i, len(ids))
-                              if j == i or (words[j] is not None and words[j] == words[i])]
-                    masked = masked[:next((k for k in range(1, len(masked))
-                                           if masked[k] != masked[k - 1] + 1), len(masked))]
-                query = self._masked_query(ids, masked, i)
-                if query is not None:
-                    queries.append(query)
-            if not queries:
-                raise ValueError(f"{continuation!r} after {context!r}: no token to score.")
-            out.append(queries)
-        return out
+        return [self._masked_queries(c, x) for c, x in requests]
+
+    def _masked_queries(self, context: str, continuation: str,
+                        open_right: bool = False) -> list[Query]:
+        """One query per scored token of context + continuation. `open_right` puts
+        NUM_READER_MASKS mask tokens after the continuation (before the tokenizer's final
+        special tokens): the text goes on, unread, as the official reader signals it."""
+        if not context and continuation.startswith(" "):
+            continuation = continuation[1:]  # lm-eval's target delimiter
+        text = context + continuation
+        enc = self.tokenizer(text, return_offsets_mapping=True)
+        ids, offsets, words = list(enc["input_ids"]), enc["offset_mapping"], enc.word_ids()
+        if open_right:
+            end = len(ids)
+            while end > 0 and offsets[end - 1] == (0, 0) and ids[end - 1] != self.mask:
+                end -= 1  # the final SEP / EOS the tokenizer adds
+            ids[end:end] = [self.mask] * NUM_READER_MASKS
+            offsets[end:end] = [(0, 0)] * NUM_READER_MASKS
+            words[end:end] = [None] * NUM_READER_MASKS
+        start = len(text) - len(continuation)
+        span = [i for i, (_, end) in enumerate(offsets) if end > start]
+        if self.mode == "full":
+            special = set(self.tokenizer.all_special_ids)
+            span = [i for i in span if ids[i] not in special]
+        queries = []
+        for i in span:
+            masked = [i]
+            if self.mode == "full" and self.backend in MASKED_BACKENDS:
+                masked = [j for j in range(i, len(ids))
+                          if j == i or (words[j] is not None and words[j] == words[i])]
+                masked = masked[:next((k for k in range(1, len(masked))
+                                       if masked[k] != masked[k - 1] + 1), len(masked))]
+            query = self._masked_query(ids, masked, i)
+            if query is not None:
+                queries.append(query)
+        if not queries:
+            raise ValueError(f"{continuation!r} after {context!r}: no token to score.")
+        return queries
 
     def score(self, requests: Sequence[tuple[str, str]]) -> list[tuple[float, bool]]:
         """(summed log-probability, every read the argmax) per (context, continuation)."""
@@ -233,10 +251,17 @@ class MaskedScorer(Scorer):
         return Query(encoder, decoder, tuple((first + k, t) for k, t in enumerate(target)))
 
     def encode_named(self, name: str, context: str, continuation: str) -> list[Query]:
-        """The official reader's word surprisal (`babylm2025_reader`) for this backend."""
+        """The queries of a request in the encoding its document names: the official
+        reader's word surprisal (`babylm2025_reader`), or a word inside running text
+        (`word_in_text`): a masked model sees mask tokens after it, an encoder-decoder
+        fills a mask that stands for the word and the rest of the text."""
+        if name == WORD_IN_TEXT:
+            if self.backend in ENC_DEC_BACKENDS:
+                return [self._prefix_query(context, continuation)]
+            return self._masked_queries(context, continuation, open_right=True)
         if name != BABYLM2025_READER:
             raise ValueError(f"backend={self.backend} has no scoring encoding {name!r}; "
-                             f"known: {BABYLM2025_READER}.")
+                             f"known: {BABYLM2025_READER}, {WORD_IN_TEXT}.")
         return [self._reader_query(text, target)
                 for text, target in reader_chain(self.tokenizer, context, continuation)]
 

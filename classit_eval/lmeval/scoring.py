@@ -122,6 +122,10 @@ def babylm2025_reader(tokenizer, context: str, word: str) -> list[Encoded]:
 Encoding = Callable[..., list[Encoded]]  # (tokenizer, context, continuation) -> pieces
 BABYLM2025_READER = "babylm2025_reader"
 ENCODINGS: dict[str, Encoding] = {BABYLM2025_READER: babylm2025_reader}
+# A word inside running text, scored after its context while the text goes on after it
+# (the reading task's default). A causal model never sees what follows, so for the causal
+# scorer it is the plain request (`Scorer.PLAIN_ENCODINGS`); masked models differ.
+WORD_IN_TEXT = "word_in_text"
 
 
 def encoding(name: str) -> Encoding:
@@ -130,7 +134,7 @@ def encoding(name: str) -> Encoding:
         raise ValueError(
             f"A document asks for the scoring encoding {name!r} (its field "
             f"`{ENCODING_FIELD}`), which classit_eval.lmeval.scoring does not define; "
-            f"known: {', '.join(ENCODINGS)}."
+            f"known: {', '.join([*ENCODINGS, WORD_IN_TEXT])}."
         )
     return ENCODINGS[name]
 
@@ -248,8 +252,13 @@ class Scorer:
         """The scored pieces of each request: one each (other scorers may give several)."""
         return [[piece] for piece in self.encode_many(requests)]
 
+    # encodings that are the plain request for this scorer (the backend batches them so)
+    PLAIN_ENCODINGS = frozenset({WORD_IN_TEXT})
+
     def encode_named(self, name: str, context: str, continuation: str) -> list[Encoded]:
         """The pieces of a request in the encoding a document asks for by name."""
+        if name in self.PLAIN_ENCODINGS:
+            return self.encode_requests([(context, continuation)])[0]
         return encoding(name)(self.tokenizer, context, continuation)
 
     # -- scoring ------------------------------------------------------------------------

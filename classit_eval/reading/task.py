@@ -26,7 +26,7 @@ import datasets
 import pandas as pd
 
 from classit_eval.errors import OptionError
-from classit_eval.lmeval.scoring import BABYLM2025_READER, CONVENTIONS
+from classit_eval.lmeval.scoring import BABYLM2025_READER, CONVENTIONS, WORD_IN_TEXT
 from classit_eval.names import ENCODING_FIELD, READING_METRICS, READING_SCORES
 from classit_eval.reading import dataset, regression
 
@@ -76,8 +76,9 @@ def load(classit_fast: bool = False, classit_task: str = "classit_reading",
         )
     csv = dataset.load_csv(dataset.find_csv(data_dir, fast=classit_fast))
     RUNS[classit_task] = Run(csv, n_boot, seed)
-    # asks the `classit` backend for the official reader's scoring, see its module doc
-    encoding = BABYLM2025_READER if reading_convention == "babylm2025" else ""
+    # asks the `classit` backend for the official reader's scoring, or for a word inside
+    # running text (what a masked model needs to know), see classit_eval.lmeval.scoring
+    encoding = BABYLM2025_READER if reading_convention == "babylm2025" else WORD_IN_TEXT
     common = {"convention": reading_convention, ENCODING_FIELD: encoding, "run": classit_task}
     keys = dict.fromkeys(_queries(csv))  # distinct, in csv order
     docs = [{"context": context, "word": word} | common for context, word in keys]
