@@ -72,13 +72,15 @@ def styled_tokenizer(corpus: Path, style: str) -> PreTrainedTokenizerFast:
 
 
 def build_tiny_masked(out_dir: Path, corpus: Path, style: str = "bert", arch: str = "bert",
-                      seed: int = 0, hidden: int = 32, layers: int = 2) -> Path:
+                      seed: int = 0, hidden: int = 32, layers: int = 2,
+                      vocab: int | None = None) -> Path:
     """A tokenizer of `style` and a small random encoder (`bert` BertForMaskedLM, `deberta`
-    DebertaV2ForMaskedLM), saved to `out_dir`."""
+    DebertaV2ForMaskedLM), saved to `out_dir`. `vocab` (at least the tokenizer's) gives
+    the model a real model's vocabulary size, for benchmarks of the LM head's cost."""
     from transformers import BertConfig, BertForMaskedLM, DebertaV2Config, DebertaV2ForMaskedLM
 
     tokenizer = styled_tokenizer(corpus, style)
-    common = {"vocab_size": len(tokenizer), "hidden_size": hidden,
+    common = {"vocab_size": max(vocab or 0, len(tokenizer)), "hidden_size": hidden,
               "intermediate_size": 2 * hidden, "num_hidden_layers": layers,
               "num_attention_heads": 2, "max_position_embeddings": 512,
               "pad_token_id": tokenizer.pad_token_id}
