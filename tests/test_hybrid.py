@@ -100,10 +100,12 @@ def test_mntp_babylm2025_equals_the_official_backend(tiny_hybrid, eval_data):
         np.testing.assert_allclose(ours, expected.numpy(), atol=1e-5, rtol=0, err_msg=task)
 
 
-def test_causal_equals_the_official_backend_one_sequence_a_row(tiny_hybrid, eval_data,
-                                                               caplog):
+def test_causal_equals_the_official_backend_one_sequence_a_row(tiny_hybrid, tiny_model,
+                                                               eval_data, caplog):
     """GPT-BERT's causal class ignores a KV cache: the prefix tree would score each segment
-    without its prefix, so the scorer falls back to whole sequences, and says so."""
+    without its prefix, so the scorer falls back to whole sequences, and says so (a LLaMA
+    keeps the prefix tree)."""
+    assert ClassitLM(pretrained=str(tiny_model), device="cpu").scorer.engine == "trie"
     with caplog.at_level("INFO", logger="lm_eval"):
         lm = ClassitLM(pretrained=str(tiny_hybrid), backend="causal", scoring="babylm2025",
                        trust_remote_code=True, device="cpu", dtype="float64")

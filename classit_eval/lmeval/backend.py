@@ -145,7 +145,8 @@ class ClassitLM(LM):
         if not trust_remote_code and (why := remote_code(config)):
             raise OptionError(
                 f"classit model: {pretrained} runs its own code ({why}); pass "
-                "trust_remote_code=true in --model_args if you trust it.")
+                "trust_remote_code=true in --model_args (or --trust_remote_code) if you "
+                "trust it.")
         self.tokenizer = load_tokenizer(pretrained, revision=revision,
                                         trust_remote_code=trust_remote_code)
         self._trust_remote_code = trust_remote_code
