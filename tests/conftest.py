@@ -19,7 +19,7 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 import pytest  # noqa: E402
 
 from classit_eval.train import cli as train_cli  # noqa: E402
-from tests.tiny import build_tiny_model  # noqa: E402
+from tests.tiny import build_tiny_hybrid, build_tiny_model  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("CLASSIT_SHARED_DATA", REPO.parent / "shared" / "data")).resolve()
@@ -61,6 +61,12 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory, corpus_file: Path) -> P
 def tiny_model_nobos(tmp_path_factory: pytest.TempPathFactory, corpus_file: Path) -> Path:
     """A tiny LLaMA whose tokenizer adds no special token (as GPT-2's does)."""
     return build_tiny_model(tmp_path_factory.mktemp("tiny-nobos"), corpus_file, add_bos=False)
+
+
+@pytest.fixture(scope="session")
+def tiny_hybrid(tmp_path_factory: pytest.TempPathFactory, corpus_file: Path) -> Path:
+    """A tiny GPT-BERT-style model with remote code (tests/tiny.py, build_tiny_hybrid)."""
+    return build_tiny_hybrid(tmp_path_factory.mktemp("tiny-hybrid"), corpus_file)
 
 
 SERIES_CONFIG = {  # a tiny LLaMA for checkpoint-series tests

@@ -1,4 +1,5 @@
-"""classit-finetune end to end: a tiny LLaMA fine-tuned for a few steps on real RTE and WSC."""
+"""classit-finetune end to end: a tiny LLaMA fine-tuned for a few steps on real RTE and WSC;
+a GPT-BERT-style hybrid (remote code) and a DeBERTa encoder on RTE."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from transformers import Trainer
 
 from classit_eval.data.files import find_file, read_jsonl
 from classit_eval.finetune.cli import main
+from tests.tiny import build_tiny_masked
 
 QUICK = ["--max-train-examples", "64", "--epochs", "2", "--batch-size", "16",
          "--max-length", "128"]
@@ -104,6 +106,50 @@ def test_same_seed_same_numbers_and_resume(finetuned: Path, tiny_model: Path, tm
     resumed = outputs(tmp_path / "resumed", "wsc")
     assert resumed[1] == expected[1]
     assert resumed[0]["results"] == expected[0]["results"]
+
+
+def check_metrics(document: dict, predictions: list[dict], task: str) -> None:
+    """The written metrics are the predictions scored, against the file's gold labels."""
+    gold = read_jsonl(find_file(f"full_eval/glue_filtered/{task}.valid.jsonl"))
+    assert [p["gold"] for p in predictions] == [r["label"] for r in gold]
+    preds, labels = [p["pred"] for p in predictions], [p["gold"] for p in predictions]
+    metrics = document["results"][f"classit_finetune_{task}"]
+    assert metrics["acc,none"] == pytest.approx(accuracy_score(labels, preds))
+    assert metrics["f1,none"] == pytest.approx(f1_score(labels, preds))
+    assert metrics["mcc,none"] == pytest.approx(matthews_corrcoef(labels, preds))
+
+
+@pytest.fixture(scope="module")
+def tiny_deberta(corpus_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A DeBERTa encoder with a GPT-BERT-style tokenizer, as scored by backend=mntp."""
+    return build_tiny_masked(tmp_path_factory.mktemp("deberta"), corpus_file, "gptbert",
+                             "deberta")
+
+
+@pytest.mark.parametrize("name", ["tiny_hybrid", "tiny_deberta"])
+def test_hybrid_and_encoder_fine_tune_on_their_first_token(
+        name: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    """As the official pipeline: the hybrid's AutoModel runs its own code, position 0 is read."""
+    model = request.getfixturevalue(name)
+    extra = ["--trust_remote_code"] if name == "tiny_hybrid" else []
+    assert run(model, tmp_path, "rte", "--max-train-examples", "32", "--epochs", "1",
+               *extra) == 0
+    document, predictions = outputs(tmp_path, "rte")
+    check_metrics(document, predictions, "rte")
+    meta = document["configs"]["classit_finetune_rte"]["metadata"]
+    assert meta["pooling"] == "first" and meta["trust_remote_code"] == bool(extra)
+    assert document["config"]["model_args"].endswith(
+        "pooling=first" + (",trust_remote_code=True" if extra else ""))
+
+
+def test_remote_code_without_the_flag_is_one_line(tiny_hybrid: Path, tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture) -> None:
+    assert run(tiny_hybrid, tmp_path, "rte") == 2
+    (message,) = capsys.readouterr().err.splitlines()
+    assert message.startswith(f"classit-finetune: error: --model {tiny_hybrid} runs its own "
+                              "code (model_type 'gpt_bert', code in configuration_gpt_bert.py")
+    assert message.endswith("pass --trust_remote_code if you trust it.")
+    assert not list(tmp_path.iterdir())
 
 
 def test_missing_train_file_names_it_and_nothing_runs(

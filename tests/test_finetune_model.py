@@ -51,11 +51,20 @@ def test_first_token_pooling_of_a_decoder_sees_only_bos(tiny_model: Path) -> Non
 
 
 def test_auto_pooling_is_last_for_decoders_first_for_encoders(tiny_model: Path,
+                                                              tiny_hybrid: Path,
                                                               tmp_path: Path) -> None:
+    """Decided from config.json alone: remote code (GPT-BERT, LTG-BERT) does not run."""
     BertConfig(vocab_size=600).save_pretrained(tmp_path)
     assert resolve_pooling("auto", tiny_model) == "last"
     assert resolve_pooling("auto", tmp_path) == "first"
     assert resolve_pooling("last", tmp_path) == "last"
+    assert resolve_pooling("auto", tiny_hybrid) == "first"
+    ltg_bert = tmp_path / "ltg-bert"  # a remote-code encoder transformers does not know
+    ltg_bert.mkdir()
+    (ltg_bert / "config.json").write_text(json.dumps({
+        "model_type": "ltgbert", "architectures": ["LtgBertForMaskedLM"],
+        "auto_map": {"AutoModelForMaskedLM": "modeling_ltgbert.LtgBertForMaskedLM"}}))
+    assert resolve_pooling("auto", ltg_bert) == "first"
     with pytest.raises(ValueError, match="--pooling must be one of"):
         resolve_pooling("mean", tiny_model)
 

@@ -1,8 +1,10 @@
 """Tiny real models for tests: a byte-level BPE tokenizer trained on a BabyLM corpus
-sample and a small randomly initialised LlamaForCausalLM, saved as a HF checkpoint."""
+sample and a small randomly initialised model (LLaMA, BERT, DeBERTa, T5, BART, a GPT-BERT
+stand-in with remote code), saved as a HF checkpoint."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import torch
@@ -91,6 +93,75 @@ def build_tiny_masked(out_dir: Path, corpus: Path, style: str = "bert", arch: st
         model = DebertaV2ForMaskedLM(DebertaV2Config(**common, relative_attention=True,
                                                      position_buckets=32))
     return _save(out_dir, model, tokenizer)
+
+
+# A GPT-BERT stand-in: remote code as real GPT-BERT checkpoints ship it (model_type
+# gpt_bert, an auto_map into the folder's own .py files), over one set of BERT weights
+# that every class loads. Its causal class, like GPT-BERT's, keeps no KV cache and ignores
+# position ids and caches it is given.
+HYBRID_CODE = {
+    "configuration_gpt_bert.py": '''from transformers import BertConfig
+
+
+class GptBertConfig(BertConfig):
+    model_type = "gpt_bert"
+''',
+    "modeling_gpt_bert.py": '''import copy
+
+from transformers import (BertForMaskedLM, BertForSequenceClassification, BertLMHeadModel,
+                          BertModel)
+from transformers.modeling_outputs import CausalLMOutput
+
+from .configuration_gpt_bert import GptBertConfig
+
+
+class GptBertModel(BertModel):
+    config_class = GptBertConfig
+
+
+class GptBertForMaskedLM(BertForMaskedLM):
+    config_class = GptBertConfig
+
+
+class GptBertForSequenceClassification(BertForSequenceClassification):
+    config_class = GptBertConfig
+
+
+class GptBertForCausalLM(BertLMHeadModel):
+    config_class = GptBertConfig
+
+    def __init__(self, config):
+        config = copy.deepcopy(config)
+        config.is_decoder = True  # the same weights, attending causally
+        super().__init__(config)
+
+    def forward(self, input_ids, attention_mask=None, **ignored):
+        hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask,
+                           use_cache=False)[0]
+        return CausalLMOutput(logits=self.cls(hidden))
+''',
+}
+HYBRID_CLASSES = {"AutoConfig": "configuration_gpt_bert.GptBertConfig",
+                  "AutoModel": "modeling_gpt_bert.GptBertModel",
+                  "AutoModelForMaskedLM": "modeling_gpt_bert.GptBertForMaskedLM",
+                  "AutoModelForCausalLM": "modeling_gpt_bert.GptBertForCausalLM",
+                  "AutoModelForSequenceClassification":
+                      "modeling_gpt_bert.GptBertForSequenceClassification"}
+
+
+def build_tiny_hybrid(out_dir: Path, corpus: Path, seed: int = 0, hidden: int = 32,
+                      layers: int = 2) -> Path:
+    """A GPT-BERT-style checkpoint (`gptbert` tokenizer, HYBRID_CODE) that loads only
+    with trust_remote_code=True, as GPT-BERT's do."""
+    build_tiny_masked(out_dir, corpus, "gptbert", "bert", seed, hidden, layers)
+    for name, text in HYBRID_CODE.items():
+        (out_dir / name).write_text(text)
+    path = out_dir / "config.json"
+    config = json.loads(path.read_text()) | {
+        "model_type": "gpt_bert", "architectures": ["GptBertForMaskedLM"],
+        "auto_map": HYBRID_CLASSES}
+    path.write_text(json.dumps(config, indent=2))
+    return out_dir
 
 
 def build_tiny_seq2seq(out_dir: Path, corpus: Path, style: str = "t5", seed: int = 0,

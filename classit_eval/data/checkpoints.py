@@ -35,6 +35,7 @@ TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model",
                    "vocab.json", "vocab.txt", "spiece.model")
 HUB_NAME = re.compile(r"[A-Za-z0-9][\w.-]*(/[\w.-]+)?")
 EXAMPLE = "HuggingFaceTB/SmolLM2-135M"
+HYBRID_TYPES = ("gpt_bert", "gptbert", "gpt-bert")  # GPT-BERT's model_type spellings
 
 
 def load_tokenizer(path_or_name: str | os.PathLike, revision: str | None = None,
@@ -86,6 +87,51 @@ def load_model(auto_class, path_or_name: str | os.PathLike, revision: str | None
                 f"{first_line(err)}). Check that it is a complete Hugging Face checkpoint."
             ) from err
         raise  # out of memory, a bug: not the user's input
+
+
+def config_dict(path_or_name: str | os.PathLike, revision: str | None = None) -> dict:
+    """The model's config.json as a dict: no remote code runs to read it."""
+    from transformers import PretrainedConfig
+
+    source = _source(path_or_name, "model", ("config.json",), revision, None)
+    try:
+        return PretrainedConfig.get_config_dict(str(path_or_name), revision=revision,
+                                                **source)[0]
+    except (OSError, ValueError) as err:
+        raise ModelLoadError(f"Cannot read the config of {path_or_name} "
+                             f"({first_line(err)}).") from err
+
+
+def model_kind(config: dict) -> tuple[str, str]:
+    """(`causal`, `masked`, `hybrid` or `enc_dec`, the config's words that say so), from a
+    config dict: the one rule for the zero-shot backends and fine-tuning's pooling."""
+    architectures = config.get("architectures") or []
+    auto_map = config.get("auto_map") or {}
+    named = ", ".join(architectures) or f"model_type {config.get('model_type')!r}"
+    if config.get("is_encoder_decoder") or any(a.endswith("ForConditionalGeneration")
+                                               for a in architectures):
+        return "enc_dec", f"{named}: an encoder-decoder"
+    if str(config.get("model_type", "")).lower() in HYBRID_TYPES or (
+            "AutoModelForMaskedLM" in auto_map and "AutoModelForCausalLM" in auto_map):
+        return "hybrid", f"{named}: a hybrid masked/causal model (GPT-BERT)"
+    if any(a.endswith("ForMaskedLM") for a in architectures):
+        return "masked", f"{named}: a masked LM"
+    return "causal", f"{named}: a causal LM"
+
+
+def remote_code(config: dict) -> str | None:
+    """Why the model runs code of its own (transformers does not know its model_type and
+    its auto_map names the checkpoint's .py files), or None: such a model loads only with
+    trust_remote_code, as transformers decides."""
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
+
+    model_type, auto_map = config.get("model_type"), config.get("auto_map") or {}
+    if not auto_map or model_type in CONFIG_MAPPING_NAMES:
+        return None
+    names = [name for value in auto_map.values()  # "module.Class", AutoTokenizer a list
+             for name in (value if isinstance(value, list) else [value]) if name]
+    files = sorted({name.split("--")[-1].rsplit(".", 1)[0] + ".py" for name in names})
+    return f"model_type {model_type!r}, code in {', '.join(files)}"
 
 
 def check_loadable(path_or_name: str | os.PathLike, revision: str | None = None) -> None:

@@ -4,7 +4,10 @@ Pooling `last` reads the hidden state of the last non-padding token: under a cau
 it is the only position that has seen the whole input. `first` reads position 0, as the
 official BabyLM pipeline does (right for encoders; for decoders it sees only itself, see
 babylm/evaluation-pipeline-2025 issue #38). `auto` is `first` for masked-LM encoders and
-`last` otherwise.
+GPT-BERT-style hybrids (whose `AutoModel` attends both ways), `last` otherwise.
+
+A model with code of its own (GPT-BERT) loads only with `trust_remote_code`, as in the
+official pipeline, which always passes it.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import os
 
 import torch
 from torch import nn
-from transformers import AutoConfig, AutoModel, PreTrainedTokenizerBase
+from transformers import AutoModel, PreTrainedTokenizerBase
 from transformers.models.auto.modeling_auto import MODEL_FOR_MASKED_LM_MAPPING_NAMES
 
 from classit_eval.data import checkpoints
@@ -22,20 +25,25 @@ POOLINGS = ("auto", "last", "first")
 
 
 def resolve_pooling(pooling: str, model: str | os.PathLike) -> str:
-    """`first` or `last`: `auto` becomes `first` for encoders, `last` for decoders."""
+    """`first` or `last`: `auto` becomes `first` for encoders and hybrids, `last` for
+    decoders. Read from config.json alone, so no remote code runs to decide it."""
     if pooling not in POOLINGS:
         raise ValueError(f"--pooling must be one of {', '.join(POOLINGS)}, not {pooling!r}.")
     if pooling != "auto":
         return pooling
-    config = AutoConfig.from_pretrained(model)
-    return "first" if config.model_type in MODEL_FOR_MASKED_LM_MAPPING_NAMES else "last"
+    config = checkpoints.config_dict(model)
+    encoder = (checkpoints.model_kind(config)[0] in ("masked", "hybrid")
+               or config.get("model_type") in MODEL_FOR_MASKED_LM_MAPPING_NAMES)
+    return "first" if encoder else "last"
 
 
-def load_tokenizer(model: str | os.PathLike) -> PreTrainedTokenizerBase:
+def load_tokenizer(model: str | os.PathLike,
+                   trust_remote_code: bool = False) -> PreTrainedTokenizerBase:
     """The shared loader's tokenizer as the classifier needs it: padding on the right; one
     without a pad token pads with EOS (or token 0): padded positions are masked and never
     pooled, so the id does not matter."""
-    return checkpoints.load_tokenizer(model, padding_side="right", pad_with_eos=True)
+    return checkpoints.load_tokenizer(model, padding_side="right", pad_with_eos=True,
+                                      trust_remote_code=trust_remote_code)
 
 
 class ClassifierHead(nn.Sequential):
@@ -73,8 +81,10 @@ class SequenceClassifier(nn.Module):
 
     @classmethod
     def from_pretrained(cls, model: str | os.PathLike, num_labels: int, pooling: str,
-                        dropout: float = 0.1) -> SequenceClassifier:
-        backbone = checkpoints.load_model(AutoModel, model, dtype=torch.float32)
+                        dropout: float = 0.1,
+                        trust_remote_code: bool = False) -> SequenceClassifier:
+        backbone = checkpoints.load_model(AutoModel, model, dtype=torch.float32,
+                                          trust_remote_code=trust_remote_code)
         if getattr(backbone.config, "is_encoder_decoder", False):
             raise ValueError(f"{model} is an encoder-decoder model; only encoders and "
                              "decoders can be fine-tuned here.")

@@ -1,7 +1,8 @@
 """`classit-eval finetune` (alias `classit-finetune`): fine-tune a model on (Super)GLUE tasks.
 
 Every task's data is read, and the model's config loaded, before anything is trained: a
-missing or bad file stops the run with one error naming it, and no results are written.
+missing or bad file stops the run with one error naming it, and no results are written; so
+does a model with code of its own (GPT-BERT) without `--trust_remote_code`.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ import time
 from pathlib import Path
 
 from classit_eval import options
+from classit_eval.data.checkpoints import config_dict, remote_code
 from classit_eval.data.files import DataError, MissingDataError
-from classit_eval.errors import ModelLoadError
+from classit_eval.errors import ModelLoadError, OptionError
 from classit_eval.finetune import results
 from classit_eval.finetune.classifier import POOLINGS
 from classit_eval.finetune.tasks import (
@@ -47,6 +49,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="per-epoch checkpoints (default: OUTPUT_PATH/<model>/checkpoints)")
     p.add_argument("--resume", action="store_true",
                    help="continue each task from its last checkpoint")
+    p.add_argument("--trust_remote_code", "--trust-remote-code", action="store_true",
+                   help="run the model's own code (GPT-BERT and other auto_map models), as "
+                        "the official pipeline always does")
     p.add_argument("--multirc-train-from", type=options.existing_file, default=None,
                    metavar="SUPERGLUE_TRAIN_JSONL",
                    help="train MultiRC on the original SuperGLUE MultiRC/train.jsonl (unfiltered)")
@@ -68,7 +73,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     h.add_argument("--dropout", type=options.fraction, default=d.dropout,
                    help="classifier head dropout, in [0, 1)")
     h.add_argument("--pooling", choices=POOLINGS, default=d.pooling,
-                   help="token read by the head: auto = first for encoders, last for decoders")
+                   help="token read by the head: auto = first for encoders and hybrids "
+                        "(GPT-BERT), last for decoders")
     h.add_argument("--valid-metric", choices=("acc", "f1", "mcc"), default=None,
                    help="metric choosing the best epoch (default: f1 mrpc/qqp, acc others)")
     h.add_argument("--max-train-examples", type=options.positive_int, default=None,
@@ -104,12 +110,20 @@ def load_all(tasks: list[Task], args: argparse.Namespace) -> dict[str, tuple]:
     return data
 
 
-def check_model(model: str) -> None:
-    """Load the model's config now, not after the first task has trained."""
+def check_model(model: str, trust_remote_code: bool = False) -> None:
+    """Load the model's config now, not after the first task has trained; a model with code
+    of its own needs --trust_remote_code (transformers would fail, or ask on a terminal)."""
     from transformers import AutoConfig
 
     try:
-        AutoConfig.from_pretrained(model)
+        why = remote_code(config_dict(model))
+    except ModelLoadError as err:
+        raise ModelLoadError(f"--model {model}: {err}") from err
+    if why and not trust_remote_code:
+        raise OptionError(f"--model {model} runs its own code ({why}); pass "
+                          "--trust_remote_code if you trust it.")
+    try:
+        AutoConfig.from_pretrained(model, trust_remote_code=trust_remote_code)
     except (OSError, ValueError) as err:
         raise ModelLoadError(f"--model {model}: cannot load its config ({err})") from err
 
@@ -122,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
     folder = results.model_folder(args.output_path, args.model)
     checkpoints = Path(args.checkpoint_dir or folder / "checkpoints")
     data = load_all(tasks, args)
-    check_model(args.model)
+    check_model(args.model, args.trust_remote_code)
     for task in tasks:
         train, valid = data[task.name]
         start = time.time()

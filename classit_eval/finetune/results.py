@@ -78,7 +78,9 @@ def results_dict(model: str, task: Task, run: Run, start: float) -> dict:
         "n-samples": {name: {"original": n, "effective": n}},
         "config": {
             "model": MODEL_SOURCE,
-            "model_args": f"pretrained={model},pooling={run.pooling}",
+            "model_args": f"pretrained={model},pooling={run.pooling}"
+                          + (",trust_remote_code=True" if run.settings.get("trust_remote_code")
+                             else ""),
             "batch_size": run.settings["batch_size"],
             "device": "cuda" if torch.cuda.is_available() else "cpu",
             "random_seed": run.settings["seed"],

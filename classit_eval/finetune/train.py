@@ -49,6 +49,7 @@ class Settings:
     valid_metric: str | None = None
     max_train_examples: int | None = None
     group_by_length: bool = True
+    trust_remote_code: bool = False  # how the model loads; kept so the results record it
 
     def for_task(self, task: Task) -> dict:
         """These settings with the task's defaults filled in."""
@@ -167,9 +168,9 @@ def finetune(model_path: str, task: Task, train: list[Example], valid: list[Exam
     if s["max_train_examples"]:
         train = train[: s["max_train_examples"]]
     set_seed(s["seed"])
-    tokenizer = load_tokenizer(model_path)
+    tokenizer = load_tokenizer(model_path, s["trust_remote_code"])
     model = SequenceClassifier.from_pretrained(model_path, task.num_labels, s["pooling"],
-                                               s["dropout"])
+                                               s["dropout"], s["trust_remote_code"])
     existing = _checkpoints(checkpoint_dir)
     if resume and not existing:
         log.warning("%s: --resume given but no checkpoint in %s; starting from scratch.",

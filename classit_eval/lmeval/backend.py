@@ -16,11 +16,13 @@ default), `mlm`, `mntp`, `enc_dec_mask` or `enc_dec_prefix` (classit_eval.lmeval
 or `auto`, which picks one from the model's config and logs the choice. The model is
 loaded through the backend's `AutoModelFor...` class; a model that does not fit the backend
 (an encoder scored as `causal`, an MLM without a mask token) is an OptionError. Remote code
-(GPT-BERT) runs only with `trust_remote_code=true`.
+(GPT-BERT) runs only with `trust_remote_code=true`; without it such a model is one
+OptionError, before anything is loaded.
 
 A causal model's requests are all scored together by the prefix-tree engine
 (classit_eval.lmeval.trie): each distinct prefix is computed once, in batches of
-`batch_size` segments. `engine=sequences` scores each sequence as one row instead.
+`batch_size` segments. `engine=sequences` scores each sequence as one row instead, as
+does a model that keeps no KV cache it reads back (GPT-BERT's causal class; logged).
 `prefix_cache_mb` (default 1024) caps the memory of the cached prefixes' keys and values.
 
 Decisions are certified (`certify=true`, the default): the model computes in `dtype`
@@ -65,10 +67,11 @@ import torch
 from lm_eval.api.model import LM
 from lm_eval.api.registry import register_model
 
+from classit_eval.data.checkpoints import model_kind, remote_code
 from classit_eval.errors import OptionError
 from classit_eval.lmeval.masked import ENC_DEC_BACKENDS, MASKED_BACKENDS, MaskedScorer
 from classit_eval.lmeval.scoring import ENGINES, MODES, Encoded, Scorer
-from classit_eval.lmeval.trie import kv_bytes_per_token
+from classit_eval.lmeval.trie import caches_work, kv_bytes_per_token
 from classit_eval.names import ENCODING_FIELD, PREFIXES_FIELD
 
 log = logging.getLogger(__name__)
@@ -139,11 +142,16 @@ class ClassitLM(LM):
         self._device = torch.device(device)
         if self._device.type == "cuda" and self._device.index is not None:
             torch.cuda.set_device(self._device)  # `cuda` alone: torch's current device
+        trust_remote_code = bool_argument("trust_remote_code", trust_remote_code)
+        config = read_config(pretrained, revision)
+        if not trust_remote_code and (why := remote_code(config)):
+            raise OptionError(
+                f"classit model: {pretrained} runs its own code ({why}); pass "
+                "trust_remote_code=true in --model_args (or --trust_remote_code) if you "
+                "trust it.")
         self.tokenizer = load_tokenizer(pretrained, revision=revision,
                                         trust_remote_code=trust_remote_code)
-
         self._trust_remote_code = trust_remote_code
-        config = read_config(pretrained, revision)
         if backend == "auto":
             backend, why = pick_backend(config)
             run_log.info("classit: backend=auto chose backend=%s for %s (%s).", backend,
@@ -158,11 +166,15 @@ class ClassitLM(LM):
                                        batch_size=batch_size, max_length=max_length,
                                        exact_model=exact)
             return
+        if engine == "trie" and not caches_work(self.model):
+            run_log.info("classit: %s keeps no usable KV cache (as GPT-BERT's causal class): "
+                         "each sequence is scored as one row (engine=sequences).", pretrained)
+            engine = "sequences"
+        cache_tokens = cache_mb * 2**20 // kv_bytes_per_token(self.model) if engine == "trie" \
+            else 0
         self.scorer = Scorer(self.model, self.tokenizer, mode=scoring, batch_size=batch_size,
                              prefix_token_id=prefix_token_id, max_length=max_length,
-                             engine=engine,
-                             cache_tokens=cache_mb * 2**20 // kv_bytes_per_token(self.model),
-                             exact_model=exact)
+                             engine=engine, cache_tokens=cache_tokens, exact_model=exact)
 
     def _load(self, pretrained: str, revision: str | None, dtype):
         import transformers
@@ -344,38 +356,15 @@ def ties_to_first(requests, results: list[tuple[float, bool]]) -> list[tuple[flo
 AUTO_CLASSES = {"causal": "AutoModelForCausalLM", "mlm": "AutoModelForMaskedLM",
                 "mntp": "AutoModelForMaskedLM", "enc_dec_mask": "AutoModelForSeq2SeqLM",
                 "enc_dec_prefix": "AutoModelForSeq2SeqLM"}
-HYBRID_TYPES = ("gpt_bert", "gptbert", "gpt-bert")  # GPT-BERT's model_type spellings
 
 
 def read_config(pretrained: str, revision: str | None) -> dict:
-    """The model's config.json as a dict (no remote code runs to read it)."""
-    from transformers import PretrainedConfig
-
-    from classit_eval.data.checkpoints import check_loadable, first_line
-    from classit_eval.errors import ModelLoadError
+    """The model's config.json as a dict (no remote code runs to read it), after checking
+    that the model's files are there (a ModelLoadError naming what is missing)."""
+    from classit_eval.data.checkpoints import check_loadable, config_dict
 
     check_loadable(pretrained, revision)
-    try:
-        return PretrainedConfig.get_config_dict(pretrained, revision=revision)[0]
-    except (OSError, ValueError) as err:
-        raise ModelLoadError(f"Cannot read the config of {pretrained} ({first_line(err)}).") \
-            from err
-
-
-def model_kind(config: dict) -> tuple[str, str]:
-    """(`causal`, `masked`, `hybrid` or `enc_dec`, the config's words that say so)."""
-    architectures = config.get("architectures") or []
-    auto_map = config.get("auto_map") or {}
-    named = ", ".join(architectures) or f"model_type {config.get('model_type')!r}"
-    if config.get("is_encoder_decoder") or any(a.endswith("ForConditionalGeneration")
-                                               for a in architectures):
-        return "enc_dec", f"{named}: an encoder-decoder"
-    if str(config.get("model_type", "")).lower() in HYBRID_TYPES or (
-            "AutoModelForMaskedLM" in auto_map and "AutoModelForCausalLM" in auto_map):
-        return "hybrid", f"{named}: a hybrid masked/causal model (GPT-BERT)"
-    if any(a.endswith("ForMaskedLM") for a in architectures):
-        return "masked", f"{named}: a masked LM"
-    return "causal", f"{named}: a causal LM"
+    return config_dict(pretrained, revision)
 
 
 def pick_backend(config: dict) -> tuple[str, str]:

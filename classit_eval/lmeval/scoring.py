@@ -6,8 +6,9 @@
 A request is (context, continuation); its span is the continuation. Two modes:
 
 - `full` (default): the text is tokenised as running text (no special tokens), a prefix
-  token (BOS, else EOS, as lm-eval does) is put in front, and every token overlapping the
-  continuation is scored. Log-softmax is taken in float32 (float64 for a float64 model).
+  token (BOS, else EOS, as lm-eval does; else CLS, GPT-BERT's start token) is put in
+  front, and every token overlapping the continuation is scored. Log-softmax is taken in
+  float32 (float64 for a float64 model).
 - `babylm2025`: the official BabyLM 2025 pipeline's scoring. The text is tokenised with
   the tokenizer's own special tokens (no BOS unless the tokenizer adds one); the span is
   the tokens whose character offsets end after the start of the continuation; the first
@@ -185,14 +186,13 @@ class Scorer:
         self.cache_tokens = cache_tokens
         self.max_length = max_length or getattr(model.config, "max_position_embeddings", None)
         self.progress = progress
-        if prefix_token_id is None:
-            prefix_token_id = tokenizer.bos_token_id
-            if prefix_token_id is None:
-                prefix_token_id = tokenizer.eos_token_id
+        if prefix_token_id is None:  # CLS: a GPT-BERT tokenizer starts text with it, not BOS
+            prefix_token_id = next((t for t in (tokenizer.bos_token_id, tokenizer.eos_token_id,
+                                                tokenizer.cls_token_id) if t is not None), None)
         if mode == "full" and prefix_token_id is None:
             raise ValueError(
-                "scoring=full needs a BOS or EOS token to condition the first token on; the "
-                "tokenizer has neither. Pass prefix_token_id=<id> in the model arguments."
+                "scoring=full needs a BOS, EOS or CLS token to condition the first token on; "
+                "the tokenizer has none. Pass prefix_token_id=<id> in the model arguments."
             )
         self.prefix_token_id = prefix_token_id
         self.pad_token_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (

@@ -523,6 +523,31 @@ def tree_masks_work(base, cache_argument: str) -> bool:
     return bool(torch.allclose(got, expected, rtol=1e-3, atol=1e-4))
 
 
+def caches_work(model) -> bool:
+    """Whether the model keeps keys and values in a DynamicCache and reads them back, as
+    the prefix tree needs: GPT-BERT's causal class takes a cache argument and ignores it
+    (it would score each segment without its prefix). Three tokens cached, then a fourth,
+    against the four in one call."""
+    from transformers import DynamicCache
+
+    base, _ = split_head(model)
+    device, argument = base.device, cache_argument(base)
+    try:
+        with torch.no_grad():
+            whole = _output(base(input_ids=torch.tensor([[1, 2, 3, 4]], device=device)))[0, 3]
+            cache = DynamicCache()
+            base(input_ids=torch.tensor([[1, 2, 3]], device=device), use_cache=True,
+                 **{argument: cache})
+            if cache.get_seq_length() != 3:
+                return False
+            step = base(input_ids=torch.tensor([[4]], device=device),
+                        position_ids=torch.tensor([[3]], device=device), use_cache=True,
+                        **{argument: cache})
+    except (TypeError, ValueError, RuntimeError, IndexError, AttributeError):
+        return False
+    return bool(torch.allclose(_output(step)[0, 0], whole, rtol=1e-3, atol=1e-4))
+
+
 def _output(out) -> torch.Tensor:
     return out.last_hidden_state if hasattr(out, "last_hidden_state") else out.logits
 
