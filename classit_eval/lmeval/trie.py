@@ -519,8 +519,7 @@ def tree_masks_work(base, cache_argument: str) -> bool:
             alone = base(input_ids=torch.tensor([[1, 2, 4]], device=device))
     except (TypeError, ValueError, RuntimeError, IndexError):
         return False
-    got, expected = _output(packed)[0, 3], _output(alone)[0, 2]
-    return bool(torch.allclose(got, expected, rtol=1e-3, atol=1e-4))
+    return _agree(_output(packed)[0, 3], _output(alone)[0, 2])
 
 
 def caches_work(model) -> bool:
@@ -545,7 +544,16 @@ def caches_work(model) -> bool:
                         **{argument: cache})
     except (TypeError, ValueError, RuntimeError, IndexError, AttributeError):
         return False
-    return bool(torch.allclose(_output(step)[0, 0], whole, rtol=1e-3, atol=1e-4))
+    return _agree(_output(step)[0, 0], whole)
+
+
+def _agree(got: torch.Tensor, expected: torch.Tensor) -> bool:
+    """Two computations of the same hidden state agree up to rounding: a relative error
+    under 8 units of the dtype's epsilon (at least 1e-3: bfloat16's 0.06). What the probes
+    catch (a mask or a cache ignored) is an error of the order of the state itself."""
+    tolerance = max(1e-3, 8 * torch.finfo(expected.dtype).eps)
+    error = torch.linalg.vector_norm((got - expected).float())
+    return bool(error <= tolerance * torch.linalg.vector_norm(expected.float()))
 
 
 def _output(out) -> torch.Tensor:
