@@ -144,10 +144,12 @@ def encoding(name: str) -> Encoding:
 ENGINES = ("trie", "sequences")
 # The float32 error of a request's log-probability is taken to be at most this many nats
 # per scored token (ERROR_PER_TOKEN[dtype] * scored tokens). Measured on SmolLM2-135M over
-# the whole fast suite, float32 against float64: at most 3.0e-5 per token (docs/zero_shot.md).
+# every request of the whole fast suite, a float32 run against a pure float64 one: the
+# error per scored token is 1.3e-6 at the median and 1.4e-3 at most (one token after BOS
+# carried 4.5e-3), the largest request error 36% of this bound (docs/zero_shot.md).
 # The bound is scaled with the dtype's machine epsilon; a run that finds it exceeded
 # widens it (see Scorer.score_certified).
-ERROR_PER_TOKEN_EPS = 2**13  # in units of the dtype's epsilon: 9.8e-4 nats for float32
+ERROR_PER_TOKEN_EPS = 2**15  # in units of the dtype's epsilon: 3.9e-3 nats for float32
 
 
 EXACT_BATCH, EXACT_CACHE_TOKENS = 64, 2**30  # fixed, so float64 scores never depend on a run
