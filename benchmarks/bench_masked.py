@@ -15,6 +15,7 @@ identical inputs once, sorted by length). Prints seconds and token positions per
 from __future__ import annotations
 
 import argparse
+import math
 import tempfile
 import time
 from pathlib import Path
@@ -60,12 +61,13 @@ def main() -> None:
         start = time.perf_counter()
         masked_oracle.scores(lm.model, lm.tokenizer, "mlm", items)
         seconds["official mlm"] = time.perf_counter() - start
-        for name, head_at_reads in (("classit, head everywhere", False), ("classit", True)):
-            lm.scorer.heads[lm.model] = head_at_reads
-            lm.scorer.stats = Stats()
-            start = time.perf_counter()
-            lm.scorer.score(requests)
-            seconds[name] = time.perf_counter() - start
+        for _ in range(2):  # interleaved, the faster of two each: a shared machine is noisy
+            for name, head_at_reads in (("classit, head everywhere", False), ("classit", True)):
+                lm.scorer.heads[lm.model] = head_at_reads
+                lm.scorer.stats = Stats()
+                start = time.perf_counter()
+                lm.scorer.score(requests)
+                seconds[name] = min(seconds.get(name, math.inf), time.perf_counter() - start)
     stats = lm.scorer.stats
     config = lm.model.config
     print(f"{sentences} sentences, random BERT (hidden {config.hidden_size}, "
