@@ -8,6 +8,7 @@ data root handed to the package is `$CLASSIT_DATA_DIR`, else `<shared>/babylm-20
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
 
@@ -90,3 +91,18 @@ def pretrained(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path,
                            "--max-steps", "40", "--warmup-steps", "5", "--log-every", "1000",
                            "--checkpoint-words", "2k,4k,6k"]) == 0
     return out
+
+
+@pytest.fixture(autouse=True)
+def no_stale_log_streams():
+    """lm-eval's CLI gives its loggers a StreamHandler on the sys.stderr of the moment:
+    under capsys, a stream closed after that test, so a later test's log lines would
+    print 'Logging error' tracebacks into its captured stderr. Drop such handlers."""
+    loggers = [logging.getLogger(), *(lg for lg in logging.Logger.manager.loggerDict.values()
+                                      if isinstance(lg, logging.Logger))]
+    for logger in loggers:
+        for handler in list(logger.handlers):
+            if isinstance(handler, logging.StreamHandler) and getattr(handler.stream,
+                                                                      "closed", False):
+                logger.removeHandler(handler)
+    yield
