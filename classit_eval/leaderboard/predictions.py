@@ -58,30 +58,45 @@ def members(results: dict, group: str) -> list[str] | None:
     return None
 
 
-def find_log(folder: Path, group: str) -> TaskLog | None:
-    """The latest lm-eval run of `group` under `folder` (searched recursively), or None.
-
-    Raises ResultsError when that run cannot give predictions: it was run with `--limit`
-    or `--samples`, or a member task has no sample log (`--log_samples` was not given)."""
+def result_files(folder: Path, group: str) -> list[tuple[Path, dict]]:
+    """Every readable lm-eval results file under `folder` (searched recursively) that holds
+    `group`, oldest first."""
     found = []
     for path in sorted(folder.rglob("results_*.json")):
+        if path.is_symlink() or not path.is_file():
+            continue
         try:
             results = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError):
             continue  # a file cut off by a kill; the run is redone
         if isinstance(results, dict) and members(results, group) is not None:
-            found.append((float(results.get("date") or path.stat().st_mtime), path, results))
-    if not found:
-        return None
-    _, path, results = max(found, key=lambda f: (f[0], f[1].name))
+            found.append((_date(results, path), path, results))
+    return [(path, results) for _, path, results in sorted(found, key=lambda f: (f[0],
+                                                                               f[1].name))]
+
+
+def _date(results: dict, path: Path) -> float:
+    try:
+        return float(results.get("date") or path.stat().st_mtime)
+    except (TypeError, ValueError):
+        return path.stat().st_mtime
+
+
+def read_log(path: Path, results: dict, group: str) -> TaskLog:
+    """The run of `group` in the results file `path` with its sample logs.
+
+    Raises ResultsError when that run cannot give predictions: it was run with `--limit`
+    or `--samples`, or a member task has no sample log (`--log_samples` was not given)."""
     config = results.get("config") or {}
+    if not isinstance(config, dict):
+        raise ResultsError(f"{path}: its config is not an object; not an lm-eval results file.")
     if config.get("limit") is not None:
         raise ResultsError(
             f"{path}: {group} was run with --limit {config['limit']}, so its predictions "
             "cover part of each task; rerun it without --limit.")
     date = RESULTS_FILE.fullmatch(path.name)["date"]
     samples = {}
-    for task in members(results, group):
+    for task in members(results, group) or []:
         sample_file = path.parent / f"samples_{task}_{date}.jsonl"
         if not sample_file.is_file():
             raise ResultsError(
