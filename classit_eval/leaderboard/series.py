@@ -519,6 +519,8 @@ def run_series(settings: argparse.Namespace) -> dict[str, list[str]]:
     skipped, as `{"ran": [...], "skipped": [...]}` of `revision/task` names."""
     out = Path(settings.output_dir)
     revisions = check_revisions(settings.revisions or TRACKS[settings.track])
+    for revision in [*revisions, FINAL, AOA_UNIT[0]]:  # a linked revision folder: at once
+        inside(out, revision)
     checkpoints, missing = find_checkpoints(settings.model, revisions)
     if missing and not settings.allow_missing:
         raise ResultsError(
