@@ -174,3 +174,68 @@ def test_paths_leave_neither_the_folder_nor_through_a_link(tmp_path: Path) -> No
         with pytest.raises(ResultsError):
             sandbox.inside(tmp_path / "run", *parts)
     assert sandbox.inside(tmp_path / "run", "chck_1M", "t") == tmp_path / "run/chck_1M/t"
+
+
+def own_files(out: Path) -> set[str]:
+    """The files the run says are its own: the manifest, each unit's ledger and the files
+    it lists (the marker among them)."""
+    own = {MANIFEST}
+    for ledger in out.glob(f"*/*/{sandbox.LEDGER}"):
+        folder = ledger.parent
+        own |= {p.relative_to(out).as_posix() for p in [ledger, *sandbox.own_files(folder)]}
+    return own
+
+
+@pytest.mark.slow
+def test_a_hostile_run_leaves_every_byte_outside_its_own_files(
+        pretrained: Path, tmp_path: Path, capsys, monkeypatch) -> None:
+    """A revision that is a path, a linked task folder, a user's file in a task folder and
+    a run interrupted while lm-eval writes its files, then resumed: every file that was
+    there before is byte for byte the same, and every new file is one the run recorded."""
+    out = tmp_path / "run"
+    elsewhere = tmp_path / "elsewhere" / "classit_wug_adj_fast"
+    elsewhere.mkdir(parents=True)
+    (elsewhere / "precious.txt").write_text("keep me")
+    argv = ["babylm", "run", "--model", str(pretrained), "--track", "strict-small",
+            "--output-dir", str(out), "--revisions", "chck_2K", "--tasks", "wug_adj",
+            "--model-args", "dtype=float32", "--device", "cpu", "--no-export"]
+    hostile = [a if a != "chck_2K" else "../elsewhere" for a in argv]
+    model_before = tree_hashes(pretrained)
+
+    before = tree_hashes(tmp_path)
+    assert "not a path" in one_error(capsys, main_or_exit(hostile))
+    (out / "chck_2K").mkdir(parents=True)
+    (out / "chck_2K" / "classit_wug_adj_fast").symlink_to(elsewhere)
+    assert "is a symbolic link" in one_error(capsys, main_or_exit(argv))
+    assert tree_hashes(tmp_path) == {**before, "run": "dir", "run/chck_2K": "dir",
+                                     "run/chck_2K/classit_wug_adj_fast": f"-> {elsewhere}"}
+
+    (out / "chck_2K" / "classit_wug_adj_fast").unlink()  # the user's fix
+    (out / "chck_2K" / "classit_wug_adj_fast").mkdir()
+    (out / "chck_2K" / "classit_wug_adj_fast" / "notes.txt").write_text("the user's")
+    before = tree_hashes(tmp_path)
+    from lm_eval.loggers import EvaluationTracker
+
+    save = EvaluationTracker.save_results_samples
+    calls = []
+
+    def interrupted(self, *args, **kwargs):  # Ctrl-C after lm-eval wrote its results file
+        calls.append(1)
+        if len(calls) == 1:
+            raise KeyboardInterrupt
+        return save(self, *args, **kwargs)
+
+    monkeypatch.setattr(EvaluationTracker, "save_results_samples", interrupted)
+    code, err = main_or_exit(argv), capsys.readouterr().err  # progress bars, then the line
+    assert code == 130 and "Traceback" not in err
+    assert err.strip().splitlines()[-1] == ("classit-eval babylm run: interrupted; rerun the "
+                                            "same command to resume")
+    cut_off = sorted(p.name for p in out.rglob("results_*.json"))
+    assert len(cut_off) == 1  # the results file of the interrupted unit, recorded as pending
+    assert cli.main(argv) == 0
+    after = tree_hashes(tmp_path)
+    assert {k: v for k, v in after.items() if k in before} == before
+    new = {k.removeprefix("run/") for k, v in after.items() if k not in before and v != "dir"}
+    assert new and new <= own_files(out), new - own_files(out)
+    assert cut_off[0] not in {Path(k).name for k in new}  # removed, not kept beside the new
+    assert tree_hashes(pretrained) == model_before
