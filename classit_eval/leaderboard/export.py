@@ -186,7 +186,8 @@ class Exporter:
         """`{"spr", "rt"}` of one revision: the reading task's own scores when its results
         have them (the same regression on the same surprisals, x100), else refitted."""
         log = self._logs.get((revision, fast_task(FAMILIES["reading"])))
-        metrics = (log.results.get("results") or {}).get(log.group, {}) if log else {}
+        metrics = (log.results.get("results") or {}).get(log.group) if log else None
+        metrics = metrics if isinstance(metrics, dict) else {}
         rt, spr = metrics.get("eye_tracking,none"), metrics.get("self_paced_reading,none")
         if isinstance(rt, float) and isinstance(spr, float) and math.isfinite(rt + spr):
             return {"spr": spr / 100, "rt": rt / 100}
