@@ -14,7 +14,7 @@ import pytest
 
 from classit_eval import cli
 from classit_eval.errors import ResultsError
-from classit_eval.leaderboard import sandbox, series
+from classit_eval.leaderboard import series
 from classit_eval.leaderboard.series import MANIFEST, model_identity
 
 
@@ -151,6 +151,8 @@ def test_a_resumed_run_with_other_fine_tuning_options_is_refused(world: Path,
 
 
 def test_a_rerun_removes_only_the_files_the_ledger_recorded(tmp_path: Path) -> None:
+    from classit_eval.leaderboard import sandbox
+
     folder = tmp_path / "chck_1M" / "classit_wug_adj_fast"
     (folder / "model").mkdir(parents=True)
     (folder / "model" / "results_old.json").write_text("a user's file, there before")
@@ -167,6 +169,8 @@ def test_a_rerun_removes_only_the_files_the_ledger_recorded(tmp_path: Path) -> N
 
 
 def test_paths_leave_neither_the_folder_nor_through_a_link(tmp_path: Path) -> None:
+    from classit_eval.leaderboard import sandbox
+
     (tmp_path / "other").mkdir()
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "link").symlink_to(tmp_path / "other")
@@ -179,6 +183,8 @@ def test_paths_leave_neither_the_folder_nor_through_a_link(tmp_path: Path) -> No
 def own_files(out: Path) -> set[str]:
     """The files the run says are its own: the manifest, each unit's ledger and the files
     it lists (the marker among them)."""
+    from classit_eval.leaderboard import sandbox
+
     own = {MANIFEST}
     for ledger in out.glob(f"*/*/{sandbox.LEDGER}"):
         folder = ledger.parent
