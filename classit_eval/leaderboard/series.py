@@ -239,7 +239,8 @@ def write_json_atomically(path: Path, record: dict) -> None:
 
 def open_manifest(out: Path, identity: dict, settings: dict, run_id: str) -> dict:
     """Create or update `OUT/classit_babylm.json`; a folder of another model (or backend,
-    or scoring) is an error, so that two models' results never mix."""
+    scoring, model or fine-tuning arguments: `identity`) is an error, so that two models'
+    or settings' results never mix in one submission."""
     path = inside(out, MANIFEST)
     manifest = {}
     if path.is_file():
