@@ -32,7 +32,7 @@ scalars = st.one_of(st.none(), st.booleans(), st.integers(),
 json_values = st.recursive(
     scalars, lambda inner: st.lists(inner, max_size=3)
     | st.dictionaries(st.text(max_size=6), inner, max_size=3), max_leaves=6)
-PROPERTY = settings(max_examples=40, deadline=None, derandomize=True, database=None,
+PROPERTY = settings(max_examples=30, deadline=None, derandomize=True, database=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture,
                                            HealthCheck.too_slow])
 
