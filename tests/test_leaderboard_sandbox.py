@@ -208,13 +208,12 @@ def test_a_hostile_run_leaves_every_byte_outside_its_own_files(
     hostile = [a if a != "chck_2K" else "../elsewhere" for a in argv]
     model_before = tree_hashes(pretrained)
 
-    before = tree_hashes(tmp_path)
-    assert "not a path" in one_error(capsys, main_or_exit(hostile))
     (out / "chck_2K").mkdir(parents=True)
     (out / "chck_2K" / "classit_wug_adj_fast").symlink_to(elsewhere)
+    before = tree_hashes(tmp_path)
     assert "is a symbolic link" in one_error(capsys, main_or_exit(argv))
-    assert tree_hashes(tmp_path) == {**before, "run": "dir", "run/chck_2K": "dir",
-                                     "run/chck_2K/classit_wug_adj_fast": f"-> {elsewhere}"}
+    assert "not a path" in one_error(capsys, main_or_exit(hostile))
+    assert tree_hashes(tmp_path) == before
 
     (out / "chck_2K" / "classit_wug_adj_fast").unlink()  # the user's fix
     (out / "chck_2K" / "classit_wug_adj_fast").mkdir()
