@@ -117,3 +117,37 @@ def test_a_cut_off_run_is_not_exported(wug_run: Path, tmp_path: Path, capsys) ->
     (run / "main" / "classit_wug_adj" / DONE).unlink()
     error = export_error(run, capsys, "--allow-missing")
     assert "no sample log samples_classit_wug_adj_" in error and "--log_samples" in error
+
+
+def hand_run(run: Path, revision: str, task: str) -> Path:
+    """A copy of the run's results of `task` placed by hand in the revision folder, as a
+    later run with other settings would leave them (scoring=full)."""
+    own = next((run / revision / task).rglob("results_*.json"))
+    date = own.stem.removeprefix("results_")
+    folder = run / revision / "by-hand" / own.parent.name
+    folder.mkdir(parents=True)
+    data = json.loads(own.read_text())
+    data["date"] += 1000
+    data["config"]["model_args"] = data["config"]["model_args"].replace(
+        "scoring=babylm2025", "scoring=full")
+    copy = folder / "results_2099-01-01T00-00-00.json"
+    copy.write_text(json.dumps(data))
+    for sample in own.parent.glob(f"samples_*_{date}.jsonl"):
+        shutil.copy(sample, folder / sample.name.replace(date, "2099-01-01T00-00-00"))
+    return copy
+
+
+def test_a_hand_run_beside_the_runs_results_is_ambiguous(wug_run: Path, tmp_path: Path,
+                                                         capsys) -> None:
+    run = damaged(wug_run, tmp_path)
+    copy = hand_run(run, "main", "classit_wug_adj")
+    target = tmp_path / "s.json"
+    error = export_error(run, capsys, "--allow-missing", "--output", str(target))
+    own = next((run / "main" / "classit_wug_adj").rglob("results_*.json"))
+    assert f"{run}/main: {copy} also holds classit_wug_adj, beside the run's own {own}" in error
+    assert not target.exists()
+    # without the run's marker, two results of one task: no guess either
+    (run / "main" / "classit_wug_adj" / DONE).unlink()
+    error = export_error(run, capsys, "--allow-missing", "--output", str(target))
+    assert f"{run}/main: 2 files hold classit_wug_adj" in error and "no marker" in error
+    assert not target.exists()

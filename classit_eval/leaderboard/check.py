@@ -14,7 +14,12 @@ Any submission file, ours or one the official `collate_preds.py` wrote. What is 
   evaluation data is at hand), an integer label for GLUE, a finite number for reading
   (`prev_pred` a number, NaN where the row has no previous word); WUG's `prob` in [0, 1];
 - `aoa`: the revisions of the track, 8,005 surprisals each; `fast_eval_results`: one
-  entry per revision of the track for each fast task, with its subtask keys.
+  entry per revision of the track for each fast task, with its subtask keys;
+- ranges, what the official pipeline can write: accuracies in [0, 1], Spearman's rho in
+  [-1, 1], reading scores (normalised delta-R2 / 100) in [0, 1], surprisals (reading
+  `pred`/`prev_pred`, AoA) finite, >= 0 and within float32 (the pipeline computes them in
+  float32 at most); a revision listed twice (or `chck_1M` with `chck_1000K`) is a
+  duplicated learning-curve entry.
 
 Each problem is one line naming the task, subtask and item. Then the scores are recomputed
 from the predictions (leaderboard.scores) and printed, with the aggregates the organisers
@@ -34,7 +39,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from classit_eval.errors import MissingDataError, ResultsError
+from classit_eval.errors import MissingDataError, OptionError, ResultsError
 from classit_eval.leaderboard import scores
 from classit_eval.leaderboard.tracks import (
     AOA_KEY,
@@ -50,13 +55,20 @@ from classit_eval.leaderboard.tracks import (
     TRACKS,
     WUG_FILES,
     Family,
+    check_revisions,
     expected_sizes,
     fast_score_keys,
+    revision_list,
     track_of,
 )
 
 MULTIMODAL_KEYS = ("vqa", "winoground", "devbench")
 SHOWN_PER_SUBTASK = 5  # item problems listed per subtask before a summary line
+# the largest surprisal the official pipeline can write: it computes in float32 at most
+MAX_SURPRISAL = 3.4028234663852886e38
+# the lowest value of a fast score and what it is (the highest is 1); default: accuracy
+FAST_RANGES = {"wug_adj": (-1, "Spearman's rho"), "wug_past": (-1, "Spearman's rho"),
+               "reading": (0, "a normalised delta-R2 / 100")}
 
 
 @dataclass(frozen=True)
@@ -100,9 +112,11 @@ def check_list(report: Report, task: str, subtask: str | None, entry: object, si
         report.add(task, subtask, None, f"{len(predictions)} predictions, expected {size}")
     item_problems: list[tuple[object, str]] = []
     ids = []
+    malformed = False
     for i, prediction in enumerate(predictions):
         if not isinstance(prediction, dict) or "id" not in prediction or "pred" not in prediction:
             item_problems.append((f"#{i}", 'not an object with "id" and "pred"'))
+            malformed = True
             continue
         ids.append(prediction["id"])
         message = check_item(i, prediction)
@@ -132,7 +146,7 @@ def check_list(report: Report, task: str, subtask: str | None, entry: object, si
     if len(item_problems) > SHOWN_PER_SUBTASK:
         report.add(task, subtask, None,
                    f"{len(item_problems) - SHOWN_PER_SUBTASK} more item problems not shown")
-    return predictions
+    return None if malformed else predictions  # no score from malformed items
 
 
 def _hashable(value: object) -> object:
@@ -141,6 +155,27 @@ def _hashable(value: object) -> object:
 
 def is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def number(value: object) -> float | None:
+    """A JSON number as a float (an integer too large for a float: infinity), else None."""
+    if not is_number(value):
+        return None
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
+
+
+def surprisal_problem(name: str, value: object) -> str | None:
+    """Why `value` cannot be a surprisal the pipeline wrote (a number of nats), or None."""
+    x = number(value)
+    if x is None or not math.isfinite(x):
+        return f"{name} is {value!r:.40}, expected a finite surprisal (a number)"
+    if not 0 <= x <= MAX_SURPRISAL:
+        return (f"{name} {value!r:.40} is not a surprisal (nats: >= 0, and within float32, "
+                "as the pipeline computes them)")
+    return None
 
 
 def subtask_entries(report: Report, family: Family, value: object) -> dict[str, tuple[str, object]]:
@@ -221,13 +256,16 @@ def check_reading(report: Report, value: object, csv) -> None:
 
     def check_item(i: int, prediction: dict) -> str | None:
         pred, prev = prediction["pred"], prediction.get("prev_pred", "absent")
-        if not is_number(pred) or not math.isfinite(pred):
-            return f"pred is {pred!r:.40}, expected a finite surprisal (a number)"
+        problem = surprisal_problem("pred", pred)
+        if problem:
+            return problem
         if prev is not None and not is_number(prev):
             return f"prev_pred is {prev!r:.40}, expected a number or NaN"
+        missing = prev is None or math.isnan(number(prev))
+        if not missing and surprisal_problem("prev_pred", prev):
+            return surprisal_problem("prev_pred", prev)
         if previous is not None and i < len(previous):
-            missing = prev is None or math.isnan(prev)
-            if previous[i] and (missing or math.isinf(prev)):
+            if previous[i] and missing:
                 return "prev_pred is NaN, but the row has a previous word"
             if not previous[i] and not missing:
                 return "prev_pred is a number, but the row has no previous word (expected NaN)"
@@ -241,6 +279,12 @@ def check_reading(report: Report, value: object, csv) -> None:
             found = scores.reading_scores(predictions, csv)
         except Exception as err:  # a bad number was reported above; no score then
             report.scores["reading"] = f"not recomputed ({type(err).__name__})"
+            return
+        bad = ", ".join(f"{k}={v * 100:.2f}" for k, v in found.items() if not 0 <= v <= 1)
+        if bad:  # surprisals in range, yet a regression no pipeline could report
+            report.add("reading", "reading", None, f"the scores recomputed from these "
+                       f"surprisals are impossible ({bad}, outside 0..100): the surprisals "
+                       "are not a model's")
             return
         report.subtasks["reading"] = found
 
@@ -286,7 +330,14 @@ def check_aoa(report: Report, value: object, revisions: list[str]) -> None:
     if not isinstance(value, dict) or not isinstance(value.get("results"), list):
         report.add(AOA_KEY, None, None, 'expected {"results": [{"step": <revision>, ...}]}')
         return
-    steps = Counter(r.get("step") if isinstance(r, dict) else None for r in value["results"])
+    steps = Counter(_hashable(r.get("step")) if isinstance(r, dict) else None
+                    for r in value["results"])
+    bad = [(r.get("step") if isinstance(r, dict) else None, problem)
+           for r in value["results"]
+           for problem in [surprisal_problem("surprisal", r.get("surprisal"))
+                           if isinstance(r, dict) else "not an object"] if problem]
+    if bad:
+        report.add(AOA_KEY, str(bad[0][0]), None, f"{bad[0][1]} ({len(bad)} such entries)")
     for revision in revisions:
         if steps[revision] != AOA_SIZE:
             report.add(AOA_KEY, revision, None,
@@ -317,6 +368,7 @@ def check_fast(report: Report, value: object, revisions: list[str], checked: set
             report.add(FAST_RESULTS_KEY, key, None, f"no scores for any of the {len(entries)} "
                                                     "revisions")
             continue
+        low, what = FAST_RANGES.get(key, (0, "an accuracy"))
         for revision, entry in zip(revisions, entries, strict=False):
             if not isinstance(entry, dict):
                 report.add(FAST_RESULTS_KEY, key, revision, "no scores for this revision")
@@ -325,10 +377,16 @@ def check_fast(report: Report, value: object, revisions: list[str], checked: set
             if names != {w.lower() for w in wanted}:
                 report.add(FAST_RESULTS_KEY, key, revision,
                            f"{len(entry)} subtask scores, expected {len(wanted)}")
-            bad = [k for k, v in entry.items() if not is_number(v)]
+            values = {k: number(v) for k, v in entry.items()}
+            bad = [k for k, v in values.items() if v is None]
+            out = [k for k, v in values.items() if v is not None and not math.isnan(v)
+                   and not low <= v <= 1]
             if bad:
                 report.add(FAST_RESULTS_KEY, key, revision, f"{bad[0]}: not a number")
-            elif any(math.isnan(v) for v in entry.values()):
+            elif out:
+                report.add(FAST_RESULTS_KEY, key, revision, f"{out[0]}: {entry[out[0]]!r:.40} "
+                           f"is not {what} (in [{low}, 1])")
+            elif any(math.isnan(v) for v in values.values()):
                 report.warnings.append(f"{FAST_RESULTS_KEY} / {key} / {revision}: a NaN score")
 
 
@@ -341,12 +399,30 @@ def check(submission: object, revisions: list[str], only: set[str] | None = None
         report.add("file", None, None, "not a JSON object")
         return report
     checked = set(only or SUBMISSION_KEYS) - set(skip)
+    # a fast task is checked with its family: `--only wug_adj,fast_eval_results` checks the
+    # fast WUG scores alone, `--only fast_eval_results` those of every fast task
+    named = set(FAST_KEYS) & set(only or ())
+    fast = {k for k in (named or FAST_KEYS) if k not in skip}
+    checkable = (checked & set(SUBMISSION_KEYS)) - ({FAST_RESULTS_KEY} if not fast else set())
+    if not checkable:
+        raise OptionError(f"--only {','.join(sorted(only or ()))}"
+                          f"{' --skip ' + ','.join(sorted(skip)) if skip else ''}: nothing "
+                          "left to check; name submission keys (glue/<task> is for --skip).")
+    try:
+        check_revisions(list(revisions))
+    except OptionError as err:
+        report.add(FAST_RESULTS_KEY, None, None, str(err))
+    incomplete = submission.get(INCOMPLETE_KEY) or []
+    if not isinstance(incomplete, list):
+        report.add(INCOMPLETE_KEY, None, None, "not a list (a file babylm export marked "
+                   "incomplete)")
+        incomplete = []
     for key in submission:
         if key not in SUBMISSION_KEYS and key not in (*MULTIMODAL_KEYS, INCOMPLETE_KEY):
             report.add(key, None, None, "unknown key")
-    for entry in submission.get(INCOMPLETE_KEY) or []:
+    for entry in incomplete:
         key = entry.get("key") if isinstance(entry, dict) else None
-        if key in checked or key is None:
+        if key is None or _hashable(key) in checked:
             report.add(INCOMPLETE_KEY, key, None, "exported with --allow-missing; missing "
                        f"{entry.get('missing') if isinstance(entry, dict) else entry}")
     for key in sorted(checked - set(submission)):
@@ -362,10 +438,7 @@ def check(submission: object, revisions: list[str], only: set[str] | None = None
         check_glue(report, submission[GLUE_KEY], set(skip), data_dir)
     if AOA_KEY in checked and AOA_KEY in submission:
         check_aoa(report, submission[AOA_KEY], revisions)
-    if FAST_RESULTS_KEY in checked and FAST_RESULTS_KEY in submission:
-        # a fast task is checked with its family: `--only wug_adj,fast_eval_results` checks
-        # the fast WUG scores alone
-        fast = {k for k in FAST_KEYS if k not in skip and (only is None or k in only)}
+    if FAST_RESULTS_KEY in checkable and FAST_RESULTS_KEY in submission:
         check_fast(report, submission[FAST_RESULTS_KEY], revisions, fast)
     summarise(report)
     return report
@@ -455,8 +528,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", type=Path, metavar="FILE", help="a submission file")
     p.add_argument("--track", default=None, choices=list(TRACKS),
                    help="the track (default: from the length of fast_eval_results)")
-    p.add_argument("--revisions", default=None, metavar="REV[,REV...]",
-                   type=lambda t: [r for r in t.split(",") if r],
+    p.add_argument("--revisions", default=None, metavar="REV[,REV...]", type=revision_list,
                    help="the revisions expected instead of the track's")
     p.add_argument("--only", type=keys_option, default=None, metavar="KEY[,KEY...]",
                    help="check only these keys (e.g. the tasks an official run produced)")
@@ -479,6 +551,11 @@ def read_submission(path: Path) -> object:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.json not in (None, "-"):  # checked before the work, so that it cannot fail after
+        target = Path(args.json)
+        if target.is_dir() or not target.parent.is_dir():
+            raise ResultsError(f"--json {target}: " + ("a folder; name a file" if target.is_dir()
+                               else f"no folder {target.parent}") + " (or - for stdout).")
     submission = read_submission(args.file)
     revisions = args.revisions
     if revisions is None:

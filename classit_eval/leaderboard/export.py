@@ -17,22 +17,29 @@ scores, the same regression on the same surprisals, /100). Reading rows without 
 previous word have `prev_pred` NaN, written as the bare token `NaN` as the official
 pipeline writes it (Python's `json` reads it; a strict JSON parser needs it allowed).
 
-Every input is checked as it is read: a results file of another model or checkpoint, a
-task run with `--limit`, a sample log or predictions file of the wrong length is an error
-naming the file. Missing parts are listed in one error; `--allow-missing` writes the file
-anyway, with the key `classit_incomplete` listing them (so `babylm check` refuses it).
+Which results: those the run recorded in each task's marker (`classit_babylm_done.json`);
+in a folder without one (a hand run), the one results file of the task. A revision folder
+that holds a second results file of a task beside them is ambiguous, and an error naming
+both: the export never picks one by date. Every input is checked as it is read: a results
+file of another model or checkpoint, a task run with `--limit`, a sample log or predictions
+file of the wrong length is an error naming the file. Missing parts are listed in one
+error; `--allow-missing` writes the file anyway, with the key `classit_incomplete`
+listing them (so `babylm check` refuses it).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
+import os
 from pathlib import Path
 
 from classit_eval.errors import ResultsError
 from classit_eval.leaderboard import predictions as preds
 from classit_eval.leaderboard import scores
+from classit_eval.leaderboard.sandbox import inside
 from classit_eval.leaderboard.tracks import (
     AOA_KEY,
     FAMILIES,
@@ -45,7 +52,9 @@ from classit_eval.leaderboard.tracks import (
     OFFICIAL_BACKENDS,
     TRACKS,
     Family,
+    check_revisions,
     fast_task,
+    revision_list,
 )
 from classit_eval.names import finetune_task
 
@@ -65,17 +74,59 @@ class Exporter:
         self.run_dir, self.model, self.data_dir = Path(run_dir), model, data_dir
         self.missing: list[dict[str, str]] = []  # {"key": submission key, "missing": what}
         self._items: dict = {}
+        self._logs: dict[tuple[str, str], preds.TaskLog | None] = {}
 
     # -- inputs -----------------------------------------------------------------------
     def log(self, key: str, revision: str, task: str) -> preds.TaskLog | None:
         """The sample logs of `task` on `revision`, checked to be of that checkpoint."""
-        folder = self.run_dir / revision
-        log = preds.find_log(folder, task) if folder.is_dir() else None
+        if (revision, task) not in self._logs:
+            folder = inside(self.run_dir, revision)
+            path = self.results_file(revision, task, "results_*.json") if folder.is_dir() \
+                else None
+            log = None
+            if path is not None:
+                log = preds.read_log(path, read_json(path), task)
+                self.check_model(log.model_args, log.results_file, revision)
+            self._logs[revision, task] = log
+        log = self._logs[revision, task]
         if log is None:
             self.missing.append({"key": key, "missing": f"{revision}/{task}"})
-            return None
-        self.check_model(log.model_args, log.results_file, revision)
         return log
+
+    def results_file(self, revision: str, task: str, pattern: str) -> Path | None:
+        """The file of `task` on `revision` that the run recorded (its marker names it),
+        else the only one in the revision folder (a hand run), else None. Another such file
+        beside it makes the folder ambiguous: an error naming both. `pattern` is
+        `results_*.json` (an lm-eval task, found by the group it holds) or a fine-tuning
+        predictions file's."""
+        from classit_eval.leaderboard.series import read_marker
+
+        folder = inside(self.run_dir, revision)
+        if pattern == "results_*.json":
+            found = [path for path, _ in preds.result_files(folder, task)]
+        else:
+            found = sorted(p for p in folder.rglob(pattern) if p.is_file())
+        record = read_marker(self.run_dir, revision, task)
+        if record is not None:
+            name = (record["results"] if pattern == "results_*.json"
+                    else record.get("samples", {}).get(task))
+            if not isinstance(name, str):
+                raise ResultsError(f"{self.run_dir}/{revision}/{task}: its marker names no "
+                                   "file of the task; rerun the task (babylm run).")
+            recorded = inside(folder, task, name)
+            others = [p for p in found if p.resolve() != recorded.resolve()]
+            if others:
+                raise ResultsError(
+                    f"{self.run_dir}/{revision}: {others[0]} also holds {task}, beside the "
+                    f"run's own {recorded}; the export reads one per task and never guesses: "
+                    "remove or move the other file.")
+            return recorded
+        if len(found) > 1:
+            raise ResultsError(
+                f"{self.run_dir}/{revision}: {len(found)} files hold {task} ({found[0]}, "
+                f"{found[1]}) and no marker of babylm run says which is the run's; keep one "
+                "(remove or move the others).")
+        return found[0] if found else None
 
     def check_model(self, args: dict[str, str], where: Path, revision: str) -> None:
         """The results are of `revision` of this run's model (a folder's subfolder, or a
@@ -134,8 +185,9 @@ class Exporter:
     def reading_scores(self, revision: str, found: dict) -> dict[str, float]:
         """`{"spr", "rt"}` of one revision: the reading task's own scores when its results
         have them (the same regression on the same surprisals, x100), else refitted."""
-        log = preds.find_log(self.run_dir / revision, fast_task(FAMILIES["reading"]))
-        metrics = (log.results.get("results") or {}).get(log.group, {}) if log else {}
+        log = self._logs.get((revision, fast_task(FAMILIES["reading"])))
+        metrics = (log.results.get("results") or {}).get(log.group) if log else None
+        metrics = metrics if isinstance(metrics, dict) else {}
         rt, spr = metrics.get("eye_tracking,none"), metrics.get("self_paced_reading,none")
         if isinstance(rt, float) and isinstance(spr, float) and math.isfinite(rt + spr):
             return {"spr": spr / 100, "rt": rt / 100}
@@ -143,17 +195,17 @@ class Exporter:
 
     def glue(self, task: str) -> dict | None:
         name = finetune_task(task)
-        folder = self.run_dir / FINAL
-        files = sorted(folder.rglob(f"predictions_{name}_*.jsonl")) if folder.is_dir() else []
-        if not files:
+        prefix = f"predictions_{name}_"
+        path = (self.results_file(FINAL, name, f"{prefix}*.jsonl")
+                if inside(self.run_dir, FINAL).is_dir() else None)
+        if path is None:
             self.missing.append({"key": GLUE_KEY, "missing": f"{FINAL}/{name}"})
             return None
-        path = max(files, key=lambda p: p.stat().st_mtime)
-        results = sorted(path.parent.glob("results_*.json"))
-        if results:
-            data = json.loads(results[-1].read_text(encoding="utf-8"))
-            args = preds.TaskLog(name, results[-1], data, {}).model_args
-            self.check_model(args, results[-1], FINAL)
+        # its results file: of the same date (classit-eval finetune writes them together)
+        results = path.with_name(f"results_{path.stem.removeprefix(prefix)}.json")
+        if results.is_file():
+            args = preds.TaskLog(name, results, read_json(results), {}).model_args
+            self.check_model(args, results, FINAL)
         return preds.glue_predictions(task, path)
 
 
@@ -174,9 +226,20 @@ def same_model(model: str, revision: str, pretrained: str, hub_revision: str | N
     return pretrained == model and hub_revision == revision
 
 
+def read_json(path: Path) -> dict:
+    """A results or manifest file's JSON object; anything else is an error naming it."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        raise ResultsError(f"{path}: not a readable JSON file ({err}).") from err
+    if not isinstance(data, dict):
+        raise ResultsError(f"{path}: not a JSON object.")
+    return data
+
+
 def read_manifest(run_dir: Path) -> dict:
-    path = Path(run_dir) / MANIFEST
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    path = inside(Path(run_dir), MANIFEST)
+    return read_json(path) if path.is_file() else {}
 
 
 def export(run_dir: Path, track: str, revisions: list[str] | None = None,
@@ -186,7 +249,7 @@ def export(run_dir: Path, track: str, revisions: list[str] | None = None,
     """The submission of a run folder, as a dict in the official key structure."""
     manifest = read_manifest(run_dir)
     exporter = Exporter(run_dir, model or manifest.get("model"), data_dir)
-    revisions = revisions or TRACKS[track]
+    revisions = check_revisions(revisions or TRACKS[track])
     submission: dict = {}
     for family in FAMILIES.values():
         found = exporter.family(family, FINAL, fast=False)
@@ -243,12 +306,19 @@ def read_aoa(path: Path) -> dict:
 
 
 def write(submission: dict, path: Path) -> Path:
-    """Write the file as the official pipeline does: compact JSON, NaN as `NaN`."""
+    """Write the file as the official pipeline does: compact JSON, NaN as `NaN`; whole or
+    not at all (no temporary file is left, whatever stops it)."""
+    if path.is_dir():
+        raise ResultsError(f"--output {path}: a folder; name the file to write.")
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(submission, handle, allow_nan=True)
-    tmp.replace(path)
+    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
+    try:
+        with open(tmp, "w", encoding="utf-8") as handle:
+            json.dump(submission, handle, allow_nan=True)
+        tmp.replace(path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
     return path
 
 
@@ -276,8 +346,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="decides the revisions (default: the run's, from RUN_DIR)")
     p.add_argument("--backend", default=None, choices=OFFICIAL_BACKENDS,
                    help="the official backend name in the file name (default: the run's)")
-    p.add_argument("--revisions", default=None, metavar="REV[,REV...]",
-                   type=lambda t: [r for r in t.split(",") if r],
+    p.add_argument("--revisions", default=None, metavar="REV[,REV...]", type=revision_list,
                    help="the revisions instead of the track's (default: the run's)")
     p.add_argument("--model", default=None,
                    help="the model the results must be of (default: the run's)")
@@ -295,6 +364,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if not args.run_dir.is_dir():
         raise ResultsError(f"{args.run_dir}: no such folder (the --output-dir of babylm run).")
+    if args.output is not None and args.output.is_dir():
+        raise ResultsError(f"--output {args.output}: a folder; name the file to write (e.g. "
+                           f"{args.output / file_name(args.backend or 'causal')}).")
     manifest = read_manifest(args.run_dir)
     track = args.track or manifest.get("track")
     if track is None:

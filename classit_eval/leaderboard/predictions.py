@@ -14,6 +14,7 @@ version, `--limit`) is an error, not a wrong file.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -41,47 +42,81 @@ class TaskLog:
     @property
     def model_args(self) -> dict[str, str]:
         """The run's model arguments (`pretrained`, `revision`, ...) as strings."""
-        args = (self.results.get("config") or {}).get("model_args") or {}
+        config = self.results.get("config")
+        args = (config.get("model_args") if isinstance(config, dict) else None) or {}
         if isinstance(args, str):
             args = dict(part.split("=", 1) for part in args.split(",") if "=" in part)
+        if not isinstance(args, dict):
+            return {}  # no pretrained=: the model check says so
         return {str(k): str(v) for k, v in args.items() if v is not None}
 
 
-def members(results: dict, group: str) -> list[str] | None:
+def members(results: dict, group: str, path: Path | None = None) -> list[str] | None:
     """The tasks a results file ran for `group` (the group itself for a plain task), or
-    None when the file does not hold it."""
+    None when the file does not hold it; an error when it is not lm-eval's layout."""
     subtasks = results.get("group_subtasks") or {}
+    scores = results.get("results") or {}
+    if not isinstance(subtasks, dict) or not isinstance(scores, dict):
+        raise ResultsError(f"{path}: its group_subtasks and results are not objects; not an "
+                           "lm-eval results file: remove it or rerun the task.")
     if group in subtasks:
-        return list(subtasks[group]) or [group]
-    if group in (results.get("results") or {}):
+        tasks = subtasks[group]
+        if not isinstance(tasks, list) or not all(isinstance(t, str) for t in tasks):
+            raise ResultsError(f"{path}: group_subtasks of {group} is not a list of task "
+                               "names; not an lm-eval results file: rerun the task.")
+        return list(tasks) or [group]
+    if group in scores:
         return [group]
     return None
 
 
-def find_log(folder: Path, group: str) -> TaskLog | None:
-    """The latest lm-eval run of `group` under `folder` (searched recursively), or None.
-
-    Raises ResultsError when that run cannot give predictions: it was run with `--limit`
-    or `--samples`, or a member task has no sample log (`--log_samples` was not given)."""
+def result_files(folder: Path, group: str) -> list[tuple[Path, dict]]:
+    """Every readable lm-eval results file under `folder` (searched recursively) that holds
+    `group`, oldest first."""
     found = []
     for path in sorted(folder.rglob("results_*.json")):
+        if path.is_symlink() or not path.is_file():
+            continue
         try:
             results = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError):
             continue  # a file cut off by a kill; the run is redone
-        if isinstance(results, dict) and members(results, group) is not None:
-            found.append((float(results.get("date") or path.stat().st_mtime), path, results))
-    if not found:
-        return None
-    _, path, results = max(found, key=lambda f: (f[0], f[1].name))
+        if isinstance(results, dict) and members(results, group, path) is not None:
+            found.append((_date(results, path), path, results))
+    return [(path, results) for _, path, results in sorted(found, key=lambda f: (f[0],
+                                                                               f[1].name))]
+
+
+def _date(results: dict, path: Path) -> float:
+    try:
+        return float(results.get("date") or path.stat().st_mtime)
+    except (TypeError, ValueError):
+        return path.stat().st_mtime
+
+
+def read_log(path: Path, results: dict, group: str) -> TaskLog:
+    """The run of `group` in the results file `path` with its sample logs.
+
+    Raises ResultsError when that run cannot give predictions: it was run with `--limit`
+    or `--samples`, or a member task has no sample log (`--log_samples` was not given)."""
     config = results.get("config") or {}
+    configs = results.get("configs") or {}
+    tasks = members(results, group, path)
+    if not isinstance(config, dict) or not isinstance(configs, dict) or tasks is None or not all(
+            isinstance(configs.get(task), dict) for task in tasks):
+        raise ResultsError(f"{path}: no config of {group} (config and configs.<task> are "
+                           "objects in lm-eval's results); not a results file of the task: "
+                           "rerun it.")
     if config.get("limit") is not None:
         raise ResultsError(
             f"{path}: {group} was run with --limit {config['limit']}, so its predictions "
             "cover part of each task; rerun it without --limit.")
-    date = RESULTS_FILE.fullmatch(path.name)["date"]
+    match = RESULTS_FILE.fullmatch(path.name)
+    if match is None:
+        raise ResultsError(f"{path}: not an lm-eval results file (results_<date>.json).")
+    date = match["date"]
     samples = {}
-    for task in members(results, group):
+    for task in tasks:
         sample_file = path.parent / f"samples_{task}_{date}.jsonl"
         if not sample_file.is_file():
             raise ResultsError(
@@ -103,15 +138,20 @@ def read_samples(path: Path) -> list[dict]:
             except json.JSONDecodeError as err:
                 raise ResultsError(f"{path}, line {number}: not valid JSON ({err.msg}); the "
                                    "run was cut off: rerun the task.") from err
+    for number, line in enumerate(out, start=1):
+        doc_id = line.get("doc_id") if isinstance(line, dict) else None
+        if isinstance(doc_id, bool) or not isinstance(doc_id, int):
+            raise ResultsError(f"{path}, entry {number}: not an object with an integer doc_id; "
+                               "not a sample log or predictions file of this package: rerun "
+                               "the task.")
     return sorted(out, key=lambda sample: sample["doc_id"])
 
 
 def _data_stem(config: dict, family: Family) -> str | None:
     """The data file a task reads (its stem), or None for a whole folder (WUG)."""
-    kwargs = config.get("dataset_kwargs") or {}
-    if "classit_path" in kwargs:
-        return PurePosixPath(kwargs["classit_path"]).stem
-    return None
+    kwargs = config.get("dataset_kwargs")
+    path = kwargs.get("classit_path") if isinstance(kwargs, dict) else None
+    return PurePosixPath(path).stem if isinstance(path, str) else None
 
 
 def choice(sample: dict) -> tuple[int, list[float]]:
@@ -135,8 +175,9 @@ def zero_shot_predictions(family: Family, log: TaskLog, fast: bool,
                 f"({family.fast if fast else family.full}) has {len(lines)}: rerun the task on "
                 "the official data, without --limit.")
         for k, (sample, (key, item)) in enumerate(zip(samples, lines, strict=True)):
-            _check_candidates(log, task, k, sample, item)
-            index, lls = choice(sample)
+            with malformed_sample(log, task, k):
+                _check_candidates(log, task, k, sample, item)
+                index, lls = choice(sample)
             prediction = {"id": f"{key}_{len(out[key])}", "pred": item.candidates[index]}
             if item.ratio is not None:  # WUG: the probability of candidate 0 among all
                 top = max(lls)
@@ -144,6 +185,17 @@ def zero_shot_predictions(family: Family, log: TaskLog, fast: bool,
                 prediction["prob"] = weights[0] / sum(weights)
             out[key].append(prediction)
     return {key: {"predictions": predictions} for key, predictions in out.items()}
+
+
+@contextlib.contextmanager
+def malformed_sample(log: TaskLog, task: str, k: int):
+    """A sample whose fields are not lm-eval's (a hand-edited or foreign log): one error
+    naming it, not a traceback."""
+    try:
+        yield
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as err:
+        raise ResultsError(f"{log.results_file}: {task}, document {k}: not an lm-eval sample "
+                           f"({type(err).__name__}: {err}); rerun the task.") from err
 
 
 def arguments(sample: dict) -> list[tuple[str, str]]:
@@ -172,10 +224,12 @@ def reading_predictions(log: TaskLog, csv) -> dict[str, dict]:
     from classit_eval.reading.dataset import has_previous
 
     surprisal = {}
-    for samples in log.samples.values():
-        for sample in samples:
-            doc = sample["doc"]
-            surprisal[(doc["context"], str(doc["word"]))] = -float(sample["filtered_resps"][0][0])
+    for task, samples in log.samples.items():
+        for k, sample in enumerate(samples):
+            with malformed_sample(log, task, k):
+                doc = sample["doc"]
+                surprisal[(doc["context"], str(doc["word"]))] = -float(
+                    sample["filtered_resps"][0][0])
     rows = list(zip(csv["item"], csv["word"].astype(str), csv["prev_item"],
                     csv["prev_word"], has_previous(csv), strict=True))
     needed = {(i, w) for i, w, *_ in rows} | {(pi, str(pw)) for _, _, pi, pw, ok in rows if ok}

@@ -13,7 +13,9 @@ the submission incomplete.
 
 Resumable: each finished (revision, task) leaves a marker `OUT/<revision>/<task>/`
 `classit_babylm_done.json` (written last, atomically); a rerun skips those, and a task cut
-off by a kill is redone from the start. Efficient: the tasks are built and their texts
+off by a kill is redone from the start. The run folder is a sandbox (leaderboard.sandbox):
+names are checked, links refused, and a redone task removes only the files the package
+recorded writing there. Efficient: the tasks are built and their texts
 tokenised once per run (leaderboard.lm.SeriesLM), and each checkpoint only loads its
 weights and runs the forward passes. Its tokenizer is checked first: a checkpoint whose
 tokenizer differs gets a model of its own.
@@ -28,14 +30,16 @@ import json
 import logging
 import os
 import shlex
-import shutil
+import sys
 import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from classit_eval import options
-from classit_eval.errors import MissingDataError, ResultsError
+from classit_eval.errors import MissingDataError, OptionError, ResultsError
+from classit_eval.leaderboard import sandbox
+from classit_eval.leaderboard.sandbox import inside
 from classit_eval.leaderboard.tracks import (
     AOA_KEY,
     FAMILIES,
@@ -45,7 +49,9 @@ from classit_eval.leaderboard.tracks import (
     GLUE_SIZES,
     OFFICIAL_BACKENDS,
     TRACKS,
+    check_revisions,
     fast_task,
+    revision_list,
 )
 from classit_eval.names import finetune_task
 
@@ -58,6 +64,12 @@ AOA_UNIT = ("aoa", "classit_aoa")  # OUT/aoa/classit_aoa/: the AoA task over the
 BACKENDS = dict.fromkeys(OFFICIAL_BACKENDS, "classit")
 SCORING = ("babylm2025", "full")
 RESERVED_ARGS = ("pretrained", "revision", "backend", "scoring", "device", "batch_size")
+# classit-eval finetune options that babylm run sets itself: where the model, the task, the
+# results and the checkpoints are (another value would write elsewhere, or mix tasks)
+RESERVED_FINETUNE = ("model", "tasks", "output_path", "data_dir", "checkpoint_dir")
+# what a resumed run must share with the run that began the folder (absent in a manifest of
+# an older version: its default)
+IDENTITY_DEFAULTS = {"finetune_args": []}
 
 
 # -- checkpoints ----------------------------------------------------------------------------
@@ -190,7 +202,7 @@ def missing_reason(family, known: set[str], data_dir: str | None) -> str | None:
 
 # -- markers and the manifest ---------------------------------------------------------------
 def marker(out: Path, revision: str, task: str) -> Path:
-    return out / revision / task / DONE
+    return inside(out, revision, task, DONE)
 
 
 def read_marker(out: Path, revision: str, task: str) -> dict | None:
@@ -200,8 +212,22 @@ def read_marker(out: Path, revision: str, task: str) -> dict | None:
         record = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+    if not isinstance(record, dict) or not isinstance(record.get("samples", {}), dict):
+        return None
     files = [record.get("results"), *record.get("samples", {}).values()]
-    return record if all(f and (path.parent / f).is_file() for f in files) else None
+    try:
+        return record if all(isinstance(f, str) and inside(path.parent, f).is_file()
+                             for f in files) else None
+    except ResultsError:  # a recorded path that leaves the folder: not this package's
+        return None
+
+
+def unit_folder(out: Path, revision: str, task: str) -> Path:
+    """`OUT/<revision>/<task>/`, emptied of the files an unfinished run of it wrote (its
+    ledger's), every other file left in place."""
+    folder = inside(out, revision, task)
+    sandbox.clear(folder)
+    return folder
 
 
 def write_json_atomically(path: Path, record: dict) -> None:
@@ -213,12 +239,20 @@ def write_json_atomically(path: Path, record: dict) -> None:
 
 def open_manifest(out: Path, identity: dict, settings: dict, run_id: str) -> dict:
     """Create or update `OUT/classit_babylm.json`; a folder of another model (or backend,
-    or scoring) is an error, so that two models' results never mix."""
-    path = out / MANIFEST
+    scoring, model or fine-tuning arguments: `identity`) is an error, so that two models'
+    or settings' results never mix in one submission."""
+    path = inside(out, MANIFEST)
     manifest = {}
     if path.is_file():
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-        theirs = {k: manifest.get(k) for k in identity}
+        try:
+            manifest = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as err:
+            raise ResultsError(f"{path}: not a readable run manifest ({err}); choose "
+                               "another --output-dir.") from err
+        if not isinstance(manifest, dict):
+            raise ResultsError(f"{path}: not a run manifest (a JSON object); choose another "
+                               "--output-dir.")
+        theirs = {k: manifest.get(k, IDENTITY_DEFAULTS.get(k)) for k in identity}
         if theirs != identity:
             diff = ", ".join(f"{k}={theirs[k]!r} here, {identity[k]!r} asked"
                              for k in identity if theirs[k] != identity[k])
@@ -308,9 +342,7 @@ class Session:
         from lm_eval.loggers import EvaluationTracker
         from lm_eval.loggers.utils import add_tokenizer_info
 
-        folder = self.out / checkpoint.revision / unit.task
-        if folder.exists():  # a run of this unit cut off by a kill
-            shutil.rmtree(folder)
+        folder = unit_folder(self.out, checkpoint.revision, unit.task)
         lm = self.lm_for(checkpoint) if self.lm is None or self.current != checkpoint else self.lm
         self.current = checkpoint
         start = time.time()
@@ -332,59 +364,68 @@ class Session:
             model_source=BACKENDS[self.settings.backend], model_args=results["config"]
             ["model_args"], system_instruction=None, chat_template=None,
             fewshot_as_multiturn=False)
+        sub = str(tracker.general_config_tracker.model_name_sanitized)
+        # lm-eval names its files as it writes them: recorded as pending until then
+        sandbox.record(folder, [DONE], [sandbox.expect(folder, sub, ["results_*.json",
+                                                                     "samples_*.jsonl"])])
         tracker.save_results_aggregated(results=results, samples=samples)
         for task in results["configs"]:
             tracker.save_results_samples(task_name=task, samples=samples[task])
-        results_file = next(folder.rglob(f"results_{tracker.date_id}.json"))
+        results_file = f"{sub}/results_{tracker.date_id}.json"
+        if not inside(folder, results_file).is_file():  # lm-eval logs a failed save only
+            raise ResultsError(f"lm-eval could not write {folder / results_file}: check that "
+                               f"{folder} is writable.")
+        sample_files = {task: f"{sub}/samples_{task}_{tracker.date_id}.jsonl"
+                        for task in results["configs"]}
         record = {
             "revision": checkpoint.revision, "task": unit.task, "key": unit.key,
             "model_args": model_args, "run_id": self.run_id,
-            "results": str(results_file.relative_to(folder)),
-            "samples": {task: str(p.relative_to(folder)) for task in results["configs"]
-                        for p in [results_file.parent / f"samples_{task}_{tracker.date_id}.jsonl"]},
+            "results": results_file, "samples": sample_files,
             "scores": summary(results, unit.task), "seconds": round(time.time() - start, 2),
             "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(),
         }
-        write_json_atomically(folder / DONE, record)
-        return record
+        return finish(folder, record)
 
     def finetune(self, checkpoint: Checkpoint, task: str) -> dict:
         """Fine-tune the final model on one GLUE task with classit-finetune; the marker
         names its predictions file."""
         from classit_eval.finetune import cli as finetune_cli
+        from classit_eval.finetune.results import model_folder
 
         name = finetune_task(task)
-        folder = self.out / checkpoint.revision / name
-        if folder.exists():
-            shutil.rmtree(folder)
+        folder = unit_folder(self.out, checkpoint.revision, name)
         start = time.time()
         args = finetune_args(self.settings, checkpoint.pretrained, task, folder)
+        sub = model_folder("", checkpoint.pretrained).name
+        pattern = f"predictions_{name}_*.jsonl"
+        sandbox.record(folder, [DONE], [sandbox.expect(folder, sub, ["results_*.json",
+                                                                     pattern])])
         finetune_cli.run(args)
-        results = max(folder.rglob("results_*.json"), key=lambda p: p.stat().st_mtime)
-        predictions = max(folder.rglob(f"predictions_{name}_*.jsonl"),
-                          key=lambda p: p.stat().st_mtime)
+        written = sandbox.own_files(folder)
+        results = newest(p for p in written if p.match("results_*.json"))
+        predictions = newest(p for p in written if p.match(pattern))
         scores = json.loads(results.read_text(encoding="utf-8"))["results"][name]
         record = {
             "revision": checkpoint.revision, "task": name, "key": GLUE_KEY,
             "model_args": checkpoint.model_args(), "run_id": self.run_id,
-            "results": str(results.relative_to(folder)),
-            "samples": {name: str(predictions.relative_to(folder))},
+            "results": results.relative_to(folder).as_posix(),
+            "samples": {name: predictions.relative_to(folder).as_posix()},
             "scores": {k.split(",")[0]: v for k, v in scores.items()
                        if k.endswith(",none") and "_stderr" not in k},
             "seconds": round(time.time() - start, 2),
             "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(),
         }
-        write_json_atomically(folder / DONE, record)
-        return record
+        return finish(folder, record)
 
     def aoa(self, checkpoints: list[Checkpoint]) -> dict:
         """The AoA task over the checkpoints (classit-eval aoa, in the run's scoring mode);
         the marker names its results file and the official surprisal.json."""
         from classit_eval.aoa import cli as aoa_cli
 
-        folder = self.out.joinpath(*AOA_UNIT)
-        if folder.exists():
-            shutil.rmtree(folder)
+        folder = unit_folder(self.out, *AOA_UNIT)
+        sandbox.record(folder, [aoa_cli.SURPRISAL_FILE, aoa_cli.WORDS_FILE,
+                                aoa_cli.RESULTS_FILE, aoa_cli.PLOT_FILE, DONE],
+                       [sandbox.expect(folder, "", ["*.tmp*"])])
         s, start = self.settings, time.time()
         argv = ["--model", s.model, "--output-dir", str(folder),
                 "--revisions", ",".join(c.revision for c in checkpoints),
@@ -406,8 +447,22 @@ class Session:
             "scores": summary(results, AOA_UNIT[1]), "seconds": round(time.time() - start, 2),
             "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(),
         }
-        write_json_atomically(folder / DONE, record)
-        return record
+        return finish(folder, record)
+
+
+def finish(folder: Path, record: dict) -> dict:
+    """Settle the unit's ledger on the files its record names, then write the marker."""
+    sandbox.settle(folder, [record["results"], *record["samples"].values(), DONE,
+                            f"{DONE}.tmp{os.getpid()}"])
+    write_json_atomically(inside(folder, DONE), record)
+    return record
+
+
+def newest(paths) -> Path:
+    found = sorted(paths, key=lambda p: p.stat().st_mtime)
+    if not found:
+        raise ResultsError("classit-eval finetune ended without writing its results.")
+    return found[-1]
 
 
 def new_lm(backend: str, args: dict):
@@ -464,7 +519,9 @@ def run_series(settings: argparse.Namespace) -> dict[str, list[str]]:
     """Evaluate what the plan needs and is not done yet. Returns what ran and what was
     skipped, as `{"ran": [...], "skipped": [...]}` of `revision/task` names."""
     out = Path(settings.output_dir)
-    revisions = settings.revisions or TRACKS[settings.track]
+    revisions = check_revisions(settings.revisions or TRACKS[settings.track])
+    for revision in [*revisions, FINAL, AOA_UNIT[0]]:  # a linked revision folder: at once
+        inside(out, revision)
     checkpoints, missing = find_checkpoints(settings.model, revisions)
     if missing and not settings.allow_missing:
         raise ResultsError(
@@ -485,10 +542,8 @@ def run_series(settings: argparse.Namespace) -> dict[str, list[str]]:
     final = final_checkpoint(settings.model)
     run_id = uuid.uuid4().hex[:12]
     identity = {"model": model_identity(settings.model), "backend": settings.backend,
-                "scoring": settings.scoring, "model_args": settings.model_args}
-    open_manifest(out, identity, {"track": settings.track, "revisions": revisions,
-                                  "final": FINAL, "missing": missing,
-                                  "glue_tasks": plan.glue}, run_id)
+                "scoring": settings.scoring, "model_args": settings.model_args,
+                "finetune_args": settings.finetune_args}
     session = Session(settings, out, run_id)
     done: dict[str, list[str]] = {"ran": [], "skipped": []}
     # (revision, task, run it): the fast tasks on every checkpoint, the full ones and the
@@ -501,6 +556,11 @@ def run_series(settings: argparse.Namespace) -> dict[str, list[str]]:
              for t in plan.glue]
     if plan.aoa:
         work.append((*AOA_UNIT, functools.partial(session.aoa, checkpoints)))
+    for revision, task, _ in work:  # a link or a bad name stops the run before any work
+        inside(out, revision, task)
+    open_manifest(out, identity, {"track": settings.track, "revisions": revisions,
+                                  "final": FINAL, "missing": missing,
+                                  "glue_tasks": plan.glue}, run_id)
     for revision, task, run_unit in work:
         name = f"{revision}/{task}"
         if read_marker(out, revision, task):
@@ -572,7 +632,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="more classit model arguments, e.g. dtype=float32")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda if any)")
     p.add_argument("--batch-size", type=options.positive_int, default=32)
-    p.add_argument("--revisions", type=options.comma_list(str), default=None,
+    p.add_argument("--revisions", type=revision_list, default=None,
                    metavar="REV[,REV...]",
                    help="evaluate these checkpoints instead of the track's (for models trained "
                         "on fewer words; the submission is then not the track's)")
@@ -596,15 +656,39 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="do not write the submission file at the end")
 
 
-def run(args: argparse.Namespace) -> int:
-    if args.finetune_args:  # checked now, not after hours of evaluation
-        finetune_args(args, "MODEL", "rte", Path("OUT"))
-    run_series(args)
-    if args.export:
-        from classit_eval.leaderboard import export
+def check_finetune_args(args: list[str], prog: str) -> None:
+    """Refuse the finetune options babylm run sets itself (RESERVED_FINETUNE), then parse
+    the rest now, not after hours of evaluation."""
+    parser = finetune_parser(prog)
+    reserved = {option: action.dest for action in parser._actions
+                for option in action.option_strings if action.dest in RESERVED_FINETUNE}
+    for arg in args:
+        option = arg.split("=", 1)[0]
+        if option in reserved:
+            raise OptionError(
+                f"--finetune-args: {option} is set by babylm run itself (the final model, each "
+                "--glue-tasks task, and a folder inside --output-dir); use --glue-tasks or "
+                "--data-dir of babylm run instead, or leave it out.")
+    parser.parse_args(["--model", "MODEL", "--tasks", "rte", "--output_path", "OUT", *args])
 
-        export.export_and_check(args.output_dir, track=args.track, backend=args.backend,
-                                revisions=args.revisions, allow_missing=args.allow_missing,
-                                data_dir=args.data_dir, glue_tasks=args.glue_tasks)
+
+def run(args: argparse.Namespace) -> int:
+    out = Path(args.output_dir)
+    if out.exists() and not out.is_dir():
+        raise ResultsError(f"--output-dir {out}: a file, not a folder; name a folder (new or a "
+                           "run's) for the results.")
+    if args.finetune_args:
+        check_finetune_args(args.finetune_args, args.prog)
+    try:
+        run_series(args)
+        if args.export:
+            from classit_eval.leaderboard import export
+
+            export.export_and_check(out, track=args.track, backend=args.backend,
+                                    revisions=args.revisions, allow_missing=args.allow_missing,
+                                    data_dir=args.data_dir, glue_tasks=args.glue_tasks)
+    except KeyboardInterrupt:
+        print(f"{args.prog}: interrupted; rerun the same command to resume", file=sys.stderr)
+        return 130
     return 0
 
