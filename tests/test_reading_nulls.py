@@ -116,3 +116,28 @@ def test_reading_score_reports_the_nulls(shared_data: Path, eval_data: Path, tin
     assert reading_score([str(path), "--data-dir", str(eval_data), "--tokenizer",
                           str(eval_data / "no-such-tokenizer")]) == 2
     assert "no-such-tokenizer" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_wug_permutation_null(eval_data: Path) -> None:
+    """WUG's null shuffles the model's ratios across items: each null value is scipy's
+    Spearman rho of one shuffling; a model that is the human ratio is far above it."""
+    from scipy.stats import spearmanr
+
+    from classit_eval.zero_shot import tasks as zero_shot
+
+    docs = zero_shot.load_wug("fast_eval/wug_adj_nominalization", data_dir=str(eval_data))["test"]
+    human = np.array([d["ratio"] for d in docs])
+    model = np.random.default_rng(0).random(len(human)).round(1)  # with ties
+    null = zero_shot.spearman_null(model, human, n=30, seed=2)
+    perms = np.argsort(np.random.default_rng(2).random((30, len(human))), axis=1)
+    expected = [spearmanr(model[p], human).statistic for p in perms]
+    np.testing.assert_allclose(null, expected, atol=1e-12)
+    np.testing.assert_array_equal(null, zero_shot.spearman_null(model, human, n=30, seed=2))
+    noise = np.random.default_rng(1).normal(size=(len(docs), 2))  # unrelated to the humans
+    items = [zero_shot.process_wug(d, [(a, False), (b, False)])["spearman_null_p"]
+             for d, (a, b) in zip(docs, noise, strict=True)]
+    assert zero_shot.spearman_null_p(items) > 0.05
+    faithful = list(zip(human, human, strict=True))
+    assert zero_shot.spearman_null_p(faithful) == 1 / (zero_shot.WUG_PERMUTATIONS + 1)
+    assert zero_shot.spearman_null_p95(faithful) < 0.2 < zero_shot.spearman(faithful)
