@@ -13,8 +13,11 @@ Rows (docs/reading.md, "What a reading score means"):
   official pipeline, babylm2025) scored by the library, with the permutation null (their
   tokenizers are not in the shared data, so no token-count null).
 
-`--timing` also runs the random model and SmolLM2 (running) with `reading_nulls=0`, after
-and before the runs with nulls, and prints lm-eval's `total_evaluation_time_seconds` of each.
+`--timing` also runs the random model and SmolLM2 (running) with `reading_nulls=0`, before
+and after the runs with nulls, and prints each run's CPU time (user + system of the
+`classit-eval run` process, less sensitive to a busy machine than wall time), its wall time
+and lm-eval's `total_evaluation_time_seconds`; then the CPU time of each part of the nulls
+(tokenizer, token count, token-count fits, permutations) in this process.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -65,12 +69,42 @@ def run_task(model: Path, out: Path, data_dir: str, convention: str, permutation
            "--model_args", f"pretrained={model},dtype=float32", "--tasks", TASK,
            "--batch_size", "16", "--device", "cpu", "--metadata", json.dumps(metadata),
            "--output_path", str(out)]
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), _children_cpu()
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-    wall = time.perf_counter() - start
+    wall, cpu = time.perf_counter() - start, _children_cpu() - cpu
     results = json.loads(max(out.rglob("results_*.json"), key=os.path.getmtime).read_text())
     got = {k.split(",")[0]: v for k, v in results["results"][TASK].items() if "," in k}
-    return got | {"seconds": float(results["total_evaluation_time_seconds"]), "wall": wall}
+    return got | {"seconds": float(results["total_evaluation_time_seconds"]), "wall": wall,
+                  "cpu": cpu}
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def null_parts(tokenizer_dir: Path, data_dir: str, permutations: int) -> dict[str, float]:
+    """CPU seconds of each part of the nulls on the fast csv (running convention), the
+    surprisal being the token count (the cost does not depend on the values)."""
+    from classit_eval.data.checkpoints import load_tokenizer
+
+    csv = dataset.load_csv(dataset.find_csv(data_dir, fast=True))
+    clock = time.process_time
+    parts, start = {}, clock()
+    tokenizer = load_tokenizer(tokenizer_dir)
+    parts["load the tokenizer"], start = clock() - start, clock()
+    pred, prev = nulls.token_surprisals(tokenizer, csv, "running")
+    parts["count the tokens"], start = clock() - start, clock()
+    nulls.token_null(csv, pred, prev)
+    parts["token-count null (10 statsmodels fits)"] = clock() - start
+    frame = dataset.with_surprisals(csv, pred, prev)
+    result = regression.fit_all(frame)
+    start = clock()
+    nulls.permutation_scores(frame, result, permutations)
+    parts[f"permutation null ({permutations})"], start = clock() - start, clock()
+    regression.fit_all(frame)
+    parts["for scale: the official fits (fit_all)"] = clock() - start
+    return parts
 
 
 def baseline_rows(shared: Path, data_dir: str, permutations: int) -> dict[str, dict]:
@@ -129,8 +163,11 @@ def main() -> None:
     for name, row in rows.items():
         print(f"| {name} | {cell(row, 'eye_tracking')} | {cell(row, 'self_paced_reading')} |")
     for (name, permutations, when), row in times.items():
-        print(f"{name}, running, reading_nulls={permutations} {when}: lm-eval "
-              f"{row['seconds']:.1f} s (command {row['wall']:.1f} s)")
+        print(f"{name}, running, reading_nulls={permutations} {when}: CPU {row['cpu']:.1f} s, "
+              f"wall {row['wall']:.1f} s, lm-eval {row['seconds']:.1f} s")
+    if args.timing:
+        for part, seconds in null_parts(smol, data_dir, args.permutations).items():
+            print(f"CPU {seconds:.2f} s: {part}")
 
 
 if __name__ == "__main__":
