@@ -49,6 +49,7 @@ class Run:
     permutations: int = 0  # of the null baselines
     tokenizer: tuple[str, str | None] | None = None  # (name or folder, revision)
     convention: str = "running"
+    warned: bool = False  # that the token-count null has no tokenizer
     scored: tuple[tuple[Item, ...], dict[str, float]] | None = None  # the last fits
 
     def scores(self, items: Sequence[Item]) -> dict[str, float]:
@@ -183,8 +184,10 @@ def _token_surprisals(run: Run) -> tuple[list[float], list[float]] | None:
     if run.permutations == 0:
         return None
     if run.tokenizer is None:
-        log.warning("classit_reading: the model arguments name no tokenizer (`pretrained` or "
-                    "`tokenizer`), so the token-count null (*_token_null) is NaN.")
+        if not run.warned:  # once per load, not at every checkpoint of a series
+            log.warning("classit_reading: the model arguments name no tokenizer (`pretrained` "
+                        "or `tokenizer`), so the token-count null (*_token_null) is NaN.")
+            run.warned = True
         return None
     try:
         tokenizer = load_tokenizer(run.tokenizer[0], revision=run.tokenizer[1])
