@@ -118,7 +118,6 @@ def test_reading_score_reports_the_nulls(shared_data: Path, eval_data: Path, tin
     assert "no-such-tokenizer" in capsys.readouterr().err
 
 
-@pytest.mark.slow
 def test_wug_permutation_null(eval_data: Path) -> None:
     """WUG's null shuffles the model's ratios across items: each null value is scipy's
     Spearman rho of one shuffling; a model that is the human ratio is far above it."""
