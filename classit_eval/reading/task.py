@@ -191,7 +191,7 @@ def _token_surprisals(run: Run) -> tuple[list[float], list[float]] | None:
         return None
     try:
         tokenizer = load_tokenizer(run.tokenizer[0], revision=run.tokenizer[1])
-    except ModelLoadError as err:
+        return nulls.token_surprisals(tokenizer, run.csv, run.convention)
+    except (ModelLoadError, ValueError) as err:  # no tokenizer, or a word it cannot encode
         log.warning("classit_reading: the token-count null (*_token_null) is NaN: %s", err)
         return None
-    return nulls.token_surprisals(tokenizer, run.csv, run.convention)
