@@ -140,3 +140,16 @@ def test_wug_permutation_null(eval_data: Path) -> None:
     faithful = list(zip(human, human, strict=True))
     assert zero_shot.spearman_null_p(faithful) == 1 / (zero_shot.WUG_PERMUTATIONS + 1)
     assert zero_shot.spearman_null_p95(faithful) < 0.2 < zero_shot.spearman(faithful)
+
+
+def test_token_null_without_a_usable_tokenizer_is_nan_with_one_warning(csv: pd.DataFrame,
+                                                                      tmp_path: Path,
+                                                                      caplog) -> None:
+    missing = task.Run(csv, 0, 0, permutations=10, tokenizer=(str(tmp_path / "none"), None))
+    unnamed = task.Run(csv, 0, 0, permutations=10)
+    with caplog.at_level("WARNING"):
+        assert task._token_surprisals(missing) is None
+        assert task._token_surprisals(unnamed) is None
+        assert task._token_surprisals(unnamed) is None  # warned once per load
+    assert f"NaN: No folder {tmp_path / 'none'}" in caplog.text
+    assert caplog.text.count("name no tokenizer") == 1
