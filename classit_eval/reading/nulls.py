@@ -7,8 +7,9 @@ surprisal explains. Two things explain some of it without any language model:
   `tokens x ln V` (the word's tokens under the model's own tokenizer and the run's
   convention, V the vocabulary size). A random model is close to that, and scores high
   because longer words (in tokens) are read longer. `token_null` scores that predictor
-  through the same regression (`regression.fit_all`), for both `pred` and `prev_pred`, so
-  a model whose surprisal is exactly the token count scores exactly the token-count null.
+  through the official statsmodels fits of the two scores (`regression.fit_variable`), for
+  both `pred` and `prev_pred`, so a model whose surprisal is exactly the token count
+  scores exactly the token-count null.
 * chance: the model's surprisals shuffled across the words of each sentence (seeded
   permutations). Each permutation keeps the sentence's set of surprisals and the baseline
   (with `prev_pred` for self-paced reading) and breaks the word-to-surprisal pairing. The
@@ -16,9 +17,10 @@ surprisal explains. Two things explain some of it without any language model:
 
 The official scores stay those of `regression.fit_all` (statsmodels). The permutation
 scores use the same definition, computed for all permutations at once: the baseline design
-is projected out of the response and of every permuted surprisal column in one
-least-squares solve, and the gain in R2 of one added column is `(r_y . r_p)^2 / (r_p . r_p)`
-over the total sum of squares (equal to the statsmodels score to 1e-9, a test).
+(an orthonormal basis of it, from its SVD) is projected out of the response and of every
+permuted surprisal column together, and the gain in R2 of one added column is
+`(r_y . r_p)^2 / (r_p . r_p)` over the total sum of squares (equal to the statsmodels
+score to 1e-9 on the unpermuted column, a test).
 """
 
 from __future__ import annotations
