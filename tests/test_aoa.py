@@ -85,7 +85,7 @@ def official_run(series: Path, words_file: Path, tmp_path_factory) -> Path:
     words = list(json.loads(words_file.read_text()))
     cdi = hand_made_cdi(out.parent / "cdi_human.csv", words)
     assert run_aoa(series, out, "--mode", "babylm2025", "--words-file", str(words_file),
-                   "--human", str(cdi)) == 0
+                   "--human", str(cdi), "--null-permutations", "4") == 0
     return out
 
 
@@ -153,6 +153,9 @@ def test_official_json_fits_and_pearson_equal_the_restatement(official_run: Path
     assert table["pearson"] == pytest.approx(fitness["curve_fitness"], abs=1e-6)
     results = json.loads((official_run / "results_classit_aoa.json").read_text())
     assert results["results"]["classit_aoa"]["pearson,none"] == table["pearson"]
+    null = table["null"]  # --null-permutations 4: the same null in both files
+    assert null["pearson_null_n"] == 4 and null["pearson_null_p"] in {k / 5 for k in range(1, 6)}
+    assert results["results"]["classit_aoa"]["pearson_null_p,none"] == null["pearson_null_p"]
 
 
 def test_full_mode_run_and_the_missing_cdi_table(series: Path, words_file: Path,
