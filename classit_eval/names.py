@@ -35,9 +35,15 @@ SELF_PACED = "self_paced_reading_time"
 EEG = ("ELAN", "LAN", "N400", "P600", "EPNP", "PNP")
 READING_VARIABLES = (*EYE_TRACKING, SELF_PACED, *EEG)
 READING_SCORES = ("eye_tracking", "self_paced_reading")
+# Null baselines beside each score (classit_eval.reading.nulls): the score of the token-count
+# surprisal, and the mean, 95th percentile and p-value of the within-sentence permutation null.
+READING_NULL_FIELDS = ("token_null", "null_mean", "null_p95", "null_p")
+READING_NULLS = tuple(f"{score}_{field}" for score in READING_SCORES
+                      for field in READING_NULL_FIELDS)
 READING_METRICS = (
     *READING_SCORES, *READING_VARIABLES,
     *(f"{score}_ci_{end}" for score in READING_SCORES for end in ("low", "high")),
+    *READING_NULLS,
 )
 
 # A document field through which a task asks the `classit` backend for a scoring

@@ -85,7 +85,7 @@ def official_run(series: Path, words_file: Path, tmp_path_factory) -> Path:
     words = list(json.loads(words_file.read_text()))
     cdi = hand_made_cdi(out.parent / "cdi_human.csv", words)
     assert run_aoa(series, out, "--mode", "babylm2025", "--words-file", str(words_file),
-                   "--human", str(cdi)) == 0
+                   "--human", str(cdi), "--null-permutations", "4") == 0
     return out
 
 
@@ -153,6 +153,9 @@ def test_official_json_fits_and_pearson_equal_the_restatement(official_run: Path
     assert table["pearson"] == pytest.approx(fitness["curve_fitness"], abs=1e-6)
     results = json.loads((official_run / "results_classit_aoa.json").read_text())
     assert results["results"]["classit_aoa"]["pearson,none"] == table["pearson"]
+    null = table["null"]  # --null-permutations 4: the same null in both files
+    assert null["pearson_null_n"] == 4 and null["pearson_null_p"] in {k / 5 for k in range(1, 6)}
+    assert results["results"]["classit_aoa"]["pearson_null_p,none"] == null["pearson_null_p"]
 
 
 def test_full_mode_run_and_the_missing_cdi_table(series: Path, words_file: Path,
@@ -329,3 +332,29 @@ def test_babylm_run_runs_the_aoa_task_and_export_carries_it(series: Path, words_
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--tasks aoa: 3 checkpoint(s); a learning curve needs" in err[0]
     assert not (tmp_path / "three" / "aoa").exists()
+
+
+@pytest.mark.slow
+def test_permutation_null_of_the_aoa_fit_is_seeded_and_below_a_learned_series():
+    """Eight words learned at known times (a sigmoid each, three noisy contexts, six
+    checkpoints), the child AoA rising with them: r is near 1, above every shuffling of
+    each context's surprisals across the checkpoints, and the null repeats with its seed."""
+    rng = np.random.default_rng(0)
+    seen = [10.0 ** k for k in (3, 3.5, 4, 4.5, 5, 5.5)]
+    words = [f"w{k}" for k in range(8)]
+    centres = dict(zip(words, np.linspace(3.6, 5.0, 8), strict=True))
+    rows = [{"step": f"chck_{int(w)}", "word_count": w, "target_word": word, "context_id": c,
+             "surprisal": -float(fit.sigmoid(np.log10(w), 8.0, 3.0, centres[word], -14.0))
+             + float(rng.normal(0, 0.2))}
+            for w in seen for word in words for c in range(3)]
+    child = {word: 16 + 2.5 * (centre - 3) for word, centre in centres.items()}
+    args = {"words": words, "vocab_size": 600, "word_tokens": dict.fromkeys(words, 2.0),
+            "min_contexts": 1}
+    r, paired = fit.pearson(fit.fit_rows(rows, "full", **args), child, "full")
+    assert r > 0.9 and len(paired) >= 6
+    null = fit.permutation_null(rows, "full", child, 5, seed=3, **args)
+    np.testing.assert_array_equal(null, fit.permutation_null(rows, "full", child, 5, seed=3,
+                                                             **args))
+    summary = fit.null_summary(r, null)
+    assert summary["pearson_null_p"] == 1 / 6 and summary["pearson_null_n"] == 5
+    assert not summary["pearson_null_p95"] >= r  # NaN (no shuffling has an r) or below r

@@ -87,6 +87,7 @@ def test_reading_score_with_a_nan_surprisal_is_one_line_and_writes_nothing(
     ({"reading_bootstrap": -5}, "reading_bootstrap=-5 must be a whole number of at least 0"),
     ({"reading_bootstrap": "many"}, "reading_bootstrap='many' must be a whole number"),
     ({"reading_seed": 1.5}, "reading_seed=1.5 must be a whole number"),
+    ({"reading_nulls": -1}, "reading_nulls=-1 must be a whole number of at least 0"),
     ({"reading_convention": "word"}, "reading_convention='word' is not one of"),
 ])
 def test_bad_reading_metadata_is_an_option_error(metadata, message, eval_data):

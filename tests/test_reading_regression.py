@@ -79,8 +79,8 @@ def test_nan_rows_dropped_as_official(shared_data: Path, csv) -> None:
 def test_bootstrap_is_paired_and_matches_statsmodels(shared_data: Path, csv) -> None:
     frames = [frame_for(f, csv) for f in reference_dirs(shared_data)[:2]]
     result = regression.fit_all(frames[0])
-    for dv, predictors in regression._SCORED:  # the fast OLS of the bootstrap = statsmodels
-        _, design, y = regression._design(frames[0], dv, predictors, True)
+    for dv, predictors in regression.SCORED:  # the fast OLS of the bootstrap = statsmodels
+        _, design, y = regression.design(frames[0], dv, predictors, True)
         spill = predictors == regression.SPILLOVER
         assert regression._r2(design, y) == pytest.approx(result.fit(dv, spill).r2, abs=1e-12)
     samples = regression.bootstrap([frames[0], frames[0], frames[1]], n_resamples=50, seed=3)

@@ -27,9 +27,11 @@ def library_metrics(tiny_model: Path, eval_data: Path) -> dict[str, float]:
 
 
 @pytest.fixture(scope="module")
-def manager(eval_data: Path):
-    return classit_eval.lmeval.plugin.task_manager(
-        metadata={"data_dir": str(eval_data), "reading_bootstrap": 50})
+def manager(eval_data: Path, tiny_model: Path):
+    """lm-eval's CLI passes the model arguments with the metadata; a task manager made
+    here gets them by hand (the token-count null needs the model's tokenizer)."""
+    return classit_eval.lmeval.plugin.task_manager(metadata={
+        "data_dir": str(eval_data), "reading_bootstrap": 50, "pretrained": str(tiny_model)})
 
 
 @pytest.mark.slow
@@ -47,6 +49,10 @@ def test_task_equals_library(backend: str, tiny_model: Path, manager, library_me
         assert got[f"{name},none"] == pytest.approx(value, abs=1e-4), name
     assert got["eye_tracking_ci_low,none"] < got["eye_tracking,none"] < got[
         "eye_tracking_ci_high,none"]
+    for name in ("eye_tracking", "self_paced_reading"):  # the null baselines, beside
+        assert math.isfinite(got[f"{name}_token_null,none"])  # (the model args' tokenizer)
+        assert got[f"{name}_null_mean,none"] < got[f"{name}_null_p95,none"]
+        assert 0 < got[f"{name}_null_p,none"] <= 1
 
 
 @pytest.mark.slow

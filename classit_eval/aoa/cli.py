@@ -99,13 +99,15 @@ def loader(device: str, dtype: str):
 
 def results_document(model: str, mode: str, r: float | None, fits: list[fit.WordAoA],
                      n_items: int, series: list[surprisal.Checkpoint], settings: dict,
-                     start: float) -> dict:
+                     start: float, null: dict[str, float] | None = None) -> dict:
     """The run as an lm-eval results file: task `classit_aoa`, metric `pearson` (the
-    Pearson r with children's AoA, when the CDI table is there) and counts."""
+    Pearson r with children's AoA, when the CDI table is there), its permutation null
+    (`pearson_null_p95`, `pearson_null_p`, with --null-permutations) and counts."""
     metrics: dict[str, object] = {"alias": TASK}
     if r is not None:
         metrics["pearson,none"] = r
         metrics["pearson_stderr,none"] = "N/A"
+    metrics |= {f"{k},none": v for k, v in (null or {}).items()}
     metrics["words_with_aoa,none"] = sum(f.aoa is not None for f in fits)
     metrics["words,none"] = len(fits)
     config = {"task": TASK, "output_type": "aoa", "dataset_path": "full_eval/aoa",
@@ -150,6 +152,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=options.positive_int, default=32)
     p.add_argument("--device", default=None, help="cpu, cuda (default: cuda if any)")
     p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    p.add_argument("--null-permutations", type=options.non_negative_int, default=0, metavar="N",
+                   help="N shufflings of each context's surprisals across the checkpoints, "
+                        "each refitted, for the null of the Pearson r (seed 0; needs the CDI "
+                        "table; each costs about one more fit of every word; default 0: none)")
     p.add_argument("--plot-words", type=options.comma_list(str), default=None,
                    metavar="W[,W...]", help="words drawn in aoa.png (default: four with an AoA)")
 
@@ -179,18 +185,24 @@ def run(args: argparse.Namespace) -> int:
                         classit["word_tokens"], min_contexts)
     child = human.child_aoas(cdi, words.words) if cdi else None
     r, paired = fit.pearson(fits, child, mode) if child is not None else (None, [])
+    null = None
+    if r is not None and args.null_permutations:
+        null = fit.null_summary(r, fit.permutation_null(
+            document["results"], mode, child, args.null_permutations, words=words.words,
+            vocab_size=classit["vocab_size"], word_tokens=classit["word_tokens"],
+            min_contexts=min_contexts))
     settings = {"min_contexts": min_contexts, "batch_size": args.batch_size,
                 "device": device, "dtype": args.dtype}
 
     out = Path(args.output_dir)
     surprisal.write_json(document, out / SURPRISAL_FILE)
-    table = {"mode": mode, "min_contexts": min_contexts, "pearson": r,
+    table = {"mode": mode, "min_contexts": min_contexts, "pearson": r, "null": null,
              "paired_words": paired, "human_file": str(human_path) if human_path else None,
              "created": datetime.datetime.now(datetime.timezone.utc).isoformat(),
              "words": [dict(f.row(), child_aoa=(child or {}).get(f.word)) for f in fits]}
     surprisal.write_json(table, out / WORDS_FILE)
     surprisal.write_json(results_document(args.model, mode, r, fits, len(words.items), series,
-                                          settings, start), out / RESULTS_FILE)
+                                          settings, start, null), out / RESULTS_FILE)
     from classit_eval.aoa import plot
 
     plot.plot(document["results"], fits, mode, out / PLOT_FILE, args.plot_words, child, r)
@@ -201,4 +213,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"{args.prog}: note: {human.missing_message(args.data_dir)}", file=sys.stderr)
     else:
         print(f"aoa: Pearson r with children's AoA = {r:.4f} over {len(paired)} words")
+    if null:
+        print(f"aoa: its null ({null['pearson_null_n']} shufflings across checkpoints, seed 0): "
+              f"95th percentile {null['pearson_null_p95']:.4f}, p = {null['pearson_null_p']:.3f}")
     return 0

@@ -216,3 +216,36 @@ def pearson(model: Sequence[WordAoA], child: dict[str, float | None], mode: str
         return (0.0 if mode == "babylm2025" else math.nan), words
     r = pearsonr([p[0] for p in pairs], [p[1] for p in pairs])[0]
     return float(r), words
+
+
+# -- the permutation null ---------------------------------------------------------------------
+def shuffled_across_checkpoints(rows: Sequence[dict], rng: np.random.Generator) -> list[dict]:
+    """A copy of the rows where each context's surprisals are shuffled across its checkpoints:
+    the same values per context, no learning order left in them."""
+    groups: dict[tuple, list[int]] = {}
+    for k, row in enumerate(rows):
+        groups.setdefault((row["target_word"], row["context_id"]), []).append(k)
+    out = [dict(row) for row in rows]
+    for members in groups.values():
+        for k, source in zip(members, rng.permutation(members), strict=True):
+            out[k]["surprisal"] = rows[source]["surprisal"]
+    return out
+
+
+def permutation_null(rows: Sequence[dict], mode: str, child: dict[str, float | None],
+                     n: int, seed: int = 0, **fit_args) -> np.ndarray:
+    """The Pearson r (with children's AoA) of `n` seeded shufflings of the rows' surprisals
+    across checkpoints, each refitted as `fit_rows(rows, mode, **fit_args)`; NaN where a
+    shuffling leaves fewer than 3 words with an AoA."""
+    rng = np.random.default_rng(seed)
+    return np.array([pearson(fit_rows(shuffled_across_checkpoints(rows, rng), mode, **fit_args),
+                             child, mode)[0] for _ in range(n)])
+
+
+def null_summary(r: float, null: np.ndarray) -> dict[str, float]:
+    """The null's 95th percentile and the p-value `(1 + #{null >= r}) / (N + 1)`, over the
+    shufflings that have an r (a shuffling without one counts as below r)."""
+    finite = null[np.isfinite(null)]
+    return {"pearson_null_p95": float(np.percentile(finite, 95)) if finite.size else math.nan,
+            "pearson_null_p": float((1 + np.sum(finite >= r)) / (len(null) + 1)),
+            "pearson_null_n": int(len(null))}

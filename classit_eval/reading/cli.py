@@ -13,7 +13,9 @@ from pathlib import Path
 
 from classit_eval import options
 from classit_eval.errors import MissingDataError, OptionError
-from classit_eval.reading import dataset, regression
+from classit_eval.lmeval.scoring import CONVENTIONS
+from classit_eval.names import READING_SCORES
+from classit_eval.reading import dataset, nulls, regression
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -29,6 +31,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "0, the default: none)")
     p.add_argument("--seed", type=options.non_negative_int, default=0,
                    help="bootstrap seed (default 0)")
+    p.add_argument("--permutations", type=options.non_negative_int, default=1000, metavar="N",
+                   help="permutations of the null baseline (surprisals shuffled within "
+                        "sentences; seed --seed; default 1000, 0: none)")
+    p.add_argument("--tokenizer", metavar="NAME_OR_DIR",
+                   help="the model's tokenizer, for the token-count null (tokens x ln V)")
+    p.add_argument("--convention", choices=CONVENTIONS, default="babylm2025",
+                   help="how the predictions scored a word, for the token count (default "
+                        "babylm2025, the official pipeline's)")
     p.add_argument("--compare", metavar="OTHER.jsonl",
                    help="a second model's predictions: bootstrap the difference "
                         "(needs --bootstrap)")
@@ -38,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
     if args.compare and args.bootstrap == 0:
         raise OptionError("--compare needs --bootstrap N (N > 0).")
     csv = dataset.load_csv(dataset.find_csv(args.data_dir, fast=args.fast))
+    tokenizer = _tokenizer(args.tokenizer) if args.tokenizer else None
     paths = [args.predictions, *([args.compare] if args.compare else [])]
     frames = []
     for path in paths:
@@ -48,6 +59,10 @@ def run(args: argparse.Namespace) -> int:
     result = regression.fit_all(frames[0])
     out = result.as_dict()
     out["correlations"] = regression.correlations(frames[0])
+    tokens = nulls.token_surprisals(tokenizer, csv, args.convention) if tokenizer else None
+    out["nulls"] = {"permutations": args.permutations, "seed": args.seed,
+                    "tokenizer": args.tokenizer, "convention": args.convention,
+                    **nulls.null_baselines(frames[0], result, args.permutations, args.seed, tokens)}
     if args.bootstrap > 0:
         out["bootstrap"] = bootstrap_summary(frames, args.bootstrap, args.seed)
     if args.json:
@@ -55,6 +70,12 @@ def run(args: argparse.Namespace) -> int:
     if args.json != "-":
         print_text(out)
     return 0
+
+
+def _tokenizer(name: str):
+    from classit_eval.data.checkpoints import load_tokenizer
+
+    return load_tokenizer(name)
 
 
 def write_json(out: dict, target: str) -> None:
@@ -77,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
 def bootstrap_summary(frames, n_resamples: int, seed: int) -> dict:
     """95% intervals of both scores (and of the difference, for two frames)."""
     samples = regression.bootstrap(frames, n_resamples, seed)
-    names = ("eye_tracking", "self_paced_reading")
+    names = READING_SCORES
     out: dict = {"n_resamples": n_resamples, "seed": seed, "level": 0.95}
     out["ci"] = {n: regression.interval(samples[:, 0, k]) for k, n in enumerate(names)}
     if len(frames) == 2:
@@ -99,7 +120,24 @@ def print_text(out: dict) -> None:
                   f"{boot['seed']}): [{low:.3f}, {high:.3f}]")
         for name, (low, high) in boot.get("difference_ci", {}).items():
             print(f"  {name} difference (first - --compare) 95% CI: [{low:.3f}, {high:.3f}]")
+    print_nulls(out["nulls"])
     print("\nper variable: normalised delta-R2 x100 (self-paced: with spillover)")
     for name, value in metrics.items():
-        if name not in ("eye_tracking", "self_paced_reading"):
+        if name not in READING_SCORES:
             print(f"  {name:<24} {value:9.4f}")
+
+
+def print_nulls(found: dict) -> None:
+    """The null baselines beside each score (NaN ones left out)."""
+    for name in READING_SCORES:
+        parts = []
+        if found[f"{name}_token_null"] == found[f"{name}_token_null"]:
+            parts.append(f"token count ({found['tokenizer']}, {found['convention']}) "
+                         f"{found[f'{name}_token_null']:.2f}")
+        if found["permutations"]:
+            parts.append(f"permuted within sentences ({found['permutations']}, seed "
+                         f"{found['seed']}) mean {found[f'{name}_null_mean']:.2f}, 95th "
+                         f"percentile {found[f'{name}_null_p95']:.2f}, p = "
+                         f"{found[f'{name}_null_p']:.3f}")
+        if parts:
+            print(f"  {name} null baselines: " + "; ".join(parts))

@@ -158,7 +158,7 @@ def correlations(data: pd.DataFrame) -> dict[str, float]:
     return {dv: float(v) for dv, v in data[[PRED, *VARIABLES]].corr()[PRED].items() if dv != PRED}
 
 
-def _design(data: pd.DataFrame, dv: str, predictors: Sequence[str], with_pred: bool):
+def design(data: pd.DataFrame, dv: str, predictors: Sequence[str], with_pred: bool):
     """The OLS design matrix (intercept, terms of `formula`) and response, complete rows only."""
     cols = [dv, *predictors, *([PRED] if with_pred else [])]
     keep = data[cols].notna().all(axis=1).to_numpy()
@@ -170,14 +170,14 @@ def _design(data: pd.DataFrame, dv: str, predictors: Sequence[str], with_pred: b
     return keep, np.column_stack(parts), data.loc[keep, dv].to_numpy(float)
 
 
-def _r2(design: np.ndarray, y: np.ndarray) -> float:
-    coef, *_ = np.linalg.lstsq(design, y, rcond=None)
-    resid = y - design @ coef
+def _r2(x: np.ndarray, y: np.ndarray) -> float:
+    coef, *_ = np.linalg.lstsq(x, y, rcond=None)
+    resid = y - x @ coef
     centred = y - y.mean()
     return 1.0 - float(resid @ resid) / float(centred @ centred)
 
 
-_SCORED = [(dv, BASELINE) for dv in EYE_TRACKING] + [(SELF_PACED, SPILLOVER)]
+SCORED = [(dv, BASELINE) for dv in EYE_TRACKING] + [(SELF_PACED, SPILLOVER)]
 
 
 def bootstrap(
@@ -196,10 +196,10 @@ def bootstrap(
     draws = [np.concatenate([members[g] for g in rng.integers(0, len(members), len(members))])
              for _ in range(n_resamples)]
     for m, frame in enumerate(frames):
-        scores = np.empty((n_resamples, len(_SCORED)))
-        for k, (dv, predictors) in enumerate(_SCORED):
-            base_keep, base_x, base_y = _design(frame, dv, predictors, False)
-            full_keep, full_x, full_y = _design(frame, dv, predictors, True)
+        scores = np.empty((n_resamples, len(SCORED)))
+        for k, (dv, predictors) in enumerate(SCORED):
+            base_keep, base_x, base_y = design(frame, dv, predictors, False)
+            full_keep, full_x, full_y = design(frame, dv, predictors, True)
             base_pos, full_pos = np.cumsum(base_keep) - 1, np.cumsum(full_keep) - 1
             for b, rows in enumerate(draws):
                 rb, rf = base_pos[rows[base_keep[rows]]], full_pos[rows[full_keep[rows]]]

@@ -12,7 +12,11 @@ Run options, from lm-eval's `--metadata` JSON:
 - `data_dir`: evaluation data root;
 - `reading_convention`: `running` (default) or `babylm2025` (see classit_eval.reading.surprisal);
 - `reading_bootstrap` (default 1000) and `reading_seed` (default 0): sentence resamples of
-  the 95% intervals reported as `*_ci_low` / `*_ci_high`.
+  the 95% intervals reported as `*_ci_low` / `*_ci_high`;
+- `reading_nulls` (default 1000): permutations of the null baselines `*_null_*` (seed
+  `reading_seed`), 0 for none. The token-count null `*_token_null` needs the model's
+  tokenizer: lm-eval passes the model arguments with the metadata, and `tokenizer` (else
+  `pretrained`, at `revision`) names it. See classit_eval.reading.nulls.
 """
 
 from __future__ import annotations
@@ -21,14 +25,15 @@ import logging
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import datasets
 import pandas as pd
 
-from classit_eval.errors import OptionError
+from classit_eval.errors import ModelLoadError, OptionError
 from classit_eval.lmeval.scoring import BABYLM2025_READER, CONVENTIONS, WORD_IN_TEXT
 from classit_eval.names import ENCODING_FIELD, READING_METRICS, READING_SCORES
-from classit_eval.reading import dataset, regression
+from classit_eval.reading import dataset, nulls, regression
 
 log = logging.getLogger(__name__)
 Item = tuple[str, str, float, str]  # (context, word, surprisal, run key)
@@ -41,6 +46,10 @@ class Run:
     csv: pd.DataFrame
     bootstrap: int
     seed: int
+    permutations: int = 0  # of the null baselines
+    tokenizer: tuple[str, str | None] | None = None  # (name or folder, revision)
+    convention: str = "running"
+    warned: bool = False  # that the token-count null has no tokenizer
     scored: tuple[tuple[Item, ...], dict[str, float]] | None = None  # the last fits
 
     def scores(self, items: Sequence[Item]) -> dict[str, float]:
@@ -58,7 +67,8 @@ RUNS: dict[str, Run] = {}
 
 def load(classit_fast: bool = False, classit_task: str = "classit_reading",
          data_dir: str | None = None, reading_convention: str = "running",
-         reading_bootstrap: int = 1000, reading_seed: int = 0, **_) -> dict[str, datasets.Dataset]:
+         reading_bootstrap: int = 1000, reading_seed: int = 0, reading_nulls: int = 1000,
+         **model_args) -> dict[str, datasets.Dataset]:
     """The documents of the task (lm-eval `custom_dataset`)."""
     if reading_convention not in CONVENTIONS:
         raise OptionError(
@@ -67,6 +77,7 @@ def load(classit_fast: bool = False, classit_task: str = "classit_reading",
         )
     n_boot = whole_number(classit_task, "reading_bootstrap", reading_bootstrap)
     seed = whole_number(classit_task, "reading_seed", reading_seed)
+    permutations = whole_number(classit_task, "reading_nulls", reading_nulls)
     if reading_convention == "babylm2025":
         log.warning(
             "%s: reading_convention=babylm2025 scores the word without its leading space. "
@@ -75,7 +86,8 @@ def load(classit_fast: bool = False, classit_task: str = "classit_reading",
             classit_task,
         )
     csv = dataset.load_csv(dataset.find_csv(data_dir, fast=classit_fast))
-    RUNS[classit_task] = Run(csv, n_boot, seed)
+    RUNS[classit_task] = Run(csv, n_boot, seed, permutations, _tokenizer_name(model_args),
+                             reading_convention)
     # asks the `classit` backend for the official reader's scoring, or for a word inside
     # running text (what a masked model needs to know), see classit_eval.lmeval.scoring
     encoding = BABYLM2025_READER if reading_convention == "babylm2025" else WORD_IN_TEXT
@@ -95,6 +107,12 @@ def whole_number(task: str, key: str, value: object) -> int:
         raise OptionError(f"{task}: --metadata {key}={value!r} must be a whole number of at "
                           "least 0.") from None
     return number
+
+
+def _tokenizer_name(model_args: dict) -> tuple[str, str | None] | None:
+    """The model's tokenizer as its arguments name it (`tokenizer`, else `pretrained`)."""
+    name = model_args.get("tokenizer") or model_args.get("pretrained")
+    return (str(name), model_args.get("revision")) if isinstance(name, (str, Path)) else None
 
 
 def _queries(csv: pd.DataFrame) -> list[tuple[str, str]]:
@@ -148,9 +166,32 @@ def _fit(run: Run, items: Sequence[Item]) -> dict[str, float]:
     prev = [values[(i, str(w))] if ok else math.nan for i, w, ok in
             zip(csv["prev_item"], csv["prev_word"], dataset.has_previous(csv), strict=True)]
     frame = dataset.with_surprisals(csv, pred, prev)
-    out = regression.fit_all(frame).metrics()
+    result = regression.fit_all(frame)
+    out = result.metrics()
     samples = regression.bootstrap([frame], run.bootstrap, run.seed) if run.bootstrap > 0 else None
     for k, name in enumerate(READING_SCORES):
         low_high = regression.interval(samples[:, 0, k]) if samples is not None else (math.nan,) * 2
         out[f"{name}_ci_low"], out[f"{name}_ci_high"] = low_high
-    return out
+    return out | nulls.null_baselines(frame, result, run.permutations, run.seed,
+                                      _token_surprisals(run))
+
+
+def _token_surprisals(run: Run) -> tuple[list[float], list[float]] | None:
+    """The token-count surprisals of the run's csv, or None (with a warning) without the
+    model's tokenizer."""
+    from classit_eval.data.checkpoints import load_tokenizer
+
+    if run.permutations == 0:
+        return None
+    if run.tokenizer is None:
+        if not run.warned:  # once per load, not at every checkpoint of a series
+            log.warning("classit_reading: the model arguments name no tokenizer (`pretrained` "
+                        "or `tokenizer`), so the token-count null (*_token_null) is NaN.")
+            run.warned = True
+        return None
+    try:
+        tokenizer = load_tokenizer(run.tokenizer[0], revision=run.tokenizer[1])
+        return nulls.token_surprisals(tokenizer, run.csv, run.convention)
+    except (ModelLoadError, ValueError) as err:  # no tokenizer, or a word it cannot encode
+        log.warning("classit_reading: the token-count null (*_token_null) is NaN: %s", err)
+        return None

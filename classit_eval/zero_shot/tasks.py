@@ -14,7 +14,9 @@ What is scored follows the official pipeline (evaluation_pipeline/sentence_zero_
 - BLiMP and its supplement: the whole good and bad sentences;
 - EWoK: " " + Target1 and " " + Target2, each after Context1;
 - entity tracking: each of five options after the shared prefix, gold first;
-- WUG: the whole candidate sentences of a line, correlated with the human ratio.
+- WUG: the whole candidate sentences of a line, correlated with the human ratio; beside
+  it, a permutation null (the model's ratios shuffled across items, WUG_PERMUTATIONS,
+  seed 0): `spearman_null_p95` and the p-value `spearman_null_p`.
 
 Accuracy is strict: a doc counts as correct only when the gold candidate scores higher
 than every other candidate; a tie is wrong. (The official pipeline counts ties as correct,
@@ -148,10 +150,11 @@ def macro_over_numops(items: list[tuple[int, float]]) -> float:
 
 
 def process_wug(doc: dict, results: Results) -> dict:
-    """The model's normalised probability of the first candidate, beside the human ratio."""
+    """The model's normalised probability of the first candidate, beside the human ratio
+    (for the score and its permutation null)."""
     lls = np.array([ll for ll, _ in results], dtype=np.float64)
     probs = np.exp(lls - lls.max())
-    return {"spearman": (float(probs[0] / probs.sum()), doc["ratio"])}
+    return dict.fromkeys(WUG_METRICS, (float(probs[0] / probs.sum()), doc["ratio"]))
 
 
 def spearman(items: list[tuple[float, float]]) -> float:
@@ -161,3 +164,36 @@ def spearman(items: list[tuple[float, float]]) -> float:
 
     rho = spearmanr(model, human).statistic
     return float("nan") if rho is None or math.isnan(rho) else float(rho)
+
+
+WUG_PERMUTATIONS = 1000
+WUG_METRICS = ("spearman", "spearman_null_p95", "spearman_null_p")
+
+
+def spearman_null(model: Sequence[float], human: Sequence[float], n: int = WUG_PERMUTATIONS,
+                  seed: int = 0) -> np.ndarray:
+    """Spearman's rho of `n` seeded shufflings of the model's ratios across items: the
+    Pearson r of ranks (ties averaged, as scipy's spearmanr), the model's ranks permuted."""
+    from scipy.stats import rankdata
+
+    ranks = [rankdata(np.asarray(v, dtype=np.float64)) for v in (model, human)]
+    z_model, z_human = ((r - r.mean()) / (r.std() or math.inf) for r in ranks)
+    perms = np.argsort(np.random.default_rng(seed).random((n, len(z_model))), axis=1)
+    return z_model[perms] @ z_human / len(z_human)
+
+
+def spearman_null_p95(items: list[tuple[float, float]]) -> float:
+    """The 95th percentile of the permutation null of `spearman`."""
+    model, human = zip(*items, strict=True)
+    return float(np.percentile(spearman_null(model, human), 95))
+
+
+def spearman_null_p(items: list[tuple[float, float]]) -> float:
+    """One-sided p-value of `spearman` against its permutation null: (1 + #{null >= rho})
+    / (N + 1); NaN where rho is."""
+    rho = spearman(items)
+    if math.isnan(rho):
+        return math.nan
+    model, human = zip(*items, strict=True)
+    null = spearman_null(model, human)
+    return float((1 + np.sum(null >= rho - 1e-12)) / (len(null) + 1))
