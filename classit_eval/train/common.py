@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 import hashlib
 import json
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from huggingface_hub.errors import StrictDataclassError
 from transformers import LlamaConfig, PretrainedConfig
 
 from classit_eval.errors import UserError
@@ -82,10 +85,39 @@ def load_config(path: Path) -> PretrainedConfig:
         ) from err
     if not isinstance(raw, dict) or raw.get("model_type", "llama") != "llama":
         raise TrainError(f"Model config {path}: expected a LlamaConfig object (model_type llama).")
+    check_config_keys(path, raw)
     try:
         return LlamaConfig.from_dict(raw)
-    except (TypeError, ValueError) as err:
-        raise TrainError(f"Model config {path} does not make a LlamaConfig: {err}") from err
+    except (TypeError, ValueError, StrictDataclassError) as err:
+        # a failed validator (hidden size not a multiple of the heads) carries its reason
+        reason = err.__cause__ if isinstance(err, StrictDataclassError) and err.__cause__ else err
+        raise TrainError(f"Model config {path} does not make a LlamaConfig: {reason} Fix the "
+                         "file, or start from models/llama-100m.json.") from err
+
+
+# Keys a LlamaConfig file may hold besides its fields: what transformers writes into every
+# config.json, and the older names it still reads (rope_theta -> rope_parameters)
+CONFIG_EXTRA_KEYS = frozenset({
+    "model_type", "_name_or_path", "name_or_path", "transformers_version", "torch_dtype",
+    "output_attentions", "rope_theta", "rope_scaling", "partial_rotary_factor", "num_labels",
+    "_commit_hash", "attn_implementation", "_attn_implementation",
+})
+
+
+def check_config_keys(path: Path, raw: dict) -> None:
+    """A TrainError naming each key of a config file that LlamaConfig does not have:
+    transformers keeps such a key as a stray attribute, so a misspelled `hidden_size`
+    would silently build the 4,096-wide default."""
+    own = list(LlamaConfig.__annotations__)  # the model's fields, in declaration order
+    known = {f.name for f in dataclasses.fields(LlamaConfig)} | CONFIG_EXTRA_KEYS
+    unknown = [key for key in raw if key not in known]
+    if unknown:
+        hints = []
+        for key in unknown:
+            near = difflib.get_close_matches(key, own, n=1)
+            hints.append(f"{key!r}" + (f" (did you mean {near[0]!r}?)" if near else ""))
+        raise TrainError(f"Model config {path}: unknown key {', '.join(hints)}; a LlamaConfig "
+                         f"has {', '.join(own)}. Fix or remove the key.")
 
 
 def parse_words(text: str) -> int:
