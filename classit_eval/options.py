@@ -142,6 +142,23 @@ def output_file(text: str) -> str:
     return text
 
 
+def device(text: str) -> str:
+    """A torch device that this machine has (`cpu`, `cuda`, `cuda:1`, `mps`)."""
+    import torch
+
+    try:
+        kind = torch.device(text).type
+    except RuntimeError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a device (cpu, cuda, cuda:N)"
+                                         ) from None
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise argparse.ArgumentTypeError(f"{text}: this machine has no CUDA device; give "
+                                         "--device cpu (or leave it out)")
+    if kind == "mps" and not torch.backends.mps.is_available():
+        raise argparse.ArgumentTypeError(f"{text}: this machine has no MPS device")
+    return text
+
+
 def regex(text: str) -> str:
     """A regular expression that compiles (kept as text, as `re` functions take it)."""
     try:
