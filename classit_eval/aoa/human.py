@@ -87,6 +87,13 @@ def read_human(path: Path) -> CDI:
                       for a in ages]
         except ValueError as err:
             raise DataError(f"{path}, line {line}: {err}.") from err
+        bad = next((a for a, v in zip(ages, values, strict=True) if not 0 <= v <= 1
+                    and not math.isnan(v)), None)
+        if bad is not None or row["word"] is None:
+            what = (f"{row[bad]!r} in column {bad} is not a proportion of children in "
+                    "[0, 1] (leave a cell empty where there is none)" if bad is not None
+                    else "the line has fewer cells than the header")
+            raise DataError(f"{path}, line {line}: {what}.")
         table.setdefault(row["word"], values)
     return CDI([float(a) for a in ages], table)
 

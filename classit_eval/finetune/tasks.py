@@ -116,6 +116,11 @@ def _examples(task: Task, source: Source, records: list[dict]) -> list[Example]:
                 f"{source}, line {number}: label {label!r} is not a {task.name} label "
                 f"(expected an integer in 0..{task.num_labels - 1}). Fix or remove the line."
             )
+        texts = [f for f in task.fields if not isinstance(record[f], str)]
+        if texts:
+            raise DataError(f"{source}, line {number}: {texts[0]} is "
+                            f"{json.dumps(record[texts[0]])[:40]}, not a text. Fix or remove "
+                            "the line.")
         out.append(Example(*task.pair(record), label=label, idx=record.get("idx")))
     return out
 

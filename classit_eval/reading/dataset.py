@@ -87,6 +87,10 @@ def load_predictions(path: str | os.PathLike, csv: pd.DataFrame) -> pd.DataFrame
                 field, value = (("Logprob", pred) if not math.isfinite(pred)
                                 else ("Prev_Logprob", prev))
                 raise ValueError(f"{field} is {value}, not a finite surprisal")
+            if pred < 0 or prev < 0:  # NaN (no previous word) compares False
+                field, value = ("Logprob", pred) if pred < 0 else ("Prev_Logprob", prev)
+                raise ValueError(f"{field} is {value}, and a surprisal (-log p, in nats) "
+                                 "is never negative; was a log-probability written?")
             preds.append(pred)
             prevs.append(prev)
         except (json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
