@@ -319,7 +319,8 @@ def test_a_config_that_does_not_make_the_model_asked_for_is_one_line(
     config = write_config(tmp_path, **changes)
     out = tmp_path / "p"
     err = error_of(capsys, ["pretrain", str(corpus_file), "--config", str(config),
-                            "--tokenizer", str(tiny_model), "--out", str(out)]).strip()
+                            "--tokenizer", str(tiny_model), "--out", str(out),
+                            "--max-steps", "1"]).strip()
     assert len(err.splitlines()) == 1 and f"Model config {config}" in err and message in err
     assert not out.exists()
 
