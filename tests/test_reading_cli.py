@@ -87,7 +87,7 @@ def test_the_official_files_identity_fields_all_match(shared_data: Path, eval_da
         "*/main/zero_shot/causal/reading/prediction.jsonl"))
     assert len(files) == 23
     for path in files:
-        assert len(dataset.load_predictions(path, csv)) == 1726
+        assert len(dataset.load_predictions(path, len(csv), csv)) == 1726
 
 
 def test_missing_data_root_is_a_clear_error(tmp_path: Path, capsys) -> None:

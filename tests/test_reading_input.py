@@ -29,7 +29,7 @@ def frame(shared_data: Path, eval_data: Path, tmp_path: Path, lines: list[str]):
     csv = dataset.load_csv(dataset.find_csv(str(eval_data)))
     path = tmp_path / "prediction.jsonl"
     path.write_text("\n".join(lines) + "\n")
-    preds = dataset.load_predictions(path, csv)
+    preds = dataset.load_predictions(path, len(csv))
     return dataset.with_surprisals(csv, preds["pred"], preds["prev_pred"]), path
 
 

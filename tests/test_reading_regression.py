@@ -25,7 +25,7 @@ def reference_dirs(shared: Path) -> list[Path]:
 
 
 def frame_for(folder: Path, csv):
-    preds = dataset.load_predictions(folder / "prediction.jsonl", csv)
+    preds = dataset.load_predictions(folder / "prediction.jsonl", len(csv))
     return dataset.with_surprisals(csv, preds["pred"], preds["prev_pred"])
 
 

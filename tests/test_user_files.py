@@ -113,7 +113,7 @@ def test_reading_predictions(reading, data) -> None:
         path = Path(folder) / "prediction.jsonl"
         write_lines(path, lines)
         try:
-            preds = dataset.load_predictions(path, csv)
+            preds = dataset.load_predictions(path, len(csv), csv)
             frame = dataset.with_surprisals(csv, preds["pred"], preds["prev_pred"])
         except UserError:
             assert files_under(Path(folder)) == {path}

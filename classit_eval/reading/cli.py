@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     for path in paths:
         if not Path(path).is_file():
             raise MissingDataError(f"{path}: no such file (the predictions to score).")
-        preds = dataset.load_predictions(path, csv)
+        preds = dataset.load_predictions(path, len(csv), csv)
         frames.append(dataset.with_surprisals(csv, preds["pred"], preds["prev_pred"]))
     result = regression.fit_all(frames[0])
     out = result.as_dict()

@@ -49,9 +49,11 @@ def has_previous(data: pd.DataFrame) -> pd.Series:
 IDENTITY = {"Index": None, "Word": "word", "Sentence": "item"}  # Index: the row's position
 
 
-def load_predictions(path: str | os.PathLike, csv: pd.DataFrame) -> pd.DataFrame:
+def load_predictions(path: str | os.PathLike, n_rows: int,
+                     csv: pd.DataFrame | None = None) -> pd.DataFrame:
     """`pred` and `prev_pred` from an official `prediction.jsonl` (Logprob = surprisal),
-    one line per row of the reading csv `csv` (from `load_csv`), in its order.
+    one line per row of the reading csv (`n_rows` rows; `csv`, from `load_csv`, when
+    given: then each line's identity fields are checked against its row), in its order.
 
     Raises DataError naming the file and line for a file that is not UTF-8, bad JSON, a
     missing field, a row count different from the csv's, a line whose `Index`, `Word` or
@@ -62,9 +64,9 @@ def load_predictions(path: str | os.PathLike, csv: pd.DataFrame) -> pd.DataFrame
     checks it is a number wherever one exists.
     """
     preds, prevs = [], []
-    n_rows = len(csv)
-    identity = {field: list(range(n_rows)) if column is None else csv[column].tolist()
-                for field, column in IDENTITY.items()}
+    identity = {} if csv is None else {
+        field: list(range(n_rows)) if column is None else csv[column].tolist()
+        for field, column in IDENTITY.items()}
     try:
         with open(path, encoding="utf-8") as handle:
             lines = [line for line in handle if line.strip()]
