@@ -179,6 +179,7 @@ def test_full_mode_run_and_the_missing_cdi_table(series: Path, words_file: Path,
     assert metadata["classit"]["mode"] == "full" and metadata["completed_steps"] == 4
 
 
+@pytest.mark.slow
 def test_a_table_of_words_the_model_has_no_aoa_for_is_a_note(series: Path, words_file: Path,
                                                              tmp_path: Path, capsys):
     """Full mode gives no AoA to a word with fewer than 20 contexts: with only such words
