@@ -281,7 +281,14 @@ def test_bad_input_is_one_line_and_no_file(series: Path, words_file: Path, tmp_p
         extra += ["--revisions", "chck_1K,chck_3K,chck_10K,main"]
     elif case == "twice":
         extra += ["--revisions", "chck_1K,chck_1K,chck_3K,chck_10K"]
-    elif case == "same_words":
+    elif case == "same_words":  # a series where chck_1000 is chck_1K under another name
+        copy = tmp_path / "model"
+        for name, target in (("chck_1K", "chck_1K"), ("chck_1000", "chck_1K"),
+                             ("chck_3K", "chck_3K"), ("chck_10K", "chck_10K")):
+            (copy / name).mkdir(parents=True)
+            for item in (series / target).iterdir():
+                (copy / name / item.name).symlink_to(item)
+        series = copy
         extra += ["--revisions", "chck_1K,chck_1000,chck_3K,chck_10K"]
     elif case == "words":
         bad.write_text(json.dumps({"dog": [{"text": "a"}]}))

@@ -148,8 +148,9 @@ def test_cdi_table(cdi_words: list[str], data) -> None:
                 rows[r][c] = data.draw(st.one_of(
                     st.sampled_from(["", "NA", "nan", "inf", "-0.1", "1.5", "x", '"1,2"']),
                     st.floats(-2, 2).map(str), st.text(max_size=4)))
-            elif kind == "header":
-                rows[0][c] = data.draw(st.sampled_from(["Word", "16 ", "31", "", "word"]))
+            elif kind == "header" and rows[0]:
+                rows[0][data.draw(st.integers(0, len(rows[0]) - 1))] = data.draw(
+                    st.sampled_from(["Word", "16 ", "31", "", "word"]))
             elif kind == "drop_cell" and rows[r]:
                 del rows[r][c]
             elif kind == "row":
