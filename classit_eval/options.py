@@ -111,6 +111,54 @@ def existing_dir(text: str) -> Path:
     return path
 
 
+def _writable_path(text: str, what: str) -> Path:
+    """`text` as a path whose nearest existing folder above it is a folder, not a file."""
+    path = Path(text)
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise argparse.ArgumentTypeError(f"{text}: {parent} is a file, so it cannot "
+                                                 f"hold the {what}")
+            break
+    return path
+
+
+def output_dir(text: str) -> Path:
+    """A folder to write into: one that exists, or a path where it can be made."""
+    path = _writable_path(text, "output folder")
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a file, not a folder: give a folder")
+    return path
+
+
+def output_file(text: str) -> str:
+    """A file to write (`-`: stdout): not an existing folder, in a folder that can be made."""
+    if text == "-":
+        return text
+    path = _writable_path(text, "file")
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a folder: give a file name, e.g. "
+                                         f"{path / 'out.json'}")
+    return text
+
+
+def device(text: str) -> str:
+    """A torch device that this machine has (`cpu`, `cuda`, `cuda:1`, `mps`)."""
+    import torch
+
+    try:
+        kind = torch.device(text).type
+    except RuntimeError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a device (cpu, cuda, cuda:N)"
+                                         ) from None
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise argparse.ArgumentTypeError(f"{text}: this machine has no CUDA device; give "
+                                         "--device cpu (or leave it out)")
+    if kind == "mps" and not torch.backends.mps.is_available():
+        raise argparse.ArgumentTypeError(f"{text}: this machine has no MPS device")
+    return text
+
+
 def regex(text: str) -> str:
     """A regular expression that compiles (kept as text, as `re` functions take it)."""
     try:

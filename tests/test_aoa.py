@@ -74,8 +74,9 @@ def hand_made_cdi(path: Path, words: list[str]) -> Path:
 
 
 def run_aoa(model: Path, out: Path, *extra: str) -> int:
+    device = [] if "--device" in extra else ["--device", "cpu"]
     return cli.main(["aoa", "--model", str(model), "--output-dir", str(out),
-                     "--batch-size", "128", "--device", "cpu", *extra])
+                     "--batch-size", "128", *device, *extra])
 
 
 @pytest.fixture(scope="module")
@@ -181,6 +182,30 @@ def test_full_mode_run_and_the_missing_cdi_table(series: Path, words_file: Path,
     assert metadata["classit"]["mode"] == "full" and metadata["completed_steps"] == 4
 
 
+@pytest.mark.slow
+def test_a_table_of_words_the_model_has_no_aoa_for_is_a_note(series: Path, words_file: Path,
+                                                             tmp_path: Path, capsys):
+    """Full mode gives no AoA to a word with fewer than 20 contexts: with only such words
+    (the subset's five with the fewest, 48 contexts) a CDI table of them pairs none, so
+    there is no Pearson r (it was a NaN that failed the write, after surprisal.json)."""
+    data = json.loads(words_file.read_text())
+    few = sorted((w for w in data if 0 < len(data[w]) < 20), key=lambda w: len(data[w]))[:5]
+    small = tmp_path / "few.json"
+    small.write_text(json.dumps({w: data[w] for w in few}))
+    cdi = hand_made_cdi(tmp_path / "cdi.csv", few)
+    out = tmp_path / "out"
+    assert run_aoa(series, out, "--words-file", str(small), "--human", str(cdi)) == 0
+    notes = [line for line in capsys.readouterr().err.splitlines() if "note:" in line]
+    assert notes == ["classit-eval aoa: note: no Pearson r: 0 word(s) have both a model AoA "
+                     "and a child AoA, and a correlation needs 3. The surprisals and the model "
+                     "AoAs are written."]
+    table = json.loads((out / "aoa_words.json").read_text())
+    assert table["pearson"] is None and table["paired_words"] == []
+    assert sum(w["child_aoa"] is not None for w in table["words"]) >= 3
+    results = json.loads((out / "results_classit_aoa.json").read_text())
+    assert "pearson,none" not in results["results"]["classit_aoa"]
+
+
 def test_corrected_fit_recovers_a_known_sigmoid():
     """Mean surprisals on an exact sigmoid over 8 checkpoints: the AoA is where it crosses
     halfway between chance and its lowest value, to 1e-6."""
@@ -236,25 +261,64 @@ def test_empty_context_without_bos(tiny_model_nobos: Path):
 @pytest.mark.parametrize(("case", "message"), [
     ("three", "3 checkpoint(s) (chck_1K, chck_3K, chck_10K); a learning curve needs at least 4"),
     ("unnamed", "main: a checkpoint name must say the words it has seen"),
+    ("twice", "revision chck_1K is listed twice"),
+    ("same_words", "revision chck_1000 and chck_1K name the same checkpoint"),
     ("words", "context 0 of 'dog' has no \"context\" text"),
+    ("words_encoding", "the AoA words file is not UTF-8 text (byte 5)"),
     ("cdi", "expected a `word` column and age columns 16..30"),
+    ("cdi_encoding", "the CDI table is not UTF-8 text (byte "),
+    ("cdi_pairs", "the CDI table gives a child AoA to 2 of the 12 words of the words file (2 "
+                  "found in its `word` column), and a Pearson r needs 3"),
+    ("cuda", "argument --device: cuda: this machine has no CUDA device"),
 ])
 def test_bad_input_is_one_line_and_no_file(series: Path, words_file: Path, tmp_path: Path,
                                            capsys, case: str, message: str):
+    """Each refused before a checkpoint is scored: duplicate revisions passed the 4-checkpoint
+    minimum, and a CDI table pairing under 3 words ended in a NaN after surprisal.json."""
     out, extra = tmp_path / "out", ["--words-file", str(words_file)]
+    words = list(json.loads(words_file.read_text()))
+    bad = tmp_path / "bad"
     if case == "three":
         extra += ["--revisions", "chck_1K,chck_3K,chck_10K"]
     elif case == "unnamed":
         extra += ["--revisions", "chck_1K,chck_3K,chck_10K,main"]
+    elif case == "twice":
+        extra += ["--revisions", "chck_1K,chck_1K,chck_3K,chck_10K"]
+    elif case == "same_words":  # a series where chck_1000 is chck_1K under another name
+        copy = tmp_path / "model"
+        for name, target in (("chck_1K", "chck_1K"), ("chck_1000", "chck_1K"),
+                             ("chck_3K", "chck_3K"), ("chck_10K", "chck_10K")):
+            (copy / name).mkdir(parents=True)
+            for item in (series / target).iterdir():
+                (copy / name / item.name).symlink_to(item)
+        series = copy
+        extra += ["--revisions", "chck_1K,chck_1000,chck_3K,chck_10K"]
     elif case == "words":
-        bad = tmp_path / "bad.json"
         bad.write_text(json.dumps({"dog": [{"text": "a"}]}))
         extra = ["--words-file", str(bad)]
-    else:
-        bad = tmp_path / "cdi.csv"
+    elif case == "words_encoding":
+        bad.write_bytes('{"caf\u00e9": [{"context": "a"}]}'.encode("latin-1"))
+        extra = ["--words-file", str(bad)]
+    elif case == "cdi":
         bad.write_text("item,16,17\ndog,0.1,0.2\n")
         extra += ["--human", str(bad)]
-    assert run_aoa(series, out, *extra) == 2
+    elif case == "cdi_encoding":
+        hand_made_cdi(bad, words)
+        text = bad.read_text().replace(words[1], "caf\u00e9", 1)
+        bad.write_bytes(text.encode("latin-1"))
+        extra += ["--human", str(bad)]
+    elif case == "cdi_pairs":  # the table of the first two words only
+        hand_made_cdi(bad, words[:3])
+        extra += ["--human", str(bad)]
+    else:
+        if torch.cuda.is_available():
+            pytest.skip("this machine has CUDA")
+        extra += ["--device", "cuda"]
+    try:
+        code = run_aoa(series, out, *extra)
+    except SystemExit as exit_:  # an option refused by the parser
+        code = exit_.code
+    assert code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0], err
     assert not out.exists()

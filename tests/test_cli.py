@@ -264,6 +264,40 @@ def test_run_names_a_truncated_weights_file(tiny_model: Path, tmp_path: Path, ca
     assert not out.exists()
 
 
+@pytest.mark.parametrize("model, change, message", [
+    ("hf", ["--model_args", "pretrained={model},prefix_token_id=999999999"],
+     "--model_args prefix_token_id=999999999: not a token id of {model} (its vocabulary has "
+     "ids 0..{last})"),
+    ("classit", ["--model_args", "pretrained={model},prefix_token_id=-3"],
+     "--model_args prefix_token_id=-3: not a token id of {model}"),
+    ("hf", ["--limit", "0"], "--limit 0: give a number of documents per task (1 or more) or "
+                             "a fraction of each task in (0, 1)"),
+    ("hf", ["--limit", "-1"], "--limit -1: give a number of documents per task"),
+    ("hf", ["--limit", "nan"], "--limit nan: give a number of documents per task"),
+    ("hf", ["--tasks", ""], "--tasks '' names no task: give one or more"),
+    ("hf", ["--tasks", " , "], "--tasks ' , ' names no task: give one or more"),
+])
+def test_run_bad_limit_tasks_or_prefix_token_is_one_line(
+        tiny_model: Path, tmp_path: Path, capsys, model: str, change: list[str],
+        message: str) -> None:
+    """lm-eval ran these: an IndexError in the first batch, a limit of 0 or -1 (every
+    document but the last), an empty task list; each is refused before it starts."""
+    from transformers import AutoConfig
+
+    out = tmp_path / "out"
+    options = {"--model_args": f"pretrained={tiny_model}",
+               "--tasks": "classit_blimp_fast_adjunct_island", "--limit": "2"}
+    options[change[0]] = change[1].format(model=tiny_model)
+    argv = ["run", "--model", model, "--device", "cpu", "--output_path", str(out),
+            *(x for pair in options.items() for x in pair)]
+    code, _, err = invoke(cli.main, argv, capsys)
+    last = AutoConfig.from_pretrained(tiny_model).vocab_size - 1
+    assert code == 2 and len(err.strip().splitlines()) == 1, err[-3000:]
+    assert err.startswith("classit-eval run: error: ")
+    assert message.format(model=tiny_model, last=last) in err
+    assert not out.exists()
+
+
 @pytest.mark.slow
 def test_run_unknown_model_argument_ends_in_one_error_line(tiny_model: Path,
                                                            tmp_path: Path) -> None:

@@ -195,6 +195,85 @@ def test_label_outside_label_set(eval_data: Path, tiny_model: Path, tmp_path: Pa
     assert not (tmp_path / "out").exists()
 
 
+def rte_data(eval_data: Path, root: Path, edit=lambda lines: lines) -> Path:
+    """A data root holding the real RTE valid file and the first 20 train lines, edited."""
+    glue = root / "full_eval" / "glue_filtered"
+    glue.mkdir(parents=True)
+    real = eval_data / "full_eval" / "glue_filtered"
+    lines = (real / "rte.train.jsonl").read_text().splitlines()[:20]
+    (glue / "rte.train.jsonl").write_text("".join(line + "\n" for line in edit(lines)))
+    (glue / "rte.valid.jsonl").write_text((real / "rte.valid.jsonl").read_text())
+    return root
+
+
+def float_label(lines: list[str]) -> list[str]:
+    lines[4] = json.dumps(json.loads(lines[4]) | {"label": 1.0})
+    return lines
+
+
+@pytest.mark.parametrize(("case", "message"), [
+    ("empty", "rte.train.jsonl: no rte examples (the file holds no JSON line)"),
+    ("float", "rte.train.jsonl, line 5: label 1.0 is not a rte label"),
+    ("output_file", "argument --output_path: {out} is a file, not a folder"),
+    ("inside_a_file", "argument --output_path: {out}/results: {out} is a file"),
+])
+def test_bad_train_data_or_output_path_is_one_line_and_no_file(
+        eval_data: Path, tiny_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture,
+        case: str, message: str) -> None:
+    """An empty train file and a float label failed mid-training (leaving a checkpoints
+    folder); an --output_path naming a file failed after training."""
+    edit = {"empty": lambda lines: [], "float": float_label}.get(case, lambda lines: lines)
+    data = rte_data(eval_data, tmp_path / "data", edit)
+    out = tmp_path / "out"
+    if case in ("output_file", "inside_a_file"):
+        out.write_text("a user's file\n")
+    before = sorted(tmp_path.rglob("*"))
+    target = out / "results" if case == "inside_a_file" else out
+    try:
+        code = run(tiny_model, target, "rte", "--data-dir", str(data))
+    except SystemExit as exit_:  # a bad option is refused by the parser
+        code = exit_.code
+    assert code == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert message.format(out=out) in line
+    assert sorted(tmp_path.rglob("*")) == before  # nothing written anywhere
+
+
+@pytest.fixture(scope="module")
+def interrupted_wsc(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A WSC run with its default 30 epochs (one step each), stopped after epoch 1."""
+    out = tmp_path_factory.mktemp("wsc30")
+    save = Trainer._save_checkpoint
+
+    def save_then_stop(self, *args, **kwargs):
+        save(self, *args, **kwargs)
+        raise KeyboardInterrupt("simulated interruption after the first epoch")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Trainer, "_save_checkpoint", save_then_stop)
+        with pytest.raises(KeyboardInterrupt):
+            main(["--model", str(tiny_model), "--tasks", "wsc", "--output_path", str(out),
+                  "--max-train-examples", "16", "--batch-size", "16", "--max-length", "64"])
+    return out
+
+
+@pytest.mark.slow
+def test_resume_with_other_settings_is_one_line(interrupted_wsc: Path, tiny_model: Path,
+                                                capsys: pytest.CaptureFixture) -> None:
+    """`--resume --epochs 2` on a 30-epoch run's checkpoint trained on within the 30-epoch
+    schedule and recorded 2 epochs; what a resumed run cannot change is compared."""
+    out = interrupted_wsc
+    before = sorted(out.rglob("*"))
+    code = main(["--model", str(tiny_model), "--tasks", "wsc", "--output_path", str(out),
+                 "--max-train-examples", "16", "--batch-size", "16", "--max-length", "64",
+                 "--resume", "--epochs", "2", "--learning-rate", "1e-4"])
+    assert code == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("classit-finetune: error: wsc: --resume continues the checkpoints")
+    assert "--learning-rate 0.0001 (saved: 3e-05); --epochs 2.0 (saved: 30)" in line
+    assert sorted(out.rglob("*")) == before and not list(out.rglob("results_*.json"))
+
+
 @pytest.mark.slow
 def test_two_torchrun_processes_train_data_parallel(tiny_model: Path, tmp_path: Path) -> None:
     """`torchrun --nproc_per_node 2` (no code change) splits each epoch between two processes

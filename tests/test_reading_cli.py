@@ -36,19 +36,58 @@ def test_json_bootstrap_and_compare(shared_data: Path, eval_data: Path, capsys) 
     assert set(out["bootstrap"]["difference_ci"]) == {"eye_tracking", "self_paced_reading"}
 
 
+def every_word(lines: list[str], word: str) -> list[str]:
+    return [json.dumps(json.loads(line) | {"Word": word}) for line in lines]
+
+
 @pytest.mark.parametrize("edit, message", [
     (lambda lines: lines[:-1], "1725 predictions for the 1726 rows"),
     (lambda lines: lines[:7] + ['{"Logprob": 1.0}'] + lines[8:], "line 8: KeyError"),
     (lambda lines: lines[:2] + ["not json"] + lines[3:], "line 3: JSONDecodeError"),
+    (lambda lines: lines[:2] + ["[1, 2]"] + lines[3:], "line 3: TypeError: expected a JSON "
+                                                       "object"),
+    # row 100 a copy of row 99: the row count is right, the line is not
+    (lambda lines: lines[:99] + [lines[98]] + lines[100:],
+     "line 100: ValueError: Index 98 is not that of row 100 of reading_data.csv (99)"),
+    (lambda lines: every_word(lines, "banana"),
+     "line 1: ValueError: Word 'banana' is not that of row 1 of reading_data.csv ('the')"),
+    (lambda lines: lines[:1] + [lines[1].replace('"Index": 1,', '"Index": "1",')] + lines[2:],
+     "line 2: ValueError: Index '1' is not that of row 2"),
 ])
 def test_bad_predictions_are_clear_errors(edit, message, shared_data: Path, eval_data: Path,
                                           tmp_path: Path, capsys) -> None:
     lines = (shared_data / PREDICTIONS.format("opt-128") / "prediction.jsonl").read_text()
     bad = tmp_path / "prediction.jsonl"
     bad.write_text("\n".join(edit(lines.splitlines())) + "\n")
-    assert main([str(bad), "--data-dir", str(eval_data)]) == 2
-    err = capsys.readouterr().err
-    assert str(bad) in err and message in err
+    out = tmp_path / "scores.json"
+    assert main([str(bad), "--data-dir", str(eval_data), "--json", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(bad) in err[0] and message in err[0], err
+    assert not out.exists()
+
+
+def test_json_naming_a_folder_is_one_line(shared_data: Path, eval_data: Path, tmp_path: Path,
+                                          capsys) -> None:
+    predictions = shared_data / PREDICTIONS.format("opt-128") / "prediction.jsonl"
+    with pytest.raises(SystemExit) as exit_:
+        main([str(predictions), "--data-dir", str(eval_data), "--json", str(tmp_path)])
+    assert exit_.value.code == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert f"argument --json: {tmp_path} is a folder: give a file name" in line
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_official_files_identity_fields_all_match(shared_data: Path, eval_data: Path
+                                                      ) -> None:
+    """Index, Word and Sentence of every official prediction.jsonl are their csv rows'."""
+    from classit_eval.reading import dataset
+
+    csv = dataset.load_csv(dataset.find_csv(str(eval_data)))
+    files = sorted((shared_data / "reference" / "babylm-2025-pipeline-outputs").glob(
+        "*/main/zero_shot/causal/reading/prediction.jsonl"))
+    assert len(files) == 23
+    for path in files:
+        assert len(dataset.load_predictions(path, len(csv), csv)) == 1726
 
 
 def test_missing_data_root_is_a_clear_error(tmp_path: Path, capsys) -> None:

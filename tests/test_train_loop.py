@@ -239,3 +239,87 @@ def test_a_bad_line_of_a_pairs_file_says_how_to_fix_it(
     err = capsys.readouterr().err
     assert f"{pairs}, line 2: not valid JSON" in err and "classit-train instructions" in err
     assert "download-data" not in err
+
+
+
+class Planted:
+    """A crafted pickle: loading it unsafely creates `marker` (a stand-in for any code)."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+CRASHED = ("--batch-size", "2", "--save-every-steps", "2", "--checkpoint-words", "100k")
+
+
+@pytest.fixture(scope="module")
+def crashed(shared_data: Path, tiny_model: Path, tmp_path_factory: pytest.TempPathFactory
+            ) -> Path:
+    """A pretraining run that crashed right after its resume state of step 2."""
+    out = tmp_path_factory.mktemp("crashed") / "run"
+    real_save = loop._save_state
+
+    def save_then_crash(accelerator, options, progress):
+        real_save(accelerator, options, progress)
+        raise RuntimeError("simulated crash")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CLASSIT_TOKEN_CACHE", str(tmp_path_factory.getbasetemp() / "tokens"))
+        patch.setattr(loop, "_save_state", save_then_crash)
+        with pytest.raises(RuntimeError, match="simulated crash"):
+            run_step(pretrain_argv(shared_data, tiny_model, out, *CRASHED))
+    return out
+
+
+def copy_of(crashed: Path, tmp_path: Path, shared_data: Path, tiny_model: Path
+            ) -> tuple[Path, list[str]]:
+    """A copy of the crashed run, and the command that resumes it."""
+    out = tmp_path / "run"
+    shutil.copytree(crashed, out)
+    return out, [*pretrain_argv(shared_data, tiny_model, out, *CRASHED), "--resume"]
+
+
+def test_a_crafted_pickle_in_a_resume_state_is_never_run(
+    crashed: Path, shared_data: Path, tiny_model: Path, tmp_path: Path,
+    capsys: pytest.CaptureFixture
+) -> None:
+    """A state holds no custom-object pickle; one planted there is refused unread, and a
+    pickle in place of the optimizer or random states is loaded with weights_only."""
+    out, argv = copy_of(crashed, tmp_path, shared_data, tiny_model)
+    state = out / "resume" / "state_2"
+    assert (state / "progress.json").is_file() and not list(state.glob("*custom*"))
+
+    marker = tmp_path / "the-pickle-ran"
+    torch.save(Planted(marker), state / "custom_checkpoint_0.pkl")
+    capsys.readouterr()
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert not marker.exists()
+    assert len(err) == 1 and f"Resume state {state} holds custom_checkpoint_0.pkl" in err[0]
+
+    (state / "custom_checkpoint_0.pkl").unlink()
+    for name in ("random_states_0.pkl", "optimizer.bin"):
+        torch.save(Planted(marker), state / name)
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert not marker.exists()
+    assert len(err) == 1 and f"Resume state {state} is corrupt or incomplete" in err[0]
+
+
+@pytest.mark.slow
+def test_a_resumed_run_keeps_the_options_of_its_state(
+    crashed: Path, shared_data: Path, tiny_model: Path, tmp_path: Path,
+    capsys: pytest.CaptureFixture
+) -> None:
+    out, argv = copy_of(crashed, tmp_path, shared_data, tiny_model)
+    capsys.readouterr()
+    assert cli.main([*argv, "--lr", "5e-4", "--max-steps", "9"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    assert "--lr 0.0005 (saved: 0.001); --max-steps 9 (saved: 6)" in err[0]
+    assert not (out / "model.safetensors").exists()
+    assert cli.main([*argv, "--log-every", "1"]) == 0  # not part of the recipe
+    assert metadata.read(out)["step"] == 6

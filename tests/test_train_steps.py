@@ -302,3 +302,33 @@ def test_bad_input_gives_clear_errors(tiny_model: Path, corpus_file: Path, tmp_p
     assert "Unknown curriculum 'wiki_first'" in err and "switch_wiki" in err
     err = error_of(capsys, [*instruct, "--curriculum", "switch_wiki"])
     assert "needs pairs of source(s) switchboard" in err
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"hiden_size": 48}, "unknown key 'hiden_size' (did you mean 'hidden_size'?); a "
+                         "LlamaConfig has vocab_size, hidden_size, intermediate_size"),
+    ({"hidden_size": 30, "num_attention_heads": 4},
+     "The hidden size (30) is not a multiple of the number of attention heads (4)."),
+])
+def test_a_config_that_does_not_make_the_model_asked_for_is_one_line(
+    tiny_model: Path, corpus_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture,
+    changes: dict, message: str
+) -> None:
+    """A misspelled key would build the 4,096-wide default; heads that do not divide the
+    width fail in transformers' validator. Both are refused before anything is written."""
+    config = write_config(tmp_path, **changes)
+    out = tmp_path / "p"
+    err = error_of(capsys, ["pretrain", str(corpus_file), "--config", str(config),
+                            "--tokenizer", str(tiny_model), "--out", str(out),
+                            "--max-steps", "1"]).strip()
+    assert len(err.splitlines()) == 1 and f"Model config {config}" in err and message in err
+    assert not out.exists()
+
+
+def test_every_key_transformers_writes_into_a_llama_config_is_accepted(tiny_model: Path
+                                                                       ) -> None:
+    """The keys of a saved checkpoint's config.json and of the paper's configs (which
+    carry the older rope_theta) all pass the key check."""
+    for path in (tiny_model, REPO / "models" / "llama-100m.json",
+                 REPO / "models" / "llama-140m.json"):
+        assert load_config(path).num_hidden_layers > 0

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -36,7 +37,7 @@ def checkpoints(model: str, revisions: list[str] | None, track: str | None
     """The series, by words seen: the named revisions (else the track's, else every
     `chck_*` folder of a local model). Each name must tell its words (chck_10M, chck_2K)."""
     from classit_eval.leaderboard.series import find_checkpoints
-    from classit_eval.leaderboard.tracks import TRACKS, revision_words
+    from classit_eval.leaderboard.tracks import TRACKS, check_revisions, revision_words
 
     folder = Path(model).expanduser()
     names = revisions or (TRACKS[track] if track else None)
@@ -49,6 +50,7 @@ def checkpoints(model: str, revisions: list[str] | None, track: str | None
     if unnamed:
         raise OptionError(f"{', '.join(unnamed)}: a checkpoint name must say the words it has "
                           "seen (chck_<n>[K|M|B], as BabyLM names them).")
+    check_revisions(names)  # once each: a repeat would count twice towards the minimum
     found, missing = find_checkpoints(model, names)
     if missing:
         raise MissingDataError(f"{model}: no checkpoint {', '.join(missing)} (a folder with "
@@ -130,7 +132,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", required=True,
                    help="a folder of chck_* checkpoints (classit-eval train pretrain), or a "
                         "hub name with chck_* branches")
-    p.add_argument("--output-dir", required=True, type=Path)
+    p.add_argument("--output-dir", required=True, type=options.output_dir)
     p.add_argument("--revisions", type=options.comma_list(str), default=None,
                    metavar="REV[,REV...]", help="the checkpoints (default: the track's, else "
                    "every chck_* folder of --model)")
@@ -150,7 +152,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dir", default=None,
                    help="evaluation data root (default: $CLASSIT_DATA_DIR, then the user cache)")
     p.add_argument("--batch-size", type=options.positive_int, default=32)
-    p.add_argument("--device", default=None, help="cpu, cuda (default: cuda if any)")
+    p.add_argument("--device", default=None, type=options.device,
+                   help="cpu, cuda (default: cuda if any)")
     p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     p.add_argument("--null-permutations", type=options.non_negative_int, default=0, metavar="N",
                    help="N shufflings of each context's surprisals across the checkpoints, "
@@ -169,7 +172,9 @@ def run(args: argparse.Namespace) -> int:
     series = checkpoints(args.model, args.revisions, args.track)
     words = read_words(args.words_file, args.data_dir)
     human_path = human.find_human(args.human, args.data_dir)
-    cdi = human.read_human(human_path) if human_path else None
+    child = human.child_aoas(human.read_human(human_path), words.words) if human_path else None
+    if child is not None:
+        human.check_pairs(human_path, child, words.words)
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     tokenizer = tokenizer_of(series)
     scored = surprisal.score_series(words, series, mode, loader(device, args.dtype),
@@ -183,8 +188,12 @@ def run(args: argparse.Namespace) -> int:
     classit = document["metadata"]["classit"]
     fits = fit.fit_rows(document["results"], mode, words.words, classit["vocab_size"],
                         classit["word_tokens"], min_contexts)
-    child = human.child_aoas(cdi, words.words) if cdi else None
     r, paired = fit.pearson(fits, child, mode) if child is not None else (None, [])
+    if r is not None and math.isnan(r):  # the model, not the table: too few words learned
+        print(f"{args.prog}: note: no Pearson r: {len(paired)} word(s) have both a model AoA "
+              f"and a child AoA, and a correlation needs {human.MIN_PAIRS}. The surprisals "
+              "and the model AoAs are written.", file=sys.stderr)
+        r = None
     null = None
     if r is not None and args.null_permutations:
         null = fit.null_summary(r, fit.permutation_null(
@@ -209,9 +218,9 @@ def run(args: argparse.Namespace) -> int:
     with_aoa = sum(f.aoa is not None for f in fits)
     print(f"aoa: {len(series)} checkpoints x {len(words.items)} contexts; {with_aoa} of "
           f"{len(fits)} words have an AoA ({mode}); wrote {out / SURPRISAL_FILE}")
-    if r is None:
+    if human_path is None:
         print(f"{args.prog}: note: {human.missing_message(args.data_dir)}", file=sys.stderr)
-    else:
+    elif r is not None:
         print(f"aoa: Pearson r with children's AoA = {r:.4f} over {len(paired)} words")
     if null:
         print(f"aoa: its null ({null['pearson_null_n']} shufflings across checkpoints, seed 0): "

@@ -71,6 +71,9 @@ def read_human(path: Path) -> CDI:
         text = path.read_text(encoding="utf-8-sig")
     except OSError as err:
         raise DataError(f"{path}: cannot read the CDI table ({err.strerror}).") from err
+    except UnicodeDecodeError as err:
+        raise DataError(f"{path}: the CDI table is not UTF-8 text (byte {err.start}); save it "
+                        "as UTF-8 CSV, the encoding of the official cdi_human.csv.") from err
     reader = csv.DictReader(io.StringIO(text))
     columns = reader.fieldnames or []
     ages = [str(a) for a in AGES if str(a) in columns]
@@ -84,6 +87,13 @@ def read_human(path: Path) -> CDI:
                       for a in ages]
         except ValueError as err:
             raise DataError(f"{path}, line {line}: {err}.") from err
+        bad = next((a for a, v in zip(ages, values, strict=True) if not 0 <= v <= 1
+                    and not math.isnan(v)), None)
+        if bad is not None or row["word"] is None:
+            what = (f"{row[bad]!r} in column {bad} is not a proportion of children in "
+                    "[0, 1] (leave a cell empty where there is none)" if bad is not None
+                    else "the line has fewer cells than the header")
+            raise DataError(f"{path}, line {line}: {what}.")
         table.setdefault(row["word"], values)
     return CDI([float(a) for a in ages], table)
 
@@ -112,3 +122,18 @@ def child_aoa(proportions: list[float], ages: list[float]) -> float | None:
 def child_aoas(cdi: CDI, words: list[str]) -> dict[str, float | None]:
     """The child AoA of each of `words` found in the table."""
     return {w: child_aoa(cdi.rows[w], cdi.ages) for w in words if w in cdi.rows}
+
+
+MIN_PAIRS = 3  # words with both AoAs that a Pearson r needs
+
+
+def check_pairs(path: Path, child: dict[str, float | None], words: list[str]) -> None:
+    """A DataError when the table gives a child AoA to fewer than MIN_PAIRS of the words:
+    no model could then be correlated with it (a table of other words, or of too few)."""
+    usable = [w for w, aoa in child.items() if aoa is not None]
+    if len(usable) < MIN_PAIRS:
+        raise DataError(
+            f"{path}: the CDI table gives a child AoA to {len(usable)} of the {len(words)} "
+            f"words of the words file ({len(child)} found in its `word` column), and a "
+            f"Pearson r needs {MIN_PAIRS}. Give the CDI table of these words (the official "
+            "cdi_human.csv).")

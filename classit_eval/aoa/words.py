@@ -79,3 +79,6 @@ def _read(path: Path) -> str:
         return path.read_text(encoding="utf-8")
     except OSError as err:
         raise DataError(f"{path}: cannot read the AoA words file ({err.strerror}).") from err
+    except UnicodeDecodeError as err:
+        raise DataError(f"{path}: the AoA words file is not UTF-8 text (byte {err.start}); "
+                        "JSON is UTF-8.") from err

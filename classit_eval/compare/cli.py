@@ -54,9 +54,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--compare", nargs=2, action="append", default=[], metavar=("A", "B"),
                    help="paired Wilcoxon test of two models or groups over tasks (repeat)")
     for fmt in ("json", "csv", "markdown"):
-        p.add_argument(f"--{fmt}", metavar="FILE",
+        p.add_argument(f"--{fmt}", metavar="FILE", type=options.output_file,
                        help=f"write {fmt.upper()} to FILE (- for stdout)")
-    p.add_argument("--plot", metavar="FILE", help="write the boxplot figure (.png, .svg, .pdf)")
+    p.add_argument("--plot", metavar="FILE", type=options.output_file,
+                   help="write the boxplot figure (.png, .svg, .pdf)")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -207,8 +207,12 @@ def _add_file(
             if task not in subtasks and _has_scores(metrics):
                 ignored.add(task)
             continue
+        if not isinstance(metrics, dict):
+            warn(f"{path}: task {task} has {json.dumps(metrics)[:40]} where lm-eval writes "
+                 "an object of metrics; left out.")
+            continue
         for column in columns:
-            value = metric_value(metrics, column.metric) if isinstance(metrics, dict) else None
+            value = metric_value(metrics, column.metric)
             if value is not None and math.isnan(value):
                 warn(f"{path}: task {task} has {column.metric} = NaN (a partial run, e.g. the "
                      "reading task under --limit); left out.")

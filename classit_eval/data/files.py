@@ -92,7 +92,12 @@ class Source:
                 ) from err
 
     def read_text(self) -> str:
-        return self.read_bytes().decode("utf-8")
+        """The file as UTF-8 text; other bytes are a DataError naming the file."""
+        try:
+            return self.read_bytes().decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise DataError(f"{self}: not UTF-8 text (byte {err.start}); save it as UTF-8."
+                            ) from err
 
 
 def _zip_for(root: Path, relative: PurePosixPath) -> tuple[Path, PurePosixPath] | None:

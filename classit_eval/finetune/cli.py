@@ -27,7 +27,13 @@ from classit_eval.finetune.tasks import (
     load_split,
     multirc_from_superglue,
 )
-from classit_eval.finetune.train import Settings, finetune
+from classit_eval.finetune.train import (
+    Settings,
+    check_resume,
+    finetune,
+    resume_record,
+    train_size,
+)
 
 log = logging.getLogger("classit_eval.finetune")
 PROG = "classit-finetune"
@@ -41,11 +47,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", required=True, help="HF model id or local checkpoint folder")
     p.add_argument("--tasks", type=options.comma_list(get_task), default=",".join(TASKS),
                    metavar="TASK[,TASK...]", help="comma-separated tasks")
-    p.add_argument("--output_path", default="results",
+    p.add_argument("--output_path", default="results", type=options.output_dir,
                    help="results go to OUTPUT_PATH/<model>/ (lm-eval's option name)")
     p.add_argument("--data-dir", default=None,
                    help="evaluation data root (default: $CLASSIT_DATA_DIR, then the user cache)")
-    p.add_argument("--checkpoint-dir", default=None,
+    p.add_argument("--checkpoint-dir", default=None, type=options.output_dir,
                    help="per-epoch checkpoints (default: OUTPUT_PATH/<model>/checkpoints)")
     p.add_argument("--resume", action="store_true",
                    help="continue each task from its last checkpoint")
@@ -137,6 +143,11 @@ def run(args: argparse.Namespace) -> int:
     checkpoints = Path(args.checkpoint_dir or folder / "checkpoints")
     data = load_all(tasks, args)
     check_model(args.model, args.trust_remote_code)
+    if args.resume:  # every task now, not after the first ones have trained
+        for task in tasks:
+            s = settings.for_task(task)
+            check_resume(task, checkpoints / task.name,
+                         resume_record(args.model, s, train_size(data[task.name][0], s)))
     for task in tasks:
         train, valid = data[task.name]
         start = time.time()

@@ -103,15 +103,24 @@ def get_task(name: str) -> Task:
 
 
 def _examples(task: Task, source: Source, records: list[dict]) -> list[Example]:
-    """Records to examples, checking each label is in the task's label set."""
+    """Records to examples, checking each label is in the task's label set (an integer:
+    1.0 or true would pass `in range(...)` and fail mid-training); no examples is an error."""
+    if not records:
+        raise DataError(f"{source}: no {task.name} examples (the file holds no JSON line). "
+                        "Give the task's file with its examples.")
     out = []
     for number, record in enumerate(records, start=1):
         label = record["label"]
-        if isinstance(label, bool) or label not in range(task.num_labels):
+        if type(label) is not int or label not in range(task.num_labels):
             raise DataError(
                 f"{source}, line {number}: label {label!r} is not a {task.name} label "
                 f"(expected an integer in 0..{task.num_labels - 1}). Fix or remove the line."
             )
+        texts = [f for f in task.fields if not isinstance(record[f], str)]
+        if texts:
+            raise DataError(f"{source}, line {number}: {texts[0]} is "
+                            f"{json.dumps(record[texts[0]])[:40]}, not a text. Fix or remove "
+                            "the line.")
         out.append(Example(*task.pair(record), label=label, idx=record.get("idx")))
     return out
 

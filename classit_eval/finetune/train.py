@@ -7,6 +7,7 @@ data-parallel runs under `accelerate launch` / `torchrun`.
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 from dataclasses import asdict, dataclass, field
@@ -24,7 +25,9 @@ from transformers import (
     TrainingArguments,
     set_seed,
 )
+from transformers.trainer_utils import get_last_checkpoint
 
+from classit_eval.errors import OptionError, ResumeStateError
 from classit_eval.finetune.classifier import SequenceClassifier, load_tokenizer
 from classit_eval.finetune.tasks import Example, Task
 
@@ -158,15 +161,73 @@ def _checkpoints(folder: Path) -> list[Path]:
     return sorted(folder.glob("checkpoint-*")) if folder.is_dir() else []
 
 
+SETTINGS_FILE = "settings.json"  # beside a task's checkpoints: what they were trained with
+# What a resumed task cannot change: its checkpoints continue this schedule, these batches
+FIXED_ON_RESUME = ("model", "train_examples",
+                   *(key for key in Settings.__dataclass_fields__ if key != "eval_batch_size"))
+
+
+def resume_record(model_path: str, s: dict, train_examples: int) -> dict:
+    """The settings of `FIXED_ON_RESUME` for resolved settings `s`."""
+    given = {"model": str(model_path), "train_examples": train_examples, **s}
+    return {key: given[key] for key in FIXED_ON_RESUME}
+
+
+def train_size(train: list[Example], s: dict) -> int:
+    """How many examples a task trains on (`--max-train-examples` cuts the file)."""
+    return min(len(train), s["max_train_examples"] or len(train))
+
+
+def check_resume(task: Task, checkpoint_dir: Path, record: dict) -> None:
+    """A ResumeStateError naming every setting of `record` that differs from the one the
+    checkpoints of `checkpoint_dir` were trained with (`--resume --epochs 2` on a 30-epoch
+    run would train on within the 30-epoch schedule and record 2). Checkpoints saved
+    without a settings file are checked on their epochs (the Trainer's own state)."""
+    existing = _checkpoints(checkpoint_dir)
+    if not existing:
+        return
+    saved_file = checkpoint_dir / SETTINGS_FILE
+    try:
+        if saved_file.is_file():
+            saved = json.loads(saved_file.read_text(encoding="utf-8"))
+        else:
+            state = Path(get_last_checkpoint(str(checkpoint_dir))) / "trainer_state.json"
+            saved = {"epochs": json.loads(state.read_text(encoding="utf-8"))["num_train_epochs"]}
+        if not isinstance(saved, dict):
+            raise ValueError("not a JSON object")
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise ResumeStateError(
+            f"{task.name}: cannot tell what the checkpoints in {checkpoint_dir} were trained "
+            f"with ({err}); leave out --resume to start the task over.") from None
+    names = {"model": "--model", "train_examples": "the train examples"}
+    changed = [f"{names.get(key, '--' + key.replace('_', '-'))} {record[key]} "
+               f"(saved: {saved[key]})"
+               for key in record if key in saved and saved[key] != record[key]]
+    if changed:
+        raise ResumeStateError(
+            f"{task.name}: --resume continues the checkpoints in {checkpoint_dir}, trained "
+            f"with other settings; this run has {'; '.join(changed)}. Give the saved "
+            "values, or leave out --resume to start the task over.")
+
+
+def _save_record(checkpoint_dir: Path, record: dict) -> None:
+    checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    temporary = checkpoint_dir / f"{SETTINGS_FILE}.tmp"
+    temporary.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+    temporary.replace(checkpoint_dir / SETTINGS_FILE)
+
+
 def finetune(model_path: str, task: Task, train: list[Example], valid: list[Example],
              settings: Settings, checkpoint_dir: Path, resume: bool = False) -> Run:
     """Fine-tune `model_path` on `train`, keep the best epoch on `valid`, predict `valid`."""
     s = settings.for_task(task)
     if s["valid_metric"] not in task.metrics:
-        raise ValueError(f"--valid-metric {s['valid_metric']} is not reported for {task.name}; "
+        raise OptionError(f"--valid-metric {s['valid_metric']} is not reported for {task.name}; "
                          f"choose one of {', '.join(task.metrics)}.")
-    if s["max_train_examples"]:
-        train = train[: s["max_train_examples"]]
+    train = train[: train_size(train, s)]
+    record = resume_record(model_path, s, len(train))
+    if resume:
+        check_resume(task, checkpoint_dir, record)
     set_seed(s["seed"])
     tokenizer = load_tokenizer(model_path, s["trust_remote_code"])
     model = SequenceClassifier.from_pretrained(model_path, task.num_labels, s["pooling"],
@@ -185,6 +246,8 @@ def finetune(model_path: str, task: Task, train: list[Example], valid: list[Exam
         encode(train, tokenizer, s["max_length"]), encode(valid, tokenizer, s["max_length"]),
         task.metrics,
     )
+    if trainer.is_world_process_zero():
+        _save_record(checkpoint_dir, record)
     trainer.train(resume_from_checkpoint=bool(resume and existing))
     output = trainer.predict(trainer.eval_dataset)
     predictions = np.argmax(output.predictions, axis=-1).tolist()

@@ -22,6 +22,7 @@ import contextlib
 import difflib
 import json
 import logging
+import math
 import sys
 from pathlib import Path
 
@@ -98,21 +99,59 @@ def precheck(argv: list[str]) -> list[str]:
     """Raise an OptionError or ModelLoadError for a misspelled classit task or a model
     that cannot be loaded; everything else is left to lm-eval. Returns the task names."""
     parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
-    for option in ("--model", "--model_args", "--tasks"):
+    for option in ("--model", "--model_args", "--tasks", "--limit"):
         parser.add_argument(option)
     known, _ = parser.parse_known_args(argv)
     tasks = [t.strip() for t in known.tasks.split(",") if t.strip()] if known.tasks else []
+    if known.tasks is not None and not tasks:
+        raise OptionError(f"--tasks {known.tasks!r} names no task: give one or more, e.g. "
+                          "--tasks classit_zero_shot_fast.")
     if tasks:
         check_task_names(tasks)
+    if known.limit is not None:
+        check_limit(known.limit)
     if known.model in MODELS_WITH_PRETRAINED and known.model_args:
         model_args = parse_model_args(known.model_args)
         if model_args.get("pretrained"):
             from classit_eval.data.checkpoints import check_loadable
 
-            check_loadable(str(model_args["pretrained"]), model_args.get("revision"))
-            if known.model != "classit" and model_args.get("prefix_token_id") is None:
-                check_prefix_token(str(model_args["pretrained"]), model_args.get("revision"))
+            pretrained, revision = str(model_args["pretrained"]), model_args.get("revision")
+            check_loadable(pretrained, revision)
+            if model_args.get("prefix_token_id") is not None:
+                check_prefix_token_id(pretrained, revision, model_args["prefix_token_id"])
+            elif known.model != "classit":
+                check_prefix_token(pretrained, revision)
     return tasks
+
+
+def check_limit(text: str) -> None:
+    """lm-eval's `--limit`: documents per task (1 or more), or a fraction in (0, 1). 0 and
+    negative values are not refused by lm-eval, and run on none or all but the last."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (0 < value < math.inf):
+        raise OptionError(f"--limit {text}: give a number of documents per task (1 or more) "
+                          "or a fraction of each task in (0, 1); leave it out for every "
+                          "document.")
+
+
+def check_prefix_token_id(pretrained: str, revision: str | None, value: object) -> None:
+    """`prefix_token_id` must be a token of the model: an id past its embeddings fails
+    with an index error inside the first batch."""
+    from classit_eval.data.checkpoints import config_dict
+
+    size = config_dict(pretrained, revision).get("vocab_size")
+    try:
+        token = int(str(value))
+    except ValueError:
+        token = -1
+    if token < 0 or (isinstance(size, int) and token >= size):
+        known = f" (its vocabulary has ids 0..{size - 1})" if isinstance(size, int) else ""
+        raise OptionError(f"--model_args prefix_token_id={value}: not a token id of "
+                          f"{pretrained}{known}; give the id of its BOS or EOS token, or leave "
+                          "it out.")
 
 
 def check_prefix_token(pretrained: str, revision: str | None) -> None:

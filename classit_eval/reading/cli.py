@@ -24,7 +24,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("predictions", help="prediction.jsonl (Logprob, Prev_Logprob per csv row)")
     p.add_argument("--data-dir", help="evaluation data root (default: $CLASSIT_DATA_DIR, cache)")
     p.add_argument("--fast", action="store_true", help="use fast_eval/reading/reading_data.csv")
-    p.add_argument("--json", metavar="FILE",
+    p.add_argument("--json", metavar="FILE", type=options.output_file,
                    help="write all fits as JSON to FILE (- for stdout, instead of the report)")
     p.add_argument("--bootstrap", type=options.non_negative_int, default=0, metavar="N",
                    help="N sentence resamples for 95%% confidence intervals (e.g. 1000; "
@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     for path in paths:
         if not Path(path).is_file():
             raise MissingDataError(f"{path}: no such file (the predictions to score).")
-        preds = dataset.load_predictions(path, len(csv))
+        preds = dataset.load_predictions(path, len(csv), csv)
         frames.append(dataset.with_surprisals(csv, preds["pred"], preds["prev_pred"]))
     result = regression.fit_all(frames[0])
     out = result.as_dict()

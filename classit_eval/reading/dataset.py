@@ -45,18 +45,34 @@ def has_previous(data: pd.DataFrame) -> pd.Series:
     return data["prev_item"].map(lambda v: isinstance(v, str))
 
 
-def load_predictions(path: str | os.PathLike, n_rows: int) -> pd.DataFrame:
-    """`pred` and `prev_pred` from an official `prediction.jsonl` (Logprob = surprisal).
+# The official file's fields that name its csv row, and the csv column each must equal
+IDENTITY = {"Index": None, "Word": "word", "Sentence": "item"}  # Index: the row's position
 
-    Raises DataError naming the file and line for bad JSON, a missing field, a row count
-    different from the csv's, an infinite value, or a `Logprob` that is not a number (NaN
-    or null): the regression would drop that row silently and the scores would change.
-    `Prev_Logprob` is NaN (or null) in the official files where a word has no previous
-    word; `with_surprisals` checks it is a number wherever one exists.
+
+def load_predictions(path: str | os.PathLike, n_rows: int,
+                     csv: pd.DataFrame | None = None) -> pd.DataFrame:
+    """`pred` and `prev_pred` from an official `prediction.jsonl` (Logprob = surprisal),
+    one line per row of the reading csv (`n_rows` rows; `csv`, from `load_csv`, when
+    given: then each line's identity fields are checked against its row), in its order.
+
+    Raises DataError naming the file and line for a file that is not UTF-8, bad JSON, a
+    missing field, a row count different from the csv's, a line whose `Index`, `Word` or
+    `Sentence` (when given, as the official file gives them) is not its csv row's, an
+    infinite value, or a `Logprob` that is not a number (NaN or null): the regression
+    would drop that row silently and the scores would change. `Prev_Logprob` is NaN (or
+    null) in the official files where a word has no previous word; `with_surprisals`
+    checks it is a number wherever one exists.
     """
     preds, prevs = [], []
-    with open(path, encoding="utf-8") as handle:
-        lines = [line for line in handle if line.strip()]
+    identity = {} if csv is None else {
+        field: list(range(n_rows)) if column is None else csv[column].tolist()
+        for field, column in IDENTITY.items()}
+    try:
+        with open(path, encoding="utf-8") as handle:
+            lines = [line for line in handle if line.strip()]
+    except UnicodeDecodeError as err:
+        raise DataError(f"{path}: not UTF-8 text (byte {err.start}); a prediction.jsonl is "
+                        "JSON lines, in UTF-8.") from err
     if len(lines) != n_rows:
         raise DataError(
             f"{path}: {len(lines)} predictions for the {n_rows} rows of reading_data.csv. "
@@ -65,11 +81,18 @@ def load_predictions(path: str | os.PathLike, n_rows: int) -> pd.DataFrame:
     for number, line in enumerate(lines, start=1):
         try:
             record = json.loads(line)
+            if not isinstance(record, dict):
+                raise TypeError(f"expected a JSON object, got {line.strip()[:40]}")
+            _check_identity(record, identity, number - 1)
             pred, prev = _number(record["Logprob"]), _number(record["Prev_Logprob"])
             if not math.isfinite(pred) or math.isinf(prev):
                 field, value = (("Logprob", pred) if not math.isfinite(pred)
                                 else ("Prev_Logprob", prev))
                 raise ValueError(f"{field} is {value}, not a finite surprisal")
+            if pred < 0 or prev < 0:  # NaN (no previous word) compares False
+                field, value = ("Logprob", pred) if pred < 0 else ("Prev_Logprob", prev)
+                raise ValueError(f"{field} is {value}, and a surprisal (-log p, in nats) "
+                                 "is never negative; was a log-probability written?")
             preds.append(pred)
             prevs.append(prev)
         except (json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
@@ -78,6 +101,23 @@ def load_predictions(path: str | os.PathLike, n_rows: int) -> pd.DataFrame:
                 'JSON object with numeric "Logprob" and "Prev_Logprob" (surprisals, nats).'
             ) from err
     return pd.DataFrame({"pred": preds, "prev_pred": prevs})
+
+
+def _check_identity(record: dict, identity: dict[str, list], row: int) -> None:
+    """A ValueError when a field of IDENTITY in `record` is not that of csv row `row`
+    (`identity`: each field's values, row by row): a line repeated or out of order would
+    be scored against another word's reading times."""
+    for field, values in identity.items():
+        if field not in record:
+            continue
+        expected = values[row]
+        if isinstance(expected, float) and math.isnan(expected):
+            continue  # a csv cell pandas reads as missing: nothing to compare
+        got = record[field]
+        if isinstance(got, bool) or type(got) is not type(expected) or got != expected:
+            raise ValueError(f"{field} {got!r} is not that of row {row + 1} of "
+                             f"reading_data.csv ({expected!r}): the lines must be the csv's "
+                             "rows, in order")
 
 
 def _number(value: object) -> float:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 import hashlib
 import json
+import math
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from huggingface_hub.errors import StrictDataclassError
 from transformers import LlamaConfig, PretrainedConfig
 
 from classit_eval.errors import UserError
@@ -82,10 +86,97 @@ def load_config(path: Path) -> PretrainedConfig:
         ) from err
     if not isinstance(raw, dict) or raw.get("model_type", "llama") != "llama":
         raise TrainError(f"Model config {path}: expected a LlamaConfig object (model_type llama).")
+    check_config_keys(path, raw)
+    check_sizes(path, raw, optional=("num_key_value_heads", "head_dim"))
     try:
-        return LlamaConfig.from_dict(raw)
-    except (TypeError, ValueError) as err:
-        raise TrainError(f"Model config {path} does not make a LlamaConfig: {err}") from err
+        config = LlamaConfig.from_dict(raw)
+    except (TypeError, ValueError, StrictDataclassError) as err:
+        # a failed validator (hidden size not a multiple of the heads) carries its reason
+        reason = err.__cause__ if isinstance(err, StrictDataclassError) and err.__cause__ else err
+        raise TrainError(f"Model config {path} does not make a LlamaConfig: {reason} Fix the "
+                         "file, or start from models/llama-100m.json.") from err
+    check_llama(path, config)
+    return config
+
+
+SIZES = ("vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers",
+         "num_attention_heads", "num_key_value_heads", "max_position_embeddings", "head_dim")
+
+
+def check_sizes(path: Path, values: dict, optional: tuple[str, ...] = ()) -> None:
+    """Each of SIZES in `values` is a whole number of at least 1 (`optional` ones may be
+    null: LlamaConfig derives them); 0 would divide by zero, -1 fail in torch."""
+    for name in SIZES:
+        value = values.get(name)
+        if name in values and not (value is None and name in optional) and (
+                type(value) is not int or value < 1):
+            raise TrainError(f"Model config {path}: {name} is {json.dumps(value)}; it must be "
+                             "a whole number of at least 1.")
+
+
+def check_llama(path: Path, config: LlamaConfig) -> None:
+    """What a LlamaConfig does not check but its model needs: grouped heads, an even head
+    size (rotary embeddings), a known activation, a dropout in [0, 1), positive eps."""
+    from transformers.activations import ACT2FN
+
+    check_sizes(path, {name: getattr(config, name) for name in SIZES})
+    heads, groups = config.num_attention_heads, config.num_key_value_heads
+    theta = (config.rope_parameters or {}).get("rope_theta")
+    problems = [
+        (heads % groups != 0, f"num_attention_heads {heads} is not a multiple of "
+                              f"num_key_value_heads {groups}"),
+        (config.head_dim % 2 != 0, f"head_dim {config.head_dim} (hidden_size / "
+                                   "num_attention_heads, unless given) is odd; rotary "
+                                   "position embeddings need it even"),
+        (not isinstance(config.hidden_act, str) or config.hidden_act not in ACT2FN,
+         f"hidden_act {json.dumps(config.hidden_act)} is not an activation transformers "
+         "knows (e.g. silu)"),
+        (not _number_in(config.attention_dropout, 0, 1, upper_open=True),
+         f"attention_dropout {json.dumps(config.attention_dropout)} is not in [0, 1)"),
+        (not _number_in(config.rms_norm_eps, 0, math.inf, lower_open=True),
+         f"rms_norm_eps {json.dumps(config.rms_norm_eps)} is not a number above 0"),
+        (not _number_in(theta, 0, math.inf, lower_open=True),
+         f"rope_theta {json.dumps(theta)} is not a number above 0"),
+    ]
+    for failed, what in problems:
+        if failed:
+            raise TrainError(f"Model config {path}: {what}. Fix the file, or start from "
+                             "models/llama-100m.json.")
+
+
+def _number_in(value: object, low: float, high: float, lower_open: bool = False,
+               upper_open: bool = False) -> bool:
+    """`value` is a number (not a bool) within [low, high], ends open where asked."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+        return False
+    above = value > low if lower_open else value >= low
+    below = value < high if upper_open else value <= high
+    return above and below
+
+
+# Keys a LlamaConfig file may hold besides its fields: what transformers writes into every
+# config.json, and the older names it still reads (rope_theta -> rope_parameters)
+CONFIG_EXTRA_KEYS = frozenset({
+    "model_type", "_name_or_path", "name_or_path", "transformers_version", "torch_dtype",
+    "output_attentions", "rope_theta", "rope_scaling", "partial_rotary_factor", "num_labels",
+    "_commit_hash", "attn_implementation", "_attn_implementation",
+})
+
+
+def check_config_keys(path: Path, raw: dict) -> None:
+    """A TrainError naming each key of a config file that LlamaConfig does not have:
+    transformers keeps such a key as a stray attribute, so a misspelled `hidden_size`
+    would silently build the 4,096-wide default."""
+    own = list(LlamaConfig.__annotations__)  # the model's fields, in declaration order
+    known = {f.name for f in dataclasses.fields(LlamaConfig)} | CONFIG_EXTRA_KEYS
+    unknown = [key for key in raw if key not in known]
+    if unknown:
+        hints = []
+        for key in unknown:
+            near = difflib.get_close_matches(key, own, n=1)
+            hints.append(f"{key!r}" + (f" (did you mean {near[0]!r}?)" if near else ""))
+        raise TrainError(f"Model config {path}: unknown key {', '.join(hints)}; a LlamaConfig "
+                         f"has {', '.join(own)}. Fix or remove the key.")
 
 
 def parse_words(text: str) -> int:

@@ -8,9 +8,10 @@ process `r` trains on the `r`-th share of each, in `grad_accum` micro-batches of
 `batch_size`. Every label token of a global batch weighs the same in the loss however the
 batch is split, so `--grad-accum 4 --batch-size 2` gives the weights of `--batch-size 8`
 (and 2 processes those of one with twice the batch). A run resumed at step `s` sees
-exactly the batches an uninterrupted run sees from step `s` on, and
-`accelerator.save_state` / `load_state` restore weights, optimizer, schedule and random
-states.
+exactly the batches an uninterrupted run sees from step `s` on:
+`accelerator.save_state` / `load_state` restore weights, optimizer and random states
+(safetensors and `weights_only` torch files: nothing is unpickled), and the schedule is
+rebuilt from the step.
 
 Speed without a framework in the way: bf16 autocast by default on a GPU, the model's
 forward and loss `torch.compile`d on a GPU (`--compile`), fused AdamW, PyTorch's SDPA
@@ -245,18 +246,18 @@ def train(
             f"Not enough data for one global batch of {global_batch} examples ({sizes}). "
             "Give more data or a smaller --batch-size or --grad-accum (or --seq-len)."
         )
-    optimizer = torch.optim.AdamW(
+    adamw = torch.optim.AdamW(
         model.parameters(), lr=options.lr, weight_decay=options.weight_decay, fused=True
     )
-    scheduler = LambdaLR(optimizer, lr_lambda(options, batches))
-    model, optimizer = accelerator.prepare(model, optimizer)
-    accelerator.register_for_checkpointing(scheduler)
+    for group in adamw.param_groups:  # the schedule's base, also after a resume
+        group["initial_lr"] = options.lr
+    model, optimizer = accelerator.prepare(model, adamw)
 
     progress = {"step": 0, "words_seen": 0, "tokens_seen": 0, "milestone": 0,
                 "total_steps": len(batches), "processes": world, "global_batch": global_batch}
     state = _latest_state(options.out)
     if options.resume and state is not None:
-        progress.update(_load_state(accelerator, state, options.out, global_batch))
+        progress.update(_load_state(accelerator, state, options, global_batch))
         accelerator.print(f"resumed from {state} at step {progress['step']}/{len(batches)}")
     elif state is not None:
         raise TrainError(
@@ -266,6 +267,9 @@ def train(
     elif options.resume:
         accelerator.print(f"--resume: no saved state in {options.out}, starting from scratch")
 
+    # The schedule is a function of the step: made here at the step the run starts from,
+    # never saved (accelerate would pickle it, and a pickle in a state folder runs code)
+    scheduler = LambdaLR(adamw, lr_lambda(options, batches), last_epoch=progress["step"] - 1)
     loss_of = torch.compile(summed_loss) if options.compile == "on" else summed_loss
 
     def micro_batches(step: int) -> list[dict[str, torch.Tensor]]:
@@ -327,7 +331,7 @@ def train(
         if options.save_every_steps and (step + 1) % options.save_every_steps == 0 and (
             step + 1 < len(batches)
         ):
-            _save_state(accelerator, options.out, progress)
+            _save_state(accelerator, options, progress)
 
     ahead.shutdown()
     progress["seconds"] = time.perf_counter() - started
@@ -364,9 +368,15 @@ def _latest_state(out: Path) -> Path | None:
     return states[-1] if states else None
 
 
-def _load_state(accelerator: Accelerator, state: Path, out: Path, global_batch: int) -> dict:
-    """Restore a resume state and return its progress; a damaged state is a
-    ResumeStateError that names it and the way out."""
+def _load_state(accelerator: Accelerator, state: Path, options: Options,
+                global_batch: int) -> dict:
+    """Restore a resume state and return its progress; a damaged state, or one saved with
+    other options, is a ResumeStateError that names it and the way out.
+
+    Nothing in it is unpickled: accelerate loads the weights from safetensors and the
+    optimizer and random states with `torch.load(weights_only=True)`; a custom-object
+    pickle (`custom_checkpoint_<n>.pkl`, which accelerate would load unsafely) is refused."""
+    out = options.out
     earlier = [p for p in _complete_states(out) if p != state]
     way_out = (f"Delete it and run again with --resume to continue from {earlier[-1]}"
                if earlier else
@@ -382,6 +392,15 @@ def _load_state(accelerator: Accelerator, state: Path, out: Path, global_batch: 
             f"Resume state {state} was saved with a global batch of {saved['global_batch']} "
             f"examples; this run has {global_batch} (batch size x grad accum x processes). "
             "Resume with the same options, or start over in another --out."
+        )
+    _check_recipe(state, saved.pop("recipe", None), options)
+    pickles = sorted(p.name for p in state.glob("custom_checkpoint_*.pkl"))
+    if pickles:
+        raise ResumeStateError(
+            f"Resume state {state} holds {', '.join(pickles)}, a pickle that could run code "
+            "when loaded: this package never writes one (an older version did, or the file "
+            f"was put there), and never loads one. Delete {state / pickles[0]} (the schedule "
+            "is rebuilt from the step) and run again with --resume."
         )
     try:
         accelerator.load_state(str(state))
@@ -399,10 +418,34 @@ def _load_state(accelerator: Accelerator, state: Path, out: Path, global_batch: 
     return saved
 
 
-def _save_state(accelerator: Accelerator, out: Path, progress: dict) -> None:
-    """Save a resume state. Its files are flushed to disk before progress.json, written
-    last and atomically, marks it complete: a run killed at any moment (even by a power
-    cut) leaves complete states and unmarked folders, never a marked half state."""
+# Options a resumed run must keep: they make the batches and the schedule it continues
+FIXED_ON_RESUME = ("lr", "epochs", "warmup_steps", "batch_size", "grad_accum", "weight_decay",
+                   "max_grad_norm", "seed", "max_steps", "schedule", "milestones")
+
+
+def _check_recipe(state: Path, saved: dict | None, options: Options) -> None:
+    """A ResumeStateError naming each option of FIXED_ON_RESUME that differs from the
+    state's (a state saved before the recipe was recorded is not checked)."""
+    if not isinstance(saved, dict):
+        return
+    now = json.loads(json.dumps(options.recipe()))  # as the state recorded it
+    changed = [f"--{key.replace('_', '-')} {now[key]} (saved: {saved[key]})"
+               for key in FIXED_ON_RESUME if key in saved and saved[key] != now[key]]
+    if changed:
+        raise ResumeStateError(
+            f"Resume state {state} was saved with other options; this run has "
+            f"{'; '.join(changed)}. A resumed run continues the batches and schedule it "
+            "started with: resume with the saved options, or start over in another --out."
+        )
+
+
+def _save_state(accelerator: Accelerator, options: Options, progress: dict) -> None:
+    """Save a resume state: accelerate's files (safetensors weights, the optimizer and
+    random states as torch files; no custom-object pickle: nothing is registered) and
+    progress.json with the recipe. Its files are flushed to disk before progress.json,
+    written last and atomically, marks it complete: a run killed at any moment (even by a
+    power cut) leaves complete states and unmarked folders, never a marked half state."""
+    out = options.out
     folder = out / RESUME_DIR / f"state_{progress['step']}"
     if accelerator.is_main_process:
         shutil.rmtree(folder, ignore_errors=True)  # an unmarked leftover of a killed run
@@ -414,7 +457,8 @@ def _save_state(accelerator: Accelerator, out: Path, progress: dict) -> None:
             _fsync(path)
         marker = folder / "progress.json"
         temporary = marker.with_name("progress.json.tmp")
-        temporary.write_text(json.dumps(progress), encoding="utf-8")
+        temporary.write_text(json.dumps({**progress, "recipe": options.recipe()}),
+                             encoding="utf-8")
         _fsync(temporary)
         os.replace(temporary, marker)
         _fsync(folder)

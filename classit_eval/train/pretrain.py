@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 import torch
 from accelerate.utils import set_seed
-from transformers import LlamaForCausalLM, PreTrainedTokenizerBase
+from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerBase
 
-from classit_eval.data.checkpoints import load_tokenizer
+from classit_eval.data.checkpoints import first_line, load_tokenizer
 from classit_eval.train import corpus, loop, metadata
 from classit_eval.train.common import (
     TrainError,
@@ -67,6 +67,17 @@ def corpus_stage(tokenizer: PreTrainedTokenizerBase, files: list[Path], records:
     stage = loop.Stage("corpus", tokens.sequences(seq_len), words, [seq_len] * len(words),
                        [seq_len - 1] * len(words))
     return stage, tokens
+
+
+def new_model(config: LlamaConfig, path: Path) -> LlamaForCausalLM:
+    """A fresh model of `config` (read from `path`); a value the model cannot be built
+    with (a size of 0, an unknown activation) is a TrainError naming the file."""
+    try:
+        return LlamaForCausalLM(config)
+    except (ValueError, KeyError, TypeError, RuntimeError) as err:
+        raise TrainError(f"Model config {path} does not make a model: {type(err).__name__}: "
+                         f"{first_line(err)}. Fix the file, or start from "
+                         "models/llama-100m.json.") from err
 
 
 def collate(rows: list[torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -121,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
           f"{sum(words):,} words ({'cached' if tokens.hit else 'tokenised'} in "
           f"{time.perf_counter() - started:.1f} s: {tokens.folder})")
     set_seed(args.seed)
-    model = LlamaForCausalLM(config)
+    model = new_model(config, args.config)
     fields = {
         "config": config.to_diff_dict(), "config_file": str(Path(args.config).resolve()),
         "tokenizer": str(Path(args.tokenizer).resolve()),
