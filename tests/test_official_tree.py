@@ -115,3 +115,13 @@ def test_run_export_and_the_collator_agree_on_two_checkpoints(pretrained, eval_d
             assert not collator.differences(ours[FAST_RESULTS_KEY][key][i], value, 1e-6), (
                 revision, key, value)
     assert json.dumps(ours[FAST_RESULTS_KEY]["blimp"]) == "[null, null]"  # not run here
+
+
+def test_an_official_tree_that_is_a_file_is_one_line(tmp_path, capsys):
+    (tmp_path / "run").mkdir()
+    (tmp_path / "tree").write_text("")
+    assert cli.main(["babylm", "export", str(tmp_path / "run"), "--track", "strict-small",
+                     "--official-tree", str(tmp_path / "tree")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "--official-tree" in err and "a file, not a folder" in err
+    assert not list((tmp_path / "run").iterdir())  # nothing written

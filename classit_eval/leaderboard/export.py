@@ -314,6 +314,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if not args.run_dir.is_dir():
         raise ResultsError(f"{args.run_dir}: no such folder (the --output-dir of babylm run).")
+    if args.official_tree and args.official_tree.exists() and not args.official_tree.is_dir():
+        raise ResultsError(f"--official-tree {args.official_tree}: a file, not a folder; "
+                           "name a folder (it is created if missing).")
     manifest = read_manifest(args.run_dir)
     track = args.track or manifest.get("track")
     if track is None:
