@@ -5,14 +5,17 @@
 A dry run of the whole workflow a participant follows, not a CI test (it takes an hour on
 2 CPU cores):
 
-1. a tiny LLaMA (tests/tiny.py) saved as the final model and copied into the 19
+1. a tiny random LLaMA (tests/tiny.py) saved as the final model and copied into the 19
    strict-small checkpoint folders `chck_1M` ... `chck_100M`;
 2. a data root of the real data (../shared/data/babylm-2025, linked) plus the format
    fixtures of scripts/make_format_fixtures.py where a file is absent (COMPS at its
    official 91,028 pairs, WUG past, boolq.train, multirc.train);
 3. `classit-eval babylm run` (every task, the 7 GLUE fine-tunings kept cheap with
    `--finetune-args`), `babylm export --official-tree`, `babylm check`: zero problems, no
-   `--allow-missing`;
+   `--allow-missing`. With `--workers N` (default 3) the run's own runner first evaluates
+   the checkpoints' fast suites in N processes and the final model's units in one more, at
+   once (on a shared machine more processes get more of it); `babylm run` then finds them
+   done, as on a resumed run, and exports;
 4. the organisers' `collate_preds.py` (run from ../shared/data/reference, unmodified) on the
    official tree, with the fast data extracted into a temporary folder: it must exit 0, and
    its file must equal ours: every prediction identical, every fast score within 1e-6.
@@ -48,7 +51,8 @@ SCORE_TOLERANCE = 1e-6
 
 
 def build_model(folder: Path, revisions: list[str]) -> Path:
-    """The final model and a copy of it in each checkpoint folder."""
+    """A tiny random LLaMA (tests/tiny.py: 2 layers, 32 wide, a 600-token BPE) as the final
+    model, copied into each checkpoint folder."""
     from tests.tiny import build_tiny_model
 
     corpus = collator.SHARED / "corpora" / "babylm-samples" / "train_100k" / "simple_wiki.train"
@@ -59,6 +63,59 @@ def build_model(folder: Path, revisions: list[str]) -> Path:
         for path in files:
             shutil.copy2(path, folder / revision / path.name)
     return folder
+
+
+def worker(part: str, revisions: list[str], run_argv: list[str]) -> None:
+    """Evaluate part of what `babylm run run_argv` plans, through its own runner (markers
+    included): the fast units of `revisions` (part "fast"), or the final model's full
+    units, fine-tunings and the AoA task (part "final"). The `babylm run` that follows
+    finds them done and skips them."""
+    from classit_eval import options
+    from classit_eval.leaderboard import series
+    from classit_eval.leaderboard.tracks import AOA_KEY, FAMILIES, GLUE_KEY
+
+    parser = options.Parser(prog="classit-eval babylm run")
+    series.add_arguments(parser)
+    settings = parser.parse_args(run_argv[3:])
+    settings.prog = parser.prog
+    settings.output_dir.mkdir(parents=True, exist_ok=True)
+    plan = series.make_plan([*FAMILIES, GLUE_KEY, AOA_KEY], settings.glue_tasks,
+                            settings.data_dir, explicit=False)
+    session = series.Session(settings, settings.output_dir, f"dry-run-{part}")
+    if part == "fast":
+        checkpoints, _ = series.find_checkpoints(settings.model, revisions)
+        work = [(c.revision, u.task, lambda c=c, u=u: session.evaluate(c, u))
+                for c in checkpoints for u in plan.fast]
+    else:
+        final = series.final_checkpoint(settings.model)
+        checkpoints, _ = series.find_checkpoints(settings.model, TRACKS["strict-small"])
+        work = [(final.revision, u.task, lambda u=u: session.evaluate(final, u))
+                for u in plan.full]
+        work += [(final.revision, t, lambda t=t: session.finetune(final, t)) for t in plan.glue]
+        work.append(("aoa", "classit_aoa", lambda: session.aoa(checkpoints)))
+    for revision, task, run_unit in work:
+        record = run_unit()
+        print(f"{revision}/{task}: {record['seconds']:.1f} s", flush=True)
+
+
+def run_in_parallel(run_argv: list[str], revisions: list[str], workers: int,
+                    work: Path) -> float:
+    """The fast units split over `workers` processes and the final model's units in one
+    more, all at once; their wall seconds."""
+    slices = [revisions[i::workers] for i in range(workers)]
+    jobs = [("fast", s) for s in slices] + [("final", [])]
+    start = time.perf_counter()
+    running = []
+    for n, (part, revs) in enumerate(jobs):
+        log = open(work / f"worker{n}.log", "w", encoding="utf-8")  # noqa: SIM115
+        argv = [sys.executable, __file__, "--worker", part, "--worker-revisions",
+                ",".join(revs) or "-", "--", *run_argv]
+        running.append((subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT), log, n))
+    for process, log, n in running:
+        if process.wait() != 0:
+            sys.exit(f"worker {n} exited {process.returncode}; see {work}/worker{n}.log")
+        log.close()
+    return time.perf_counter() - start
 
 
 def timed(argv: list[str], log: Path) -> float:
@@ -98,8 +155,22 @@ def main() -> int:
     p.add_argument("--keep", action="store_true")
     p.add_argument("--data", type=Path, default=collator.SHARED / "babylm-2025")
     p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--model-args", default="dtype=float64,engine=sequences",
+                   help="the classit model's arguments (default: float64, as a random "
+                        "model's candidates are near-ties that float32 would score twice; "
+                        "one sequence a row, faster than the prefix tree on a toy model)")
     p.add_argument("--finetune-args", default=FINETUNE_ARGS)
+    p.add_argument("--workers", type=int, default=3,
+                   help="processes evaluating the checkpoints' fast suites at once, beside "
+                        "one for the final model (0: babylm run alone does everything)")
+    p.add_argument("--worker", choices=("fast", "final"), help=argparse.SUPPRESS)
+    p.add_argument("--worker-revisions", default="", help=argparse.SUPPRESS)
+    p.add_argument("run_argv", nargs="*", help=argparse.SUPPRESS)
     args = p.parse_args()
+    if args.worker:
+        worker(args.worker, [r for r in args.worker_revisions.split(",") if r != "-"],
+               args.run_argv)
+        return 0
     work = args.work or Path(tempfile.mkdtemp(prefix="classit-dry-run-"))
     work.mkdir(parents=True, exist_ok=True)
     revisions = TRACKS["strict-small"]
@@ -112,11 +183,15 @@ def main() -> int:
         timings["set-up: model, 19 checkpoint copies, data root with fixtures"] = (
             time.perf_counter() - start)
         run_dir, tree = work / "run", work / "results"
-        timings["babylm run (all stages)"] = timed(
-            [CLI, "babylm", "run", "--model", str(model), "--track", "strict-small",
-             "--output-dir", str(run_dir), "--device", "cpu", "--batch-size",
-             str(args.batch_size), "--data-dir", str(data), "--finetune-args",
-             args.finetune_args], work / "run.log")
+        run_argv = [CLI, "babylm", "run", "--model", str(model), "--track", "strict-small",
+                    "--output-dir", str(run_dir), "--device", "cpu", "--batch-size",
+                    str(args.batch_size), "--model-args", args.model_args, "--data-dir",
+                    str(data), "--finetune-args", args.finetune_args]
+        if args.workers:
+            timings[f"{args.workers} fast workers + 1 final-model worker (wall)"] = (
+                run_in_parallel(run_argv, revisions, args.workers, work))
+        timings["babylm run (what is left; then export, check)"] = timed(run_argv,
+                                                                          work / "run.log")
         timings["babylm export --official-tree"] = timed(
             [CLI, "babylm", "export", str(run_dir), "--data-dir", str(data),
              "--official-tree", str(tree)], work / "export.log")
