@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import shutil
 import subprocess
@@ -110,7 +111,9 @@ def run_in_parallel(run_argv: list[str], revisions: list[str], workers: int,
         log = open(work / f"worker{n}.log", "w", encoding="utf-8")  # noqa: SIM115
         argv = [sys.executable, __file__, "--worker", part, "--worker-revisions",
                 ",".join(revs) or "-", "--", *run_argv]
-        running.append((subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT), log, n))
+        env = {**os.environ, "OMP_NUM_THREADS": "1"}  # one thread each: no oversubscription
+        running.append((subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env),
+                        log, n))
     for process, log, n in running:
         if process.wait() != 0:
             sys.exit(f"worker {n} exited {process.returncode}; see {work}/worker{n}.log")
