@@ -125,3 +125,20 @@ def test_an_official_tree_that_is_a_file_is_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "--official-tree" in err and "a file, not a folder" in err
     assert not list((tmp_path / "run").iterdir())  # nothing written
+
+
+def test_the_counts_are_the_collators(collate):
+    """tracks.py restates the item counts and revisions collate_preds.py asserts."""
+    from classit_eval.leaderboard import tracks
+
+    assert collate.COMPS_SIZES == tracks.COMPS_SIZES and sum(tracks.COMPS_SIZES.values()) == 91_028
+    assert collate.FULL_SIZES["wug_past"] == collate.FAST_SIZES["wug_past"] == 50
+    assert {k: v for k, v in collate.FULL_SIZES.items() if k in tracks.GLUE_SIZES} == \
+        tracks.GLUE_SIZES
+    for key, family in tracks.FAMILIES.items():
+        assert tracks.expected_sizes(family, fast=False) == (
+            collate.FULL_SIZES[key] if isinstance(collate.FULL_SIZES[key], dict)
+            else {key: collate.FULL_SIZES[key]}), key
+    assert collate.STRICT_SMALL_FAST_REVISIONS == tracks.TRACKS["strict-small"]
+    assert collate.OTHER_FAST_REVISIONS == tracks.TRACKS["strict"]
+    assert collate.AOA_SIZE == tracks.AOA_SIZE
