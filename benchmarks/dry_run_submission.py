@@ -158,12 +158,11 @@ def main() -> int:
     p.add_argument("--keep", action="store_true")
     p.add_argument("--data", type=Path, default=collator.SHARED / "babylm-2025")
     p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--model-args", default="dtype=float64,engine=sequences",
+    p.add_argument("--model-args", default="dtype=float64",
                    help="the classit model's arguments (default: float64, as a random "
-                        "model's candidates are near-ties that float32 would score twice; "
-                        "one sequence a row, faster than the prefix tree on a toy model)")
+                        "model's candidates are near-ties that float32 would score twice)")
     p.add_argument("--finetune-args", default=FINETUNE_ARGS)
-    p.add_argument("--workers", type=int, default=3,
+    p.add_argument("--workers", type=int, default=4,
                    help="processes evaluating the checkpoints' fast suites at once, beside "
                         "one for the final model (0: babylm run alone does everything)")
     p.add_argument("--worker", choices=("fast", "final"), help=argparse.SUPPRESS)
