@@ -2,8 +2,8 @@
 
     nice -n 5 python benchmarks/dry_run_submission.py [--work DIR] [--revisions ...]
 
-A dry run of the whole workflow a participant follows, not a CI test (it takes an hour on
-2 CPU cores):
+A dry run of the whole workflow a participant follows, not a CI test (25 minutes on the
+2-core machine shared with other jobs; leaderboards/README.md has the figures):
 
 1. a tiny random LLaMA (tests/tiny.py) saved as the final model and copied into the 19
    strict-small checkpoint folders `chck_1M` ... `chck_100M`;
