@@ -55,3 +55,16 @@ ENCODING_FIELD = "classit_encoding"
 # `prefixes`), where it is not the request's: EWoK's second target after Context2. Only
 # the `enc_dec_prefix` backend reads it, in scoring=babylm2025.
 PREFIXES_FIELD = "classit_prefixes"
+
+# COMPS: the subset of each data file, by file stem, as the official reader (`decode_comps`)
+# names them; any other stem counts as COMPS_OTHER. Each subset is a task
+# `classit_comps_<subset>` and a subtask key of the submission.
+COMPS_SUBSETS = {"comps_base": "base", "comps_wugs": "wugs",
+                 "comps_wugs_dist-before": "wugs_dist_before"}
+COMPS_OTHER = "wugs_dist_in_between"
+COMPS_SUBSET_NAMES = (*COMPS_SUBSETS.values(), COMPS_OTHER)
+
+
+def comps_subset(stem: str) -> str:
+    """The COMPS subset of a data file: `comps_wugs` -> `wugs`, an unknown stem -> the last."""
+    return COMPS_SUBSETS.get(stem, COMPS_OTHER)

@@ -74,3 +74,27 @@ def entity_item(raw: dict) -> dict:
 def wug_item(raw: dict) -> dict:
     candidates = raw["sentences"].split("\t")
     return {"sentences": candidates, "completions": candidates}
+
+
+# COMPS, restated from the official `decode_comps` (read_files.py) and `rank_and_evaluate`
+# (compute_results.py): the sentence is prefix + " " + property phrase, the completion the
+# phrase alone; the subset comes from the file stem (any unknown stem is the last one).
+COMPS_STEMS = {"comps_base": "base", "comps_wugs": "wugs",
+               "comps_wugs_dist-before": "wugs_dist_before"}
+
+
+def comps_item(raw: dict, stem: str) -> dict:
+    sentences = [" ".join([raw["prefix_acceptable"], raw["property_phrase"]]),
+                 " ".join([raw["prefix_unacceptable"], raw["property_phrase"]])]
+    return {"sentences": sentences, "completions": [raw["property_phrase"]] * 2,
+            "uid": COMPS_STEMS.get(stem, "wugs_dist_in_between")}
+
+
+def comps_predictions(items: list[dict], choices: list[int]) -> dict[str, dict]:
+    """The official predictions.json of COMPS: per subset, `{"id": "<uid>_<n>", "pred":
+    <the chosen whole sentence>}` numbered in reading order."""
+    out: dict[str, list[dict]] = {}
+    for item, chosen in zip(items, choices, strict=True):
+        found = out.setdefault(item["uid"], [])
+        found.append({"id": f"{item['uid']}_{len(found)}", "pred": item["sentences"][chosen]})
+    return {uid: {"predictions": preds} for uid, preds in out.items()}

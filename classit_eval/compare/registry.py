@@ -48,6 +48,7 @@ PRIMARY: dict[str, tuple[Column, ...]] = dict(
         _zero_shot("classit_entity_tracking", "acc"),
         _zero_shot("classit_wug_adj", "spearman"),
         _zero_shot("classit_wug_past", "spearman"),
+        _zero_shot("classit_comps", "acc"),
         _zero_shot("classit_reading", *READING_SCORES),
         _zero_shot("classit_aoa", "pearson"),
         _finetune("boolq", "acc"),

@@ -73,6 +73,7 @@ class Exporter:
     def __init__(self, run_dir: Path, model: str | None, data_dir: str | None) -> None:
         self.run_dir, self.model, self.data_dir = Path(run_dir), model, data_dir
         self.missing: list[dict[str, str]] = []  # {"key": submission key, "missing": what}
+        self.kept: dict[str, dict] | None = None  # fast predictions by revision, when kept
         self._items: dict = {}
         self._logs: dict[tuple[str, str], preds.TaskLog | None] = {}
 
@@ -175,6 +176,8 @@ class Exporter:
         found = self.family(family, revision, fast=True)
         if found is None:
             return None
+        if self.kept is not None:  # for the official tree (leaderboard.official_tree)
+            self.kept.setdefault(revision, {})[family.key] = found
         if family.key == "reading":
             return self.reading_scores(revision, found)
         items = self.items(family, fast=True)
@@ -245,10 +248,12 @@ def read_manifest(run_dir: Path) -> dict:
 def export(run_dir: Path, track: str, revisions: list[str] | None = None,
            allow_missing: bool = False, data_dir: str | None = None,
            glue_tasks: list[str] | None = None, aoa: Path | None = None,
-           model: str | None = None) -> dict:
-    """The submission of a run folder, as a dict in the official key structure."""
+           model: str | None = None, keep_fast: dict | None = None) -> dict:
+    """The submission of a run folder, as a dict in the official key structure; the fast
+    predictions are put in `keep_fast` (`{revision: {key: predictions}}`) when given."""
     manifest = read_manifest(run_dir)
     exporter = Exporter(run_dir, model or manifest.get("model"), data_dir)
+    exporter.kept = keep_fast
     revisions = check_revisions(revisions or TRACKS[track])
     submission: dict = {}
     for family in FAMILIES.values():
@@ -325,14 +330,25 @@ def write(submission: dict, path: Path) -> Path:
 def export_and_check(run_dir: Path, track: str, backend: str, revisions: list[str] | None,
                      allow_missing: bool, data_dir: str | None, glue_tasks: list[str] | None,
                      aoa: Path | None = None, output: Path | None = None,
-                     model: str | None = None) -> Path:
-    """Export, write, then check the file and print the check's report."""
+                     model: str | None = None, official_tree: Path | None = None) -> Path:
+    """Export, write (and the official results tree, when asked), then check the file and
+    print the check's report."""
     from classit_eval.leaderboard import check
 
+    kept = {} if official_tree else None
     submission = export(run_dir, track, revisions, allow_missing, data_dir, glue_tasks, aoa,
-                        model)
+                        model, kept)
     path = write(submission, Path(output or Path(run_dir) / file_name(backend)))
     print(f"wrote {path}")
+    if official_tree:
+        from classit_eval.leaderboard.official_tree import write_tree
+
+        name = model or read_manifest(run_dir).get("model")
+        if not name:
+            raise ResultsError(f"{run_dir} has no {MANIFEST}: pass --model (its name or "
+                               "path names the tree's model folder).")
+        files = write_tree(official_tree, name, backend, submission, kept)
+        print(f"wrote the official results tree: {len(files)} files under {official_tree}")
     report = check.check(submission, revisions or TRACKS[track], data_dir=data_dir)
     check.print_report(report, path)
     return path
@@ -357,6 +373,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "<backend>.json)")
     p.add_argument("--allow-missing", action="store_true",
                    help="write the file even with parts missing, marked incomplete")
+    p.add_argument("--official-tree", type=Path, default=None, metavar="DIR",
+                   help="also write the official pipeline's results folder under DIR "
+                        "(DIR/<model stem>/<revision>/..., what collate_preds.py reads)")
     p.add_argument("--data-dir", default=None,
                    help="evaluation data root (default: $CLASSIT_DATA_DIR, then the user cache)")
 
@@ -367,6 +386,9 @@ def run(args: argparse.Namespace) -> int:
     if args.output is not None and args.output.is_dir():
         raise ResultsError(f"--output {args.output}: a folder; name the file to write (e.g. "
                            f"{args.output / file_name(args.backend or 'causal')}).")
+    if args.official_tree and args.official_tree.exists() and not args.official_tree.is_dir():
+        raise ResultsError(f"--official-tree {args.official_tree}: a file, not a folder; "
+                           "name a folder (it is created if missing).")
     manifest = read_manifest(args.run_dir)
     track = args.track or manifest.get("track")
     if track is None:
@@ -374,6 +396,7 @@ def run(args: argparse.Namespace) -> int:
     backend = args.backend or manifest.get("backend") or "causal"
     revisions = args.revisions or (manifest.get("revisions") if not args.track else None)
     export_and_check(args.run_dir, track, backend, revisions, args.allow_missing,
-                     args.data_dir, manifest.get("glue_tasks"), args.aoa, args.output, args.model)
+                     args.data_dir, manifest.get("glue_tasks"), args.aoa, args.output, args.model,
+                     args.official_tree)
     return 0
 

@@ -18,11 +18,7 @@ from dataclasses import dataclass
 
 from classit_eval.data.files import find_files, read_jsonl
 from classit_eval.leaderboard.tracks import FAMILIES, Family
-
-# COMPS file stems and their subtask keys (any other file counts as `wugs_dist_in_between`,
-# as in the official reader)
-COMPS_SUBSETS = {"comps_base": "base", "comps_wugs": "wugs",
-                 "comps_wugs_dist-before": "wugs_dist_before"}
+from classit_eval.names import comps_subset
 
 
 @dataclass(frozen=True)
@@ -32,6 +28,7 @@ class Item:
     candidates: tuple[str, ...]
     gold: str  # the string the official scorer compares `pred.strip()` with
     ratio: float | None = None
+    whole: bool = False  # a candidate is its request's context + continuation (COMPS)
 
 
 Items = dict[str, list[Item]]  # subtask key -> items, in the official numbering order
@@ -79,7 +76,7 @@ def _decode(family: Family, stem: str, r: dict) -> tuple[str, Item]:
     if family.key == "comps":
         good = " ".join([r["prefix_acceptable"], r["property_phrase"]])
         bad = " ".join([r["prefix_unacceptable"], r["property_phrase"]])
-        return COMPS_SUBSETS.get(stem, "wugs_dist_in_between"), Item((good, bad), good.strip())
+        return comps_subset(stem), Item((good, bad), good.strip(), whole=True)
     raise ValueError(f"{family.key} is not a family of sentence items")
 
 

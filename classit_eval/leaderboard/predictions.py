@@ -154,6 +154,11 @@ def _data_stem(config: dict, family: Family) -> str | None:
     return PurePosixPath(path).stem if isinstance(path, str) else None
 
 
+def _subset(config: dict) -> str | None:
+    """The subset a task reads of its folder (COMPS: `classit_subset`), or None for all."""
+    return (config.get("dataset_kwargs") or {}).get("classit_subset")
+
+
 def choice(sample: dict) -> tuple[int, list[float]]:
     """The index of the first candidate of highest log-likelihood, and every log-likelihood."""
     lls = [float(resp[0]) for resp in sample["filtered_resps"]]
@@ -166,9 +171,11 @@ def zero_shot_predictions(family: Family, log: TaskLog, fast: bool,
     by_file = file_items(family, fast, data_dir)
     out: dict[str, list[dict]] = defaultdict(list)
     for task, samples in log.samples.items():
-        stem = _data_stem(log.results["configs"][task], family)
+        config = log.results["configs"][task]
+        stem, subset = _data_stem(config, family), _subset(config)
         lines = by_file[stem] if stem in by_file else [
-            line for stem_lines in by_file.values() for line in stem_lines]
+            line for stem_lines in by_file.values() for line in stem_lines
+            if subset is None or line[0] == subset]
         if len(samples) != len(lines):
             raise ResultsError(
                 f"{log.results_file}: {task} has {len(samples)} documents, its data "
@@ -210,11 +217,12 @@ def arguments(sample: dict) -> list[tuple[str, str]]:
 
 def _check_candidates(log: TaskLog, task: str, k: int, sample: dict, item: Item) -> None:
     """The document's continuations are the item's candidates (a log of the same data)."""
-    continuations = [continuation.strip() for _, continuation in arguments(sample)]
-    if continuations != [c.strip() for c in item.candidates]:
+    texts = [(context + continuation if item.whole else continuation).strip()
+             for context, continuation in arguments(sample)]
+    if texts != [c.strip() for c in item.candidates]:
         raise ResultsError(
             f"{log.results_file}: {task}, document {k}: its candidates are not those of "
-            f"line {k + 1} of the official data ({continuations[0][:60]!r} vs "
+            f"line {k + 1} of the official data ({texts[0][:60]!r} vs "
             f"{item.candidates[0].strip()[:60]!r}); the log is of other data.")
 
 

@@ -17,6 +17,10 @@ What is scored follows the official pipeline (evaluation_pipeline/sentence_zero_
 - WUG: the whole candidate sentences of a line, correlated with the human ratio; beside
   it, a permutation null (the model's ratios shuffled across items, WUG_PERMUTATIONS,
   seed 0): `spearman_null_p95` and the p-value `spearman_null_p`.
+- COMPS: `property_phrase` after `prefix_acceptable + " "` (gold) and after
+  `prefix_unacceptable + " "`: one continuation after two contexts (lm-eval's multiple-input
+  form, as Winogrande), so the tokens scored are the official ones (its completion is the
+  phrase, its sentence `prefix + " " + phrase`).
 
 Accuracy is strict: a doc counts as correct only when the gold candidate scores higher
 than every other candidate; a tie is wrong. (The official pipeline counts ties as correct,
@@ -33,7 +37,7 @@ import numpy as np
 
 from classit_eval.data.files import find_file, find_files, read_jsonl
 from classit_eval.errors import DataError
-from classit_eval.names import NUMOPS, PREFIXES_FIELD, numops_metric
+from classit_eval.names import NUMOPS, PREFIXES_FIELD, comps_subset, numops_metric
 
 Results = Sequence[tuple[float, bool]]  # lm-eval multiple_choice: (loglikelihood, is_greedy)
 
@@ -121,6 +125,31 @@ def load_wug(classit_folder: str, classit_task: str = "", data_dir: str | None =
                 )
             records.append({"context": "", "candidates": candidates, "ratio": float(r["ratio"]),
                             "line": n})
+    return _dataset(records)
+
+
+def load_comps(classit_folder: str, classit_subset: str, classit_task: str = "",
+               data_dir: str | None = None, **_) -> dict[str, Documents]:
+    """COMPS pairs of one subset: the lines of every .jsonl file of the folder whose stem
+    maps to `classit_subset` (names.comps_subset: any unknown stem counts as the last
+    subset, as in the official reader). Request fields: `contexts`, each prefix with the
+    space the official sentence puts before the phrase, `label` 0 (the gold context) and
+    `phrase`, the shared continuation."""
+    def convert(r: dict) -> dict:
+        return {"contexts": [r["prefix_acceptable"] + " ", r["prefix_unacceptable"] + " "],
+                "phrase": r["property_phrase"], "label": 0}
+
+    required = ("prefix_acceptable", "prefix_unacceptable", "property_phrase")
+    records = []
+    for source in find_files(classit_folder, data_dir, classit_task):
+        if comps_subset(source.name) == classit_subset:
+            records += [convert(r) | {"line": n}
+                        for n, r in enumerate(read_jsonl(source, required), 1)]
+    if not records:
+        raise DataError(f"{classit_folder}: no file of the COMPS subset {classit_subset} "
+                        f"(task {classit_task}); the official data has comps_base.jsonl, "
+                        "comps_wugs.jsonl, comps_wugs_dist-before.jsonl and "
+                        "comps_wugs_dist-in-between.jsonl.")
     return _dataset(records)
 
 
