@@ -206,16 +206,25 @@ class ClassitLM(LM):
     def encode(self, requests) -> list[list[Encoded]]:
         """The scored pieces of each request: its own, or those of the encoding its doc names."""
         out: list[list[Encoded]] = [[] for _ in requests]
-        plain = []
+        plain, fixed = [], []
         for k, request in enumerate(requests):
             name = (request.doc or {}).get(ENCODING_FIELD)
-            if name and name not in self.scorer.PLAIN_ENCODINGS:
+            if name in self.scorer.CORRECTED_ENCODINGS:
+                fixed.append(k)
+            elif name and name not in self.scorer.PLAIN_ENCODINGS:
                 out[k] = self.scorer.encode_named(name, *request.args)
             else:
                 plain.append(k)
         pieces = self.scorer.encode_requests([self.request_args(requests[k]) for k in plain])
         for k, piece in zip(plain, pieces, strict=True):
             out[k] = piece
+        if fixed:  # one batch, as the plain requests
+            from classit_eval.lmeval.wordprob import word_requests
+
+            words = word_requests(self.scorer, [tuple(requests[k].args) for k in fixed],
+                                  "corrected")
+            for k, piece in zip(fixed, words, strict=True):
+                out[k] = [piece]
         return out
 
     def loglikelihood(self, requests, disable_tqdm: bool = False) -> list[tuple[float, bool]]:

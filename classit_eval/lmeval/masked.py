@@ -119,6 +119,7 @@ class MaskedScorer(Scorer):
     """Scorer for the non-causal backends; the same interface and certification."""
 
     PLAIN_ENCODINGS = frozenset()  # a word in running text sees masks after it
+    CORRECTED_ENCODINGS = frozenset()  # not defined for masked models: see encode_named
 
     def __init__(self, model, tokenizer, backend: str, mode: str = "full",
                  batch_size: int = 32, max_length: int | None = None, progress: bool = True,

@@ -290,12 +290,14 @@ class Scorer:
 
     # encodings that are the plain request for this scorer (the backend batches them so)
     PLAIN_ENCODINGS = frozenset({WORD_IN_TEXT})
+    # encodings that are the plain request, corrected (the backend batches them too)
+    CORRECTED_ENCODINGS = frozenset({WORD_IN_TEXT_CORRECTED})
 
     def encode_named(self, name: str, context: str, continuation: str) -> list[Encoded]:
         """The pieces of a request in the encoding a document asks for by name."""
         if name in self.PLAIN_ENCODINGS:
             return self.encode_requests([(context, continuation)])[0]
-        if name == WORD_IN_TEXT_CORRECTED:
+        if name in self.CORRECTED_ENCODINGS:
             from classit_eval.lmeval.wordprob import word_requests
 
             return word_requests(self, [(context, continuation)], "corrected")

@@ -22,6 +22,7 @@ classit_eval.lmeval.scoring and the trie engine.
 from __future__ import annotations
 
 import logging
+import weakref
 from collections.abc import Sequence
 
 from classit_eval.lmeval.scoring import Encoded
@@ -36,8 +37,18 @@ def _vocab_strings(tokenizer) -> dict[int, str]:
     return {i: t for t, i in tokenizer.get_vocab().items()}
 
 
+_SCHEMES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def scheme(tokenizer) -> str:
-    """`bow` (tokens mark a word's beginning), `eow` (they mark its end) or `none`."""
+    """`bow` (tokens mark a word's beginning), `eow` (they mark its end) or `none`;
+    computed once per tokenizer object."""
+    if tokenizer not in _SCHEMES:
+        _SCHEMES[tokenizer] = _scheme(tokenizer)
+    return _SCHEMES[tokenizer]
+
+
+def _scheme(tokenizer) -> str:
     special = set(tokenizer.all_special_tokens)
     strings = [t for t in _vocab_strings(tokenizer).values() if t not in special]
     if any(t.startswith(BOW_MARKERS) for t in strings):
