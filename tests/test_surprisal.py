@@ -101,14 +101,16 @@ def test_api_rows_equal_word_requests(loaded, sentences) -> None:
     texts = sentences[:5]
     rows = word_surprisal(model, texts, tok)
     scorer = Scorer(model, tok, progress=False)
+    requests = []
     for text, got in zip(texts, rows, strict=True):
         words = text.split()
         assert [r.word for r in got] == words and [r.position for r in got] == \
             list(range(1, len(words) + 1))
-        expected = [-s for pieces in (scorer.encode_named(
-            WORD_IN_TEXT_CORRECTED, " ".join(words[:k]), (" " if k else "") + words[k])
-            for k in range(len(words))) for s, _ in scorer.score_encoded(pieces)]
-        assert [r.surprisal for r in got] == pytest.approx(expected, abs=1e-4)
+        requests += [(" ".join(words[:k]), (" " if k else "") + words[k])
+                     for k in range(len(words))]
+    pieces = [scorer.encode_named(WORD_IN_TEXT_CORRECTED, *r) for r in requests]
+    expected = [-s for s, _ in scorer.score_requests(pieces)]
+    assert [r.surprisal for got in rows for r in got] == pytest.approx(expected, abs=1e-4)
     raw = word_surprisal(model, texts[:1], tok, word_prob="raw")[0]
     tokens = token_surprisal(model, texts[:1], tok, base="bits", entropy=True)[0]
     assert sum(r.surprisal for r in tokens) * 0.6931471805599453 == pytest.approx(
@@ -125,6 +127,7 @@ def test_running_item_conditions_on_earlier_lines(loaded) -> None:
     assert running[3].surprisal != pytest.approx(alone[0].surprisal, abs=1e-3)
 
 
+@pytest.mark.slow
 def test_cli_writes_the_same_numbers_at_batch_sizes_1_and_64(tiny_model_nobos, sentences,
                                                             tmp_path, capsys) -> None:
     """Reading sentences, one a line: per-word surprisal (float64: equal to 1e-9 at every

@@ -39,10 +39,12 @@ and lm-eval gathers the results on rank 0; gloo on the CPU, NCCL on GPUs.
 
 A document may ask for another encoding of its request by name, in its field
 classit_eval.names.ENCODING_FIELD (a key of classit_eval.lmeval.scoring.ENCODINGS, or
-`word_in_text`): the `classit_reading` task does with `--metadata
+`word_in_text`, `word_in_text_corrected`): the `classit_reading` task does with `--metadata
 reading_convention=babylm2025`, to have each (context, word) scored as the official reader
 does, which lm-eval's `hf` cannot do, and by default, to say that its word is followed by
-more text (a causal model gets the plain request; a masked one sees masks after the word).
+more text (a causal model gets the plain request, its word probability corrected for where
+the word ends unless `word_prob=raw`, classit_eval.lmeval.wordprob; a masked one sees masks
+after the word).
 This module imports only the scoring layer, never a task.
 
 With `scoring=babylm2025`, ties between candidates of one document go to the first
