@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import math
 import shutil
 from pathlib import Path
@@ -11,6 +12,7 @@ import pandas as pd
 import pytest
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+import classit_eval.lmeval.plugin
 from classit_eval.data.files import DataError
 from classit_eval.reading import dataset, regression, surprisal, task
 
@@ -38,7 +40,7 @@ def test_task_equals_library(backend: str, word_prob: str, tiny_model: Path, eva
     """Under both backends (the tiny tokenizer adds BOS, so both see the same tokens); only
     `classit` corrects word probabilities (its default), `hf` scores them raw."""
     if backend == "classit":
-        import classit_eval.lmeval.backend  # noqa: F401  registers the backend
+        importlib.import_module("classit_eval.lmeval.backend")  # registers the backend
     manager = classit_eval.lmeval.plugin.task_manager(
         metadata={"data_dir": str(eval_data), "reading_bootstrap": 50} |
         ({"word_prob": "raw"} if word_prob == "raw" and backend == "classit" else {}))
