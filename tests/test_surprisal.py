@@ -176,3 +176,24 @@ def test_bad_input_is_one_line_and_no_file(tiny_model_nobos, tmp_path, capsys, c
 def test_corrected_encoding_of_an_empty_span_is_unchanged() -> None:
     e = Encoded((1, 2), ())
     assert corrected(e, opens=False) is e
+
+
+def test_a_masked_backend_gives_raw_word_surprisal(tmp_path, corpus_file) -> None:
+    """`--backend mlm`: each word after its context with masks after it (the reading task's
+    `word_in_text`); tokens and entropy are a causal model's only."""
+    from classit_eval.errors import OptionError
+    from classit_eval.lmeval.backend import ClassitLM
+    from classit_eval.lmeval.scoring import WORD_IN_TEXT
+    from tests.tiny import build_tiny_masked
+
+    path = build_tiny_masked(tmp_path / "bert", corpus_file)
+    scorer = ClassitLM(pretrained=str(path), backend="mlm", device="cpu").scorer
+    scorer.progress = False
+    [rows] = word_surprisal(scorer, ["The cat sat."])
+    expected = [-s for s, _ in scorer.score_requests([
+        scorer.encode_named(WORD_IN_TEXT, c, w)
+        for c, w in [("", "The"), ("The", " cat"), ("The cat", " sat.")]])]
+    assert [r.word for r in rows] == ["The", "cat", "sat."]
+    assert [r.surprisal for r in rows] == pytest.approx(expected, abs=1e-6)
+    with pytest.raises(OptionError, match="backend=mlm: per-token surprisal"):
+        token_surprisal(scorer, ["The cat sat."])

@@ -106,7 +106,7 @@ def surprisals(scorer: Scorer, texts: Sequence[Text], unit: str = "word",
         raise OptionError(f"word_prob={word_prob!r}: choose {' or '.join(WORD_PROBS)}.")
     if base not in BASES:
         raise OptionError(f"base={base!r}: choose {' or '.join(BASES)}.")
-    causal = type(scorer) is Scorer
+    causal = scorer.engine != "masked"  # MaskedScorer: the masked and enc-dec backends
     if not causal and (unit == "token" or entropy):
         raise OptionError(f"backend={scorer.backend}: per-token surprisal and entropy are "
                           "given for causal models; ask for words, without entropy.")
