@@ -72,6 +72,7 @@ def test_engines_add_the_correction_without_extra_passes(loaded, engine: str) ->
         assert positions - 2 * raw_positions <= len({e.tokens for e in enc})
 
 
+@pytest.mark.slow
 def test_corrected_equals_minicons_bow_correction(loaded, sentences) -> None:
     """minicons' word scores of whole sentences (bos_token=True, whitespace words): raw
     equal ours raw, and `bow_correction` equals ours with its boundary set (no EOS)."""
