@@ -52,6 +52,8 @@ JOBS: dict[str, Job] = {
                   "the BabyLM 2025 submission: run, export, check, learning curves"),
     "aoa": Job("classit_eval.aoa.cli",
                "word age of acquisition over a checkpoint series (BabyLM 2025 AoA)"),
+    "surprisal": Job("classit_eval.surprisal.cli",
+                     "per-word or per-token surprisal of your own texts (CSV, TSV, JSONL)"),
     "smollm2": Job("classit_eval.data.smollm2",
                    "print the folder of a cached SmolLM2-135M checkpoint"),
 }

@@ -18,9 +18,10 @@ from classit_eval import cli
 from classit_eval.aoa import fit, surprisal
 from classit_eval.aoa.cli import loader
 from classit_eval.aoa.words import Item, Words, read_words
-from classit_eval.errors import DataError
+from classit_eval.errors import DataError, OptionError
 from classit_eval.leaderboard import check
 from classit_eval.leaderboard.export import read_aoa
+from classit_eval.lmeval.wordprob import boundary_ids
 from classit_eval.train import cli as train_cli
 from scripts import official_aoa
 from tests.conftest import SERIES_CONFIG
@@ -112,12 +113,15 @@ def test_full_mode_scores_every_word_token_after_bos(series: Path, words_file: P
     items = [*words.items[:20], Item("ball", 0, "   ")]
     checkpoint = surprisal.Checkpoint("chck_30K", 30000, str(series / "chck_30K"))
     tokenizer = AutoTokenizer.from_pretrained(checkpoint.pretrained)
-    scored = surprisal.score_series(Words(items, ["x"]), [checkpoint], "full",
-                                    loader("cpu", "float64"), tokenizer,
-                                    progress=lambda _: None)
+    runs = {wp: surprisal.score_series(Words(items, ["x"]), [checkpoint], "full",
+                                       loader("cpu", "float64"), tokenizer,
+                                       progress=lambda _: None, word_prob=wp)
+            for wp in ("raw", None)}  # None: the default, corrected
     model = AutoModelForCausalLM.from_pretrained(checkpoint.pretrained,
                                                  dtype=torch.float64).eval()
-    for item, value in zip(items, scored.surprisal["chck_30K"], strict=True):
+    starts = torch.tensor(boundary_ids(tokenizer))
+    assert runs[None].word_prob == "corrected"
+    for k, item in enumerate(items):
         context = item.context.strip()
         enc = tokenizer(context + " " + item.word, add_special_tokens=False,
                         return_offsets_mapping=True)
@@ -126,8 +130,21 @@ def test_full_mode_scores_every_word_token_after_bos(series: Path, words_file: P
                      if end > len(context)]
         with torch.no_grad():
             logp = model(torch.tensor([ids])).logits[0].log_softmax(-1)
-        assert value == pytest.approx(-sum(float(logp[p - 1, ids[p]]) for p in scored_at),
-                                      abs=1e-9)
+        raw = -sum(float(logp[p - 1, ids[p]]) for p in scored_at)
+        assert runs["raw"].surprisal["chck_30K"][k] == pytest.approx(raw, abs=1e-9)
+        # corrected: the word must end (a word start or EOS next), given that one began
+        after = float(logp[len(ids) - 1, starts].logsumexp(-1))
+        before = float(logp[scored_at[0] - 1, starts].logsumexp(-1)) if context else 0.0
+        assert runs[None].surprisal["chck_30K"][k] == pytest.approx(raw - after + before,
+                                                                    abs=1e-9)
+
+
+def test_word_prob_option() -> None:
+    assert surprisal.word_prob_for("babylm2025", None) == "raw"
+    assert surprisal.word_prob_for("full", None) == "corrected"
+    assert surprisal.word_prob_for("full", "raw") == "raw"
+    with pytest.raises(OptionError, match="--word-prob corrected needs --mode full"):
+        surprisal.word_prob_for("babylm2025", "corrected")
 
 
 def test_official_json_fits_and_pearson_equal_the_restatement(official_run: Path,

@@ -72,6 +72,10 @@ def test_no_pretrained_is_an_option_error():
         ClassitLM.create_from_arg_string("scoring=full")
 
 
+def plain_span(lm, context: str, continuation: str) -> tuple[int, ...]:
+    return lm.scorer.encode(context, continuation).span
+
+
 def test_a_document_asks_for_an_encoding_by_name(tiny_model_nobos):
     lm = ClassitLM(pretrained=str(tiny_model_nobos), device="cpu")
     request = SimpleNamespace(args=("Arthur placed", "the"),
@@ -80,5 +84,11 @@ def test_a_document_asks_for_an_encoding_by_name(tiny_model_nobos):
     assert lm.encode([request, plain]) == [
         scoring.babylm2025_reader(lm.tokenizer, "Arthur placed", "the"),
         [lm.scorer.encode("The cat", " sat.")]]
+    corrected = SimpleNamespace(args=("The cat", " sat."),
+                                doc={ENCODING_FIELD: scoring.WORD_IN_TEXT_CORRECTED})
+    [[word]] = lm.encode([corrected])
+    end = len(word.tokens)  # minus the mass before " sat", plus the mass after it
+    assert word.span == plain_span(lm, "The cat", " sat.") and \
+        word.boundary == ((word.span[0], -1), (end, 1))
     with pytest.raises(ValueError, match="encoding 'gpt2_reader'.*known: babylm2025_reader"):
         lm.encode([SimpleNamespace(args=request.args, doc={ENCODING_FIELD: "gpt2_reader"})])

@@ -24,7 +24,7 @@ from classit_eval.errors import OptionError
 from classit_eval.lmeval.backend import ClassitLM, pick_backend
 from classit_eval.lmeval.masked import MaskedScorer
 from classit_eval.lmeval.plugin import task_manager
-from classit_eval.lmeval.scoring import WORD_IN_TEXT
+from classit_eval.lmeval.scoring import WORD_IN_TEXT, WORD_IN_TEXT_CORRECTED
 from classit_eval.reading import dataset
 from scripts import official_masked_oracle as masked_oracle
 from scripts import official_oracle as oracle
@@ -229,6 +229,8 @@ def test_a_word_in_running_text_sees_masks_after_it(models):
             assert masked[0] == position + shift and expected[masked[0]] == target
             assert all(query.tokens[i] == tok.mask_token_id for i in masked)
             assert len(query.tokens) == len(old.tokens) + 3 and query.reads == old.reads
+        # the corrected word probability is a causal model's: here the word, raw
+        assert scorer.encode_named(WORD_IN_TEXT_CORRECTED, context, word) == queries
     lm = ClassitLM(pretrained=str(models["bart-mask"]), backend="enc_dec_mask", device="cpu")
     assert lm.scorer.encode_named(WORD_IN_TEXT, context, word) == \
         [lm.scorer._prefix_query(context, word)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import math
 import shutil
 from pathlib import Path
@@ -17,35 +18,39 @@ from classit_eval.reading import dataset, regression, surprisal, task
 
 
 @pytest.fixture(scope="module")
-def library_metrics(tiny_model: Path, eval_data: Path) -> dict[str, float]:
-    """The metrics of classit_eval.reading itself (running convention) on the fast csv."""
+def library_metrics(tiny_model: Path, eval_data: Path) -> dict[str, dict[str, float]]:
+    """The metrics of classit_eval.reading itself (running convention) on the fast csv,
+    by word probability."""
     csv = dataset.load_csv(eval_data / dataset.FAST_CSV)
     model = AutoModelForCausalLM.from_pretrained(tiny_model).eval()
-    pred, prev = surprisal.reading_surprisals(
-        model, AutoTokenizer.from_pretrained(tiny_model), csv, "running")
-    return regression.fit_all(dataset.with_surprisals(csv, pred, prev)).metrics()
-
-
-@pytest.fixture(scope="module")
-def manager(eval_data: Path, tiny_model: Path):
-    """lm-eval's CLI passes the model arguments with the metadata; a task manager made
-    here gets them by hand (the token-count null needs the model's tokenizer)."""
-    return classit_eval.lmeval.plugin.task_manager(metadata={
-        "data_dir": str(eval_data), "reading_bootstrap": 50, "pretrained": str(tiny_model)})
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model)
+    out = {}
+    for word_prob in ("raw", "corrected"):
+        pred, prev = surprisal.reading_surprisals(model, tokenizer, csv, "running",
+                                                  word_prob=word_prob)
+        out[word_prob] = regression.fit_all(dataset.with_surprisals(csv, pred, prev)).metrics()
+    return out
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("backend", ["hf", "classit"])
-def test_task_equals_library(backend: str, tiny_model: Path, manager, library_metrics) -> None:
-    """Under both backends (the tiny tokenizer adds BOS, so both see the same tokens)."""
+@pytest.mark.parametrize(("backend", "word_prob"),
+                         [("hf", "raw"), ("classit", "raw"), ("classit", "corrected")])
+def test_task_equals_library(backend: str, word_prob: str, tiny_model: Path, eval_data: Path,
+                             library_metrics) -> None:
+    """Under both backends (the tiny tokenizer adds BOS, so both see the same tokens); only
+    `classit` corrects word probabilities (its default), `hf` scores them raw."""
     if backend == "classit":
-        import classit_eval.lmeval.backend  # noqa: F401  registers the backend
+        importlib.import_module("classit_eval.lmeval.backend")  # registers the backend
+    manager = classit_eval.lmeval.plugin.task_manager(
+        metadata={"data_dir": str(eval_data), "reading_bootstrap": 50,
+                  "pretrained": str(tiny_model)} |
+        ({"word_prob": "raw"} if word_prob == "raw" and backend == "classit" else {}))
     out = lm_eval.simple_evaluate(
         model=backend, model_args={"pretrained": str(tiny_model)},
         tasks=["classit_reading_fast"], task_manager=manager, device="cpu", batch_size=64,
     )
     got = out["results"]["classit_reading_fast"]
-    for name, value in library_metrics.items():
+    for name, value in library_metrics[word_prob].items():
         assert got[f"{name},none"] == pytest.approx(value, abs=1e-4), name
     assert got["eye_tracking_ci_low,none"] < got["eye_tracking,none"] < got[
         "eye_tracking_ci_high,none"]
@@ -53,6 +58,9 @@ def test_task_equals_library(backend: str, tiny_model: Path, manager, library_me
         assert math.isfinite(got[f"{name}_token_null,none"])  # (the model args' tokenizer)
         assert got[f"{name}_null_mean,none"] < got[f"{name}_null_p95,none"]
         assert 0 < got[f"{name}_null_p,none"] <= 1
+    if word_prob == "corrected":  # the correction moves the scores (self-paced: 3e-3)
+        raw = library_metrics["raw"]
+        assert max(abs(got[f"{name},none"] - raw[name]) for name in raw) > 1e-3
 
 
 @pytest.mark.slow
@@ -83,6 +91,21 @@ def test_classit_backend_reproduces_the_official_reader(tiny_model_nobos: Path, 
 def test_bad_convention_is_a_clear_error(eval_data: Path) -> None:
     with pytest.raises(ValueError, match="reading_convention='gpt2' is not one of"):
         task.load(data_dir=str(eval_data), reading_convention="gpt2")
+
+
+def test_word_prob_option(eval_data: Path) -> None:
+    """corrected by default under running, raw (only) under the official convention."""
+    from classit_eval.lmeval.scoring import BABYLM2025_READER, WORD_IN_TEXT_CORRECTED
+    from classit_eval.names import ENCODING_FIELD
+
+    assert task.load(data_dir=str(eval_data))["test"][0][ENCODING_FIELD] == \
+        WORD_IN_TEXT_CORRECTED
+    official = task.load(data_dir=str(eval_data), reading_convention="babylm2025")["test"]
+    assert official[0][ENCODING_FIELD] == BABYLM2025_READER
+    with pytest.raises(ValueError, match="word_prob=corrected needs reading_convention=running"):
+        task.load(data_dir=str(eval_data), reading_convention="babylm2025", word_prob="corrected")
+    with pytest.raises(ValueError, match="word_prob='exact' is not one of corrected, raw"):
+        task.load(data_dir=str(eval_data), word_prob="exact")
 
 
 def test_csv_missing_a_column_is_a_clear_error(eval_data: Path, tmp_path: Path) -> None:

@@ -142,6 +142,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mode", default="full", choices=surprisal.MODES,
                    help="full: the corrected task (default); babylm2025: the official "
                         "computation (docs/aoa.md lists what differs)")
+    p.add_argument("--word-prob", default=None, choices=["corrected", "raw"],
+                   help="corrected: each word's probability corrected for where it ends "
+                        "(default in full, docs/surprisal.md); raw: its tokens' sum (the "
+                        "only choice in babylm2025)")
     p.add_argument("--min-contexts", type=options.non_negative_int, default=None,
                    help="words with fewer contexts get no AoA (default: 20 in full, 0 in "
                         "babylm2025); every surprisal is written either way")
@@ -168,6 +172,7 @@ def run(args: argparse.Namespace) -> int:
 
     start = time.time()
     mode = args.mode
+    word_prob = surprisal.word_prob_for(mode, args.word_prob)
     min_contexts = fit.MIN_CONTEXTS[mode] if args.min_contexts is None else args.min_contexts
     series = checkpoints(args.model, args.revisions, args.track)
     words = read_words(args.words_file, args.data_dir)
@@ -179,7 +184,8 @@ def run(args: argparse.Namespace) -> int:
     tokenizer = tokenizer_of(series)
     scored = surprisal.score_series(words, series, mode, loader(device, args.dtype),
                                     tokenizer, args.batch_size,
-                                    progress=lambda line: print(f"aoa: {line}", flush=True))
+                                    progress=lambda line: print(f"aoa: {line}", flush=True),
+                                    word_prob=word_prob)
     if scored.unscored_first:
         print(f"{args.prog}: warning: {scored.unscored_first} contexts are empty and the "
               "tokenizer adds no BOS: their word's first token is not scored (the official "
@@ -200,7 +206,8 @@ def run(args: argparse.Namespace) -> int:
             document["results"], mode, child, args.null_permutations, words=words.words,
             vocab_size=classit["vocab_size"], word_tokens=classit["word_tokens"],
             min_contexts=min_contexts))
-    settings = {"min_contexts": min_contexts, "batch_size": args.batch_size,
+    settings = {"min_contexts": min_contexts, "word_prob": word_prob,
+                "batch_size": args.batch_size,
                 "device": device, "dtype": args.dtype}
 
     out = Path(args.output_dir)

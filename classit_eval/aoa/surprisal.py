@@ -14,6 +14,9 @@ after a BOS (else EOS) prefix, as the package's `full` scoring does everywhere: 
 word token is scored, even when the context is empty or the tokenizer adds no BOS (the
 official text then starts with the word, whose first token goes unscored).
 
+`word_prob="corrected"` (the default in `full`) corrects the word's probability for where
+it ends (classit_eval.lmeval.wordprob); `raw` sums its tokens, as `babylm2025` must.
+
 The requests are tokenised once; each checkpoint only loads its weights and runs the
 forward passes (the prefix-tree engine, batched). Any error stops the run: the official
 code writes NaN for a failed context and carries on.
@@ -29,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from classit_eval.aoa.words import Item, Words
-from classit_eval.errors import DataError
+from classit_eval.errors import DataError, OptionError
 
 MODES = ("full", "babylm2025")
 
@@ -65,12 +68,27 @@ class Series:
     mode: str
     model: str
     seconds: dict[str, float]
+    word_prob: str = "raw"
 
 
-def encode(scorer, items: Sequence[Item], mode: str) -> tuple[list, int]:
+def word_prob_for(mode: str, word_prob: str | None) -> str:
+    """The word probability of a run: `corrected` by default in `full`, `raw` (only) in
+    `babylm2025`, the official numbers."""
+    if word_prob is None:
+        return "raw" if mode == "babylm2025" else "corrected"
+    if mode == "babylm2025" and word_prob == "corrected":
+        raise OptionError("--word-prob corrected needs --mode full; the official computation "
+                          "(babylm2025) scores words raw.")
+    return word_prob
+
+
+def encode(scorer, items: Sequence[Item], mode: str, word_prob: str = "raw"
+           ) -> tuple[list, int]:
     """The items as scorer requests, tokenised once; and how many lose their word's first
     token (babylm2025 only: an empty context and a tokenizer without BOS)."""
-    encoded = scorer.encode_many([request(item, mode) for item in items])
+    from classit_eval.lmeval.wordprob import word_requests
+
+    encoded = word_requests(scorer, [request(item, mode) for item in items], word_prob)
     unscored = 0
     for item, enc in zip(items, encoded, strict=True):
         if not enc.span:
@@ -89,13 +107,15 @@ def _no_prefix(scorer) -> bool:
 
 def score_series(words: Words, checkpoints: Sequence[Checkpoint], mode: str,
                  load: Callable[[Checkpoint], object], tokenizer, batch_size: int = 32,
-                 progress: Callable[[str], None] = print) -> Series:
+                 progress: Callable[[str], None] = print, word_prob: str | None = None
+                 ) -> Series:
     """Score every item at every checkpoint. `load(checkpoint)` returns its model (on the
     device, in eval mode); the tokenizer is shared by the series (checked by the caller)."""
     from classit_eval.lmeval.scoring import Scorer
 
     if mode not in MODES:
         raise ValueError(f"mode={mode!r}: choose one of {', '.join(MODES)}")
+    word_prob = word_prob_for(mode, word_prob)
     items = words.items
     scorer, surprisal, seconds = None, {}, {}
     encoded, unscored = None, 0
@@ -104,7 +124,7 @@ def score_series(words: Words, checkpoints: Sequence[Checkpoint], mode: str,
         model = load(checkpoint)
         if scorer is None:
             scorer = Scorer(model, tokenizer, mode=mode, batch_size=batch_size, progress=False)
-            encoded, unscored = encode(scorer, items, mode)
+            encoded, unscored = encode(scorer, items, mode, word_prob)
         else:
             scorer.set_model(model)
         try:
@@ -116,7 +136,8 @@ def score_series(words: Words, checkpoints: Sequence[Checkpoint], mode: str,
         progress(f"{checkpoint.step}: {len(items)} surprisals ({seconds[checkpoint.step]:.1f} s)")
     return Series(items=list(items), checkpoints=list(checkpoints), surprisal=surprisal,
                   word_tokens=[len(e.span) for e in encoded or []], unscored_first=unscored,
-                  vocab_size=len(tokenizer), mode=mode, model="", seconds=seconds)
+                  vocab_size=len(tokenizer), mode=mode, model="", seconds=seconds,
+                  word_prob=word_prob)
 
 
 # -- the official surprisal.json --------------------------------------------------------------
@@ -131,7 +152,8 @@ def official_json(series: Series, model_name: str) -> dict:
     metadata = {"model_name": model_name, "use_bos_only": False,
                 "total_steps": len(series.checkpoints),
                 "completed_steps": len(series.surprisal),
-                "classit": {"mode": series.mode, "vocab_size": series.vocab_size,
+                "classit": {"mode": series.mode, "word_prob": series.word_prob,
+                            "vocab_size": series.vocab_size,
                             "word_tokens": word_tokens_per_word(series),
                             "seconds": series.seconds}}
     return {"metadata": metadata, "results": rows}

@@ -39,10 +39,12 @@ and lm-eval gathers the results on rank 0; gloo on the CPU, NCCL on GPUs.
 
 A document may ask for another encoding of its request by name, in its field
 classit_eval.names.ENCODING_FIELD (a key of classit_eval.lmeval.scoring.ENCODINGS, or
-`word_in_text`): the `classit_reading` task does with `--metadata
+`word_in_text`, `word_in_text_corrected`): the `classit_reading` task does with `--metadata
 reading_convention=babylm2025`, to have each (context, word) scored as the official reader
 does, which lm-eval's `hf` cannot do, and by default, to say that its word is followed by
-more text (a causal model gets the plain request; a masked one sees masks after the word).
+more text (a causal model gets the plain request, its word probability corrected for where
+the word ends unless `word_prob=raw`, classit_eval.lmeval.wordprob; a masked one sees masks
+after the word).
 This module imports only the scoring layer, never a task.
 
 With `scoring=babylm2025`, ties between candidates of one document go to the first
@@ -206,16 +208,25 @@ class ClassitLM(LM):
     def encode(self, requests) -> list[list[Encoded]]:
         """The scored pieces of each request: its own, or those of the encoding its doc names."""
         out: list[list[Encoded]] = [[] for _ in requests]
-        plain = []
+        plain, fixed = [], []
         for k, request in enumerate(requests):
             name = (request.doc or {}).get(ENCODING_FIELD)
-            if name and name not in self.scorer.PLAIN_ENCODINGS:
+            if name in self.scorer.CORRECTED_ENCODINGS:
+                fixed.append(k)
+            elif name and name not in self.scorer.PLAIN_ENCODINGS:
                 out[k] = self.scorer.encode_named(name, *request.args)
             else:
                 plain.append(k)
         pieces = self.scorer.encode_requests([self.request_args(requests[k]) for k in plain])
         for k, piece in zip(plain, pieces, strict=True):
             out[k] = piece
+        if fixed:  # one batch, as the plain requests
+            from classit_eval.lmeval.wordprob import word_requests
+
+            words = word_requests(self.scorer, [tuple(requests[k].args) for k in fixed],
+                                  "corrected")
+            for k, piece in zip(fixed, words, strict=True):
+                out[k] = [piece]
         return out
 
     def loglikelihood(self, requests, disable_tqdm: bool = False) -> list[tuple[float, bool]]:

@@ -57,6 +57,7 @@ from classit_eval.lmeval.scoring import (
     BABYLM2025_READER,
     MODES,
     WORD_IN_TEXT,
+    WORD_IN_TEXT_CORRECTED,
     Certificate,
     Scorer,
 )
@@ -118,6 +119,7 @@ class MaskedScorer(Scorer):
     """Scorer for the non-causal backends; the same interface and certification."""
 
     PLAIN_ENCODINGS = frozenset()  # a word in running text sees masks after it
+    CORRECTED_ENCODINGS = frozenset()  # not defined for masked models: see encode_named
 
     def __init__(self, model, tokenizer, backend: str, mode: str = "full",
                  batch_size: int = 32, max_length: int | None = None, progress: bool = True,
@@ -133,6 +135,7 @@ class MaskedScorer(Scorer):
             )
         self.tokenizer, self.backend, self.mode = tokenizer, backend, mode
         self.engine = "masked"
+        self._warned_raw = False
         self.batch_size = max(1, int(batch_size))
         self.cache_tokens = 0  # unused: no prefix cache
         config = model.config
@@ -254,7 +257,15 @@ class MaskedScorer(Scorer):
         """The queries of a request in the encoding its document names: the official
         reader's word surprisal (`babylm2025_reader`), or a word inside running text
         (`word_in_text`): a masked model sees mask tokens after it, an encoder-decoder
-        fills a mask that stands for the word and the rest of the text."""
+        fills a mask that stands for the word and the rest of the text. The corrected word
+        probability (`word_in_text_corrected`) is defined for causal models: here it is
+        the plain word, with a warning."""
+        if name == WORD_IN_TEXT_CORRECTED:
+            if not self._warned_raw:
+                log.warning("backend=%s: word_prob=corrected applies to causal models; "
+                            "word probabilities are the backend's own (raw).", self.backend)
+                self._warned_raw = True
+            name = WORD_IN_TEXT
         if name == WORD_IN_TEXT:
             if self.backend in ENC_DEC_BACKENDS:
                 return [self._prefix_query(context, continuation)]
@@ -284,7 +295,9 @@ class MaskedScorer(Scorer):
 
     # -- scoring ------------------------------------------------------------------------
     def _score(self, model, encoded: Sequence[Query], batch_size: int, cache_tokens: int,
-               stats: Stats, progress: bool) -> list[tuple[float, bool]]:
+               stats: Stats, progress: bool, entropy: bool = False) -> list[tuple[float, bool]]:
+        if entropy:
+            raise ValueError(f"backend={self.backend}: entropies are given for causal models.")
         self.check_length(encoded)  # the encoder's inputs
         desc = f"scoring ({self.backend}, {self.mode}, {str(model.dtype).removeprefix('torch.')})"
         return score_queries(model, encoded, batch_size, self.pad_token_id, progress, desc,

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 import torch
 from tqdm import tqdm
 
-from classit_eval.lmeval.trie import Stats, TrieScorer, trie_size
+from classit_eval.lmeval.trie import Stats, TrieScorer, distribution_entropy, trie_size
 from classit_eval.names import ENCODING_FIELD
 
 MODES = ("full", "babylm2025")
@@ -46,10 +46,16 @@ MODES = ("full", "babylm2025")
 
 @dataclass(frozen=True)
 class Encoded:
-    """A request as tokens: positions `span` of `tokens` are scored (never position 0)."""
+    """A request as tokens: positions `span` of `tokens` are scored (never position 0).
+
+    `boundary` adds, for each (position, sign), sign x log P(the token at that position
+    starts a word or ends the text | the tokens before it); the position may be
+    `len(tokens)`, the distribution after the last token. This is how a word's corrected
+    probability is scored (classit_eval.lmeval.wordprob), at no extra forward pass."""
 
     tokens: tuple[int, ...]
     span: tuple[int, ...]
+    boundary: tuple[tuple[int, int], ...] = ()
 
 
 def step_encoding(context: Sequence[int], continuation: Sequence[int]) -> Encoded:
@@ -127,6 +133,10 @@ ENCODINGS: dict[str, Encoding] = {BABYLM2025_READER: babylm2025_reader}
 # (the reading task's default). A causal model never sees what follows, so for the causal
 # scorer it is the plain request (`Scorer.PLAIN_ENCODINGS`); masked models differ.
 WORD_IN_TEXT = "word_in_text"
+# The same word with its probability corrected for where it ends (classit_eval.lmeval.
+# wordprob): the reading task's default in scoring=full. Scorers that cannot correct
+# (masked backends) score it as WORD_IN_TEXT.
+WORD_IN_TEXT_CORRECTED = "word_in_text_corrected"
 
 
 def encoding(name: str) -> Encoding:
@@ -135,7 +145,7 @@ def encoding(name: str) -> Encoding:
         raise ValueError(
             f"A document asks for the scoring encoding {name!r} (its field "
             f"`{ENCODING_FIELD}`), which classit_eval.lmeval.scoring does not define; "
-            f"known: {', '.join([*ENCODINGS, WORD_IN_TEXT])}."
+            f"known: {', '.join([*ENCODINGS, WORD_IN_TEXT, WORD_IN_TEXT_CORRECTED])}."
         )
     return ENCODINGS[name]
 
@@ -201,7 +211,22 @@ class Scorer:
             prefix_token_id if prefix_token_id is not None else 0)
         self.stats, self.exact_stats = Stats(), Stats()
         self.certificate = Certificate()
+        self._boundary: torch.Tensor | None = None
         self.set_model(model, exact_model)
+
+    @property
+    def boundary_ids(self) -> torch.Tensor:
+        """The ids that start a word or end the text (classit_eval.lmeval.wordprob), computed
+        once for the tokenizer; assign others to change the set (minicons leaves EOS out)."""
+        if self._boundary is None:
+            from classit_eval.lmeval.wordprob import boundary_ids
+
+            self._boundary = torch.tensor(boundary_ids(self.tokenizer), dtype=torch.long)
+        return self._boundary
+
+    @boundary_ids.setter
+    def boundary_ids(self, ids) -> None:
+        self._boundary = torch.as_tensor(ids, dtype=torch.long)
 
     def set_model(self, model, exact_model: Callable[[], torch.nn.Module] | None = None) -> None:
         """Score with `model` (at construction, or another checkpoint of the same tokenizer);
@@ -226,18 +251,11 @@ class Scorer:
             if special and not context and continuation.startswith(" "):
                 continuation = continuation[1:]  # lm-eval's target delimiter, see module doc
             pairs.append((context, continuation))
-        backend = getattr(self.tokenizer, "backend_tokenizer", None)
         out: list[Encoded] = []
         for lo in range(0, len(pairs), chunk):
             part = pairs[lo: lo + chunk]
             texts = [c + x for c, x in part]
-            if special or backend is None:  # special tokens: as transformers adds them
-                batch = self.tokenizer(texts, add_special_tokens=special,
-                                       return_offsets_mapping=True)
-                encodings = zip(batch["input_ids"], batch["offset_mapping"], strict=True)
-            else:  # the Rust tokenizer itself: half the time of the transformers wrapper
-                encodings = ((e.ids, e.offsets)
-                             for e in backend.encode_batch(texts, add_special_tokens=False))
+            encodings = self._encodings(texts, special)
             for (context, continuation), text, (ids, offsets) in zip(
                     part, texts, encodings, strict=True):
                 ids, offsets = list(ids), [tuple(o) for o in offsets]
@@ -250,17 +268,39 @@ class Scorer:
                 out.append(Encoded(tuple(ids), span))
         return out
 
+    def _encodings(self, texts: list[str], special: bool):
+        """(ids, character offsets) of each text, with or without special tokens."""
+        backend = getattr(self.tokenizer, "backend_tokenizer", None)
+        if special or backend is None:  # special tokens: as transformers adds them
+            batch = self.tokenizer(texts, add_special_tokens=special,
+                                   return_offsets_mapping=True)
+            return zip(batch["input_ids"], batch["offset_mapping"], strict=True)
+        # the Rust tokenizer itself: half the time of the transformers wrapper
+        return ((e.ids, e.offsets) for e in backend.encode_batch(texts, add_special_tokens=False))
+
+    def tokenize(self, text: str) -> tuple[list[int], list[tuple[int, int]]]:
+        """The ids and character offsets of running text, without special tokens (what
+        `scoring=full` puts after its prefix token)."""
+        ids, offsets = next(iter(self._encodings([text], False)))
+        return list(ids), [tuple(o) for o in offsets]
+
     def encode_requests(self, requests: Sequence[tuple[str, str]]) -> list[list[Encoded]]:
         """The scored pieces of each request: one each (other scorers may give several)."""
         return [[piece] for piece in self.encode_many(requests)]
 
     # encodings that are the plain request for this scorer (the backend batches them so)
     PLAIN_ENCODINGS = frozenset({WORD_IN_TEXT})
+    # encodings that are the plain request, corrected (the backend batches them too)
+    CORRECTED_ENCODINGS = frozenset({WORD_IN_TEXT_CORRECTED})
 
     def encode_named(self, name: str, context: str, continuation: str) -> list[Encoded]:
         """The pieces of a request in the encoding a document asks for by name."""
         if name in self.PLAIN_ENCODINGS:
             return self.encode_requests([(context, continuation)])[0]
+        if name in self.CORRECTED_ENCODINGS:
+            from classit_eval.lmeval.wordprob import word_requests
+
+            return word_requests(self, [(context, continuation)], "corrected")
         return encoding(name)(self.tokenizer, context, continuation)
 
     # -- scoring ------------------------------------------------------------------------
@@ -269,9 +309,12 @@ class Scorer:
         encoded = self.encode_many(requests)
         return self.score_encoded(encoded)
 
-    def score_encoded(self, encoded: Sequence[Encoded]) -> list[tuple[float, bool]]:
+    def score_encoded(self, encoded: Sequence[Encoded], entropy: bool = False
+                      ) -> list[tuple[float, bool]]:
+        """Scores of encoded requests; with `entropy`, each also carries the entropy of the
+        distribution predicting its span's first token (a third value)."""
         return self._score(self.model, encoded, self.batch_size, self.cache_tokens, self.stats,
-                           self.progress)
+                           self.progress, entropy)
 
     def check_length(self, encoded: Sequence) -> None:
         """A ValueError when an input is longer than the model takes."""
@@ -283,16 +326,18 @@ class Scorer:
             )
 
     def _score(self, model, encoded: Sequence[Encoded], batch_size: int, cache_tokens: int,
-               stats: Stats, progress: bool) -> list[tuple[float, bool]]:
+               stats: Stats, progress: bool, entropy: bool = False) -> list[tuple[float, bool]]:
         self.check_length(encoded)
         desc = f"scoring ({self.mode}, {str(model.dtype).removeprefix('torch.')})"
+        boundary = self.boundary_ids if any(e.boundary for e in encoded) else None
         if self.engine == "sequences":
             return score_sequences(model, encoded, batch_size, self.pad_token_id,
-                                   self.max_length, progress, desc, stats)
+                                   self.max_length, progress, desc, stats, boundary, entropy)
         if model not in self._tries:
             self._tries[model] = TrieScorer(model, pad_token_id=self.pad_token_id)
         scorer = self._tries[model]
         scorer.batch_size, scorer.cache_tokens = batch_size, cache_tokens
+        scorer.boundary_ids, scorer.entropy = boundary, entropy
         scorer.progress, scorer.desc = progress, desc
         scores, run = scorer.score(encoded)
         stats.add(run)
@@ -319,7 +364,8 @@ class Scorer:
         """
         first = self.score_requests(requests)
         per_token = error_per_token(self.model.dtype)
-        bounds = [per_token * max(1, sum(len(p.span) for p in pieces)) for pieces in requests]
+        bounds = [per_token * max(1, sum(len(p.span) + len(getattr(p, "boundary", ()))
+                                         for p in pieces)) for pieces in requests]
         out, rescored, scale, worst = list(first), set(), 1.0, 0.0
         cert = self.certificate
         cert.documents += sum(len(doc) > 1 for doc in documents)
@@ -404,8 +450,11 @@ def _separated(values: list[float], bounds: list[float]) -> bool:
 def score_sequences(model, encoded: Sequence[Encoded], batch_size: int = 32,
                     pad_token_id: int = 0, max_length: int | None = None,
                     progress: bool = False, desc: str = "scoring",
-                    stats: Stats | None = None) -> list[tuple[float, bool]]:
-    """(sum of span log-probabilities, every span token the argmax) per encoded request.
+                    stats: Stats | None = None, boundary: torch.Tensor | None = None,
+                    entropy: bool = False) -> list[tuple[float, bool]]:
+    """(sum of span log-probabilities and `boundary` terms, every span token the argmax)
+    per encoded request (`boundary`: the ids of Encoded.boundary's masses); with
+    `entropy`, the entropy before the span's first token as a third value.
 
     Distinct token sequences that are a prefix of another are read off the longer one; the
     rest run longest first in batches of `batch_size`, right-padded to the batch's longest.
@@ -419,25 +468,33 @@ def score_sequences(model, encoded: Sequence[Encoded], batch_size: int = 32,
                             (unique_hosts[i:i + batch_size]
                              for i in range(0, len(unique_hosts), batch_size)))
         stats.calls += -(-len(unique_hosts) // batch_size)
-    token_logprobs: dict[tuple[int, ...], tuple[torch.Tensor, torch.Tensor]] = {}
+    token_logprobs: dict[tuple[int, ...], tuple[torch.Tensor, ...]] = {}
     batches = [unique_hosts[i:i + batch_size] for i in range(0, len(unique_hosts), batch_size)]
     for batch in tqdm(batches, desc=desc, disable=not progress):
-        for seq, result in zip(batch, _forward(model, batch, pad_token_id, max_length),
-                               strict=True):
+        for seq, result in zip(batch, _forward(model, batch, pad_token_id, max_length, boundary,
+                                               entropy), strict=True):
             token_logprobs[seq] = result
     out = []
     for e in encoded:
-        logprobs, greedy = token_logprobs[hosts[e.tokens]]
+        logprobs, greedy, masses, entropies = token_logprobs[hosts[e.tokens]]
         # position p of the sequence is predicted by the logits at p - 1
         idx = torch.tensor([p - 1 for p in e.span], dtype=torch.long)
-        out.append((float(logprobs[idx].double().sum()), bool(greedy[idx].all())))
+        value = float(logprobs[idx].double().sum())
+        if e.boundary:
+            value = math.fsum([value, *(sign * float(masses[p - 1]) for p, sign in e.boundary)])
+        out.append((value, bool(greedy[idx].all())))
+        if entropy:
+            out[-1] = (*out[-1], float(entropies[e.span[0] - 1]))
     return out
 
 
 @torch.no_grad()
-def _forward(model, batch: list[tuple[int, ...]], pad_token_id: int,
-             max_length: int | None) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """Per sequence: log p(token[p] | tokens[:p]) at index p - 1, and argmax hits."""
+def _forward(model, batch: list[tuple[int, ...]], pad_token_id: int, max_length: int | None,
+             boundary: torch.Tensor | None = None, entropy: bool = False
+             ) -> list[tuple[torch.Tensor, ...]]:
+    """Per sequence: log p(token[p] | tokens[:p]) at index p - 1, argmax hits, the
+    log-mass of `boundary` after tokens[:p] at index p - 1 (p up to the length; empty
+    without `boundary`) and the entropy there (empty without `entropy`)."""
     longest = max(len(s) for s in batch)
     if max_length and longest > max_length:
         raise ValueError(
@@ -450,12 +507,18 @@ def _forward(model, batch: list[tuple[int, ...]], pad_token_id: int,
     for row, seq in enumerate(batch):
         ids[row, : len(seq)] = torch.tensor(seq)
         mask[row, : len(seq)] = 1
-    logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits[:, :-1]
-    logits = logits.to(torch.promote_types(logits.dtype, torch.float32))
+    every = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits
+    every = every.to(torch.promote_types(every.dtype, torch.float32))
+    total = every.logsumexp(-1)
+    masses = (every.index_select(-1, boundary.to(device)).logsumexp(-1) - total
+              if boundary is not None else total[:, :0])
+    entropies = distribution_entropy(every, total) if entropy else total[:, :0]
+    logits = every[:, :-1]
     targets = ids[:, 1:].to(device)
-    logprobs = logits.gather(-1, targets.unsqueeze(-1)).squeeze(-1) - logits.logsumexp(-1)
+    logprobs = logits.gather(-1, targets.unsqueeze(-1)).squeeze(-1) - total[:, :-1]
     greedy = logits.argmax(-1) == targets
-    return [(logprobs[r, : len(s) - 1].cpu(), greedy[r, : len(s) - 1].cpu())
+    return [(logprobs[r, : len(s) - 1].cpu(), greedy[r, : len(s) - 1].cpu(),
+             masses[r, : len(s)].cpu(), entropies[r, : len(s)].cpu())
             for r, s in enumerate(batch)]
 
 

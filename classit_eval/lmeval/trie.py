@@ -86,6 +86,11 @@ class Node:
     children: list[Node] = field(default_factory=list)
     scored: set[int] = field(default_factory=set)  # offsets whose log-probability is wanted
     logprobs: dict[int, tuple[float, bool]] = field(default_factory=dict)  # offset -> (lp, argmax)
+    # offsets o (0 .. len(tokens)) whose next-token distribution's mass on the boundary set
+    # is wanted: log P(token o is in the set | the tokens before it), see `boundary` below
+    massed: set[int] = field(default_factory=set)
+    masses: dict[int, float] = field(default_factory=dict)
+    entropies: dict[int, float] = field(default_factory=dict)  # of scored offsets, on request
     kv: tuple[torch.Tensor, torch.Tensor] | None = None  # (layers, heads, len, dim) each
     size: int = 0  # positions computed in its subtree, its own included
     deferred: list[Node] = field(default_factory=list)  # children left to a later row
@@ -98,8 +103,10 @@ class Node:
 
     @property
     def computed_length(self) -> int:
-        """Tokens run through the model: all, but a leaf's last (nothing reads it)."""
-        return len(self.tokens) if self.children else len(self.tokens) - 1
+        """Tokens run through the model: all, but a leaf's last unless the distribution
+        after it is wanted (else nothing reads it)."""
+        whole = self.children or len(self.tokens) in self.massed
+        return len(self.tokens) if whole else len(self.tokens) - 1
 
 
 def common_prefix(a: Tokens, b: Tokens) -> int:
@@ -305,6 +312,8 @@ class TrieScorer:
         self.cache_tokens = max(1, int(cache_tokens))
         self.pad_token_id = pad_token_id
         self.progress, self.desc = progress, desc
+        self.boundary_ids: torch.Tensor | None = None  # set by a scorer that wants masses
+        self.entropy = False  # also the entropy of the distribution before each span
         self.base, self.head = split_head(model)
         self.cache_argument = cache_argument(self.base)
         self.budget = PACK if tree_masks_work(self.base, self.cache_argument) else 0
@@ -313,7 +322,11 @@ class TrieScorer:
                      type(model).__name__)
 
     def score(self, encoded: Sequence) -> tuple[list[tuple[float, bool]], Stats]:
-        """(sum of span log-probabilities, every span token the argmax) per encoded request."""
+        """(sum of span log-probabilities, every span token the argmax) per encoded request,
+        plus its `boundary` terms: (position, sign) pairs adding sign x log P(the token at
+        that position, which may be one past the end, is in `boundary_ids`). With
+        `self.entropy`, a third value: the entropy (nats) of the next-token distribution
+        that predicts the span's first token."""
         requests: dict[Tokens, list[int]] = defaultdict(list)
         for i, e in enumerate(encoded):
             requests[e.tokens].append(i)
@@ -327,11 +340,24 @@ class TrieScorer:
                     for i in requests[seq]:
                         for node, offset in _walk(ends[seq], encoded[i].span):
                             node.scored.add(offset)
+                        for node, offset in _walk(ends[seq], _positions(encoded[i])):
+                            node.massed.add(offset)
                 self._compute(root, stats)
                 for seq in part:
                     for i in requests[seq]:
                         got = [node.logprobs[o] for node, o in _walk(ends[seq], encoded[i].span)]
-                        out[i] = (math.fsum(lp for lp, _ in got), all(g for _, g in got))
+                        terms = [lp for lp, _ in got]
+                        boundary = getattr(encoded[i], "boundary", ())
+                        if boundary:
+                            masses = [node.masses[o] for node, o in
+                                      _walk(ends[seq], _positions(encoded[i]))]
+                            # _walk yields the last position first
+                            terms += [sign * m for (_, sign), m in
+                                      zip(sorted(boundary, reverse=True), masses, strict=True)]
+                        out[i] = (math.fsum(terms), all(g for _, g in got))
+                        if self.entropy:
+                            node, o = list(_walk(ends[seq], encoded[i].span))[-1]
+                            out[i] = (*out[i], node.entropies[o])
                 bar.update(trie_size(part))
         return out, stats
 
@@ -447,17 +473,20 @@ class TrieScorer:
         return DynamicCache(ddp_cache_data=[(out[0][i], out[1][i]) for i in range(layers)])
 
     def _logprobs(self, batch: list[Row], states: torch.Tensor) -> None:
-        """Queue the states that predict a scored token, for the LM head (`_flush`)."""
+        """Queue the states that predict a scored token (or whose distribution's boundary
+        mass is wanted), for the LM head (`_flush`)."""
         width = states.shape[1]
         where: list[int] = []  # flat (row, column) indices of the states to read
         for r, row in enumerate(batch):
             for node in row.nodes:
                 base = r * width + node.column
                 # the state at offset j predicts the token at j + 1, or a child's first token
-                for j in sorted(o - 1 for o in node.scored if 0 < o <= node.computed_length):
+                wanted = {o for o in node.scored | node.massed if 0 < o <= node.computed_length}
+                for j in sorted(o - 1 for o in wanted):
                     where.append(base + j)
                     self._targets.append((self._queued + len(where) - 1, node, j + 1))
-                children = [(child, 0) for child in node.children if 0 in child.scored]
+                children = [(child, 0) for child in node.children
+                            if 0 in child.scored or 0 in child.massed]
                 if children:  # only a node with children computes its last token
                     where.append(base + len(node.tokens) - 1)
                     index = self._queued + len(where) - 1
@@ -475,25 +504,51 @@ class TrieScorer:
         States are queued across forward calls because the head is the largest matrix
         (vocabulary x hidden) and a call of a few hundred rows reads all of it for little
         work; on SmolLM2 the head took a quarter of blimp's scoring time in calls of ~120
-        rows."""
+        rows. A boundary mass is a log-sum-exp over the boundary ids of the same logits."""
         if not self._targets:
             return
         flat = torch.cat(self._states)
         targets, self._states, self._targets, self._queued = self._targets, [], [], 0
-        token = torch.tensor([n.tokens[o] for _, n, o in targets], device=flat.device)
+        # a target past a leaf's last token (only a boundary mass) reads token 0 for nothing
+        token = torch.tensor([n.tokens[o] if o < len(n.tokens) else 0 for _, n, o in targets],
+                             device=flat.device)
         row = torch.tensor([i for i, _, _ in targets], device=flat.device)
-        logprob, greedy = [], []
+        logprob, greedy, mass, entropy = [], [], [], []
         for lo in range(0, flat.shape[0], HEAD_ROWS):
             chunk = flat[lo: lo + HEAD_ROWS]
             logits = self.head(chunk) if self.head else chunk
             logits = logits.to(torch.promote_types(logits.dtype, torch.float32))
             pick = (row >= lo) & (row < lo + HEAD_ROWS)
             r, t = row[pick] - lo, token[pick]
-            logprob.append(logits[r, t] - logits.logsumexp(-1)[r])
+            total = logits.logsumexp(-1)
+            logprob.append(logits[r, t] - total[r])
             greedy.append(logits.argmax(-1)[r] == t)
+            if self.boundary_ids is not None:
+                ids = self.boundary_ids.to(logits.device)
+                mass.append((logits.index_select(-1, ids).logsumexp(-1) - total)[r])
+            if self.entropy:
+                entropy.append(distribution_entropy(logits, total)[r])
         values, hits = torch.cat(logprob).tolist(), torch.cat(greedy).tolist()
-        for (_, node, offset), value, hit in zip(targets, values, hits, strict=True):
-            node.logprobs[offset] = (value, hit)
+        masses = torch.cat(mass).tolist() if mass else [math.nan] * len(values)
+        entropies = torch.cat(entropy).tolist() if entropy else [math.nan] * len(values)
+        for (_, node, offset), value, hit, m, h in zip(targets, values, hits, masses, entropies,
+                                                       strict=True):
+            if offset in node.scored:
+                node.logprobs[offset] = (value, hit)
+                node.entropies[offset] = h
+            if offset in node.massed:
+                node.masses[offset] = m
+
+
+def distribution_entropy(logits: torch.Tensor, total: torch.Tensor) -> torch.Tensor:
+    """The entropy (nats) of each row's softmax, given the rows' log-sum-exp `total`."""
+    logprobs = logits - total.unsqueeze(-1)
+    return -(logprobs.exp() * logprobs).sum(-1)
+
+
+def _positions(encoded) -> list[int]:
+    """The positions of a request's boundary terms (see TrieScorer.score)."""
+    return [p for p, _ in getattr(encoded, "boundary", ())]
 
 
 def _chain(anchor: Node):

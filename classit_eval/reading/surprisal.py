@@ -13,6 +13,9 @@ backend's scoring layer, which the lm-eval task uses too):
   far)` (the string re-tokenised, as the official `get_p2` does), scoring the first token
   of the re-encoded subword. Probabilities are multiplied (log-probabilities summed).
 
+`word_prob="corrected"` (running convention only) corrects each word's probability for
+where it ends (classit_eval.lmeval.wordprob); the default here stays `raw`.
+
 A word is a list of steps `(context ids, continuation ids)`, scored by
 classit_eval.lmeval.scoring.score_sequences: a step whose token sequence is a prefix of
 another's is read off that longer sequence, so a sentence is one sequence in one forward
@@ -25,6 +28,7 @@ import math
 
 import numpy as np
 import pandas as pd
+import torch
 
 from classit_eval.lmeval.scoring import (
     CONVENTIONS,
@@ -33,6 +37,7 @@ from classit_eval.lmeval.scoring import (
     step_encoding,
     word_steps,
 )
+from classit_eval.lmeval.wordprob import boundary_ids, corrected, corrects
 from classit_eval.reading.dataset import has_previous
 
 __all__ = ["CONVENTIONS", "reading_surprisals", "word_steps"]
@@ -40,6 +45,7 @@ __all__ = ["CONVENTIONS", "reading_surprisals", "word_steps"]
 
 def reading_surprisals(
     model, tokenizer, data: pd.DataFrame, convention: str = "running", max_batch: int = 16,
+    word_prob: str = "raw",
 ) -> tuple[np.ndarray, np.ndarray]:
     """Surprisal (nats) of each row's `word` and of its previous word (NaN without one).
 
@@ -64,7 +70,14 @@ def reading_surprisals(
         group.extend(k for k in (key, prev) if k is not None and k not in group)
     keys = [k for group in by_sentence.values() for k in group]
     encoded = [step_encoding(ctx, cont) for k in keys for ctx, cont in queries[k]]
-    scores = iter(ll for ll, _ in score_sequences(model, encoded, batch_size=max_batch))
+    boundary = None
+    if corrects(tokenizer, word_prob):
+        if convention != "running":
+            raise ValueError("word_prob=corrected needs the running convention.")
+        encoded = [corrected(e, opens=not k[0]) for k, e in zip(keys, encoded, strict=True)]
+        boundary = torch.tensor(boundary_ids(tokenizer))
+    scores = iter(ll for ll, _ in score_sequences(model, encoded, batch_size=max_batch,
+                                                  boundary=boundary))
     values = {k: -math.fsum(next(scores) for _ in queries[k]) for k in keys}
     pred = np.array([values[key] for key, _ in rows])
     prev_pred = np.array([values[prev] if prev else math.nan for _, prev in rows])

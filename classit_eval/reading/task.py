@@ -11,6 +11,10 @@ reuse them.
 Run options, from lm-eval's `--metadata` JSON:
 - `data_dir`: evaluation data root;
 - `reading_convention`: `running` (default) or `babylm2025` (see classit_eval.reading.surprisal);
+- `word_prob`: `corrected` (the default under `running`: the word's probability corrected for
+  where it ends, classit_eval.lmeval.wordprob) or `raw` (its tokens' sum; the only choice
+  under `babylm2025`, the official numbers). Only `--model classit` corrects: lm-eval's
+  `hf` scores every request raw;
 - `reading_bootstrap` (default 1000) and `reading_seed` (default 0): sentence resamples of
   the 95% intervals reported as `*_ci_low` / `*_ci_high`;
 - `reading_nulls` (default 1000): permutations of the null baselines `*_null_*` (seed
@@ -31,7 +35,13 @@ import datasets
 import pandas as pd
 
 from classit_eval.errors import ModelLoadError, OptionError
-from classit_eval.lmeval.scoring import BABYLM2025_READER, CONVENTIONS, WORD_IN_TEXT
+from classit_eval.lmeval.scoring import (
+    BABYLM2025_READER,
+    CONVENTIONS,
+    WORD_IN_TEXT,
+    WORD_IN_TEXT_CORRECTED,
+)
+from classit_eval.lmeval.wordprob import WORD_PROBS
 from classit_eval.names import ENCODING_FIELD, READING_METRICS, READING_SCORES
 from classit_eval.reading import dataset, nulls, regression
 
@@ -68,13 +78,14 @@ RUNS: dict[str, Run] = {}
 def load(classit_fast: bool = False, classit_task: str = "classit_reading",
          data_dir: str | None = None, reading_convention: str = "running",
          reading_bootstrap: int = 1000, reading_seed: int = 0, reading_nulls: int = 1000,
-         **model_args) -> dict[str, datasets.Dataset]:
+         word_prob: str | None = None, **model_args) -> dict[str, datasets.Dataset]:
     """The documents of the task (lm-eval `custom_dataset`)."""
     if reading_convention not in CONVENTIONS:
         raise OptionError(
             f"{classit_task}: --metadata reading_convention={reading_convention!r} is not one "
             f"of {', '.join(CONVENTIONS)}."
         )
+    word_prob = word_prob_option(classit_task, reading_convention, word_prob)
     n_boot = whole_number(classit_task, "reading_bootstrap", reading_bootstrap)
     seed = whole_number(classit_task, "reading_seed", reading_seed)
     permutations = whole_number(classit_task, "reading_nulls", reading_nulls)
@@ -90,11 +101,27 @@ def load(classit_fast: bool = False, classit_task: str = "classit_reading",
                              reading_convention)
     # asks the `classit` backend for the official reader's scoring, or for a word inside
     # running text (what a masked model needs to know), see classit_eval.lmeval.scoring
-    encoding = BABYLM2025_READER if reading_convention == "babylm2025" else WORD_IN_TEXT
+    encoding = BABYLM2025_READER if reading_convention == "babylm2025" else \
+        WORD_IN_TEXT_CORRECTED if word_prob == "corrected" else WORD_IN_TEXT
     common = {"convention": reading_convention, ENCODING_FIELD: encoding, "run": classit_task}
     keys = dict.fromkeys(_queries(csv))  # distinct, in csv order
     docs = [{"context": context, "word": word} | common for context, word in keys]
     return {"test": datasets.Dataset.from_list(docs)}
+
+
+def word_prob_option(task: str, convention: str, word_prob: str | None) -> str:
+    """`--metadata word_prob`: `corrected` by default under the running convention, `raw`
+    (and only raw) under the official one."""
+    official = convention == "babylm2025"
+    if word_prob is None:
+        return "raw" if official else "corrected"
+    if word_prob not in WORD_PROBS:
+        raise OptionError(f"{task}: --metadata word_prob={word_prob!r} is not one of "
+                          f"{', '.join(WORD_PROBS)}.")
+    if official and word_prob == "corrected":
+        raise OptionError(f"{task}: --metadata word_prob=corrected needs reading_convention="
+                          "running; the official reader (babylm2025) scores words raw.")
+    return word_prob
 
 
 def whole_number(task: str, key: str, value: object) -> int:
