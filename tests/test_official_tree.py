@@ -57,6 +57,24 @@ def test_the_tree_has_every_file_the_collator_looks_for(tmp_path, collate, capsy
     assert not collate._check_validity_of_dir(args, "main", fast=False)
 
 
+def test_the_tree_writes_through_no_link_and_no_parent_folder(tmp_path):
+    """A linked folder inside the tree, or a model name whose stem is `..`, is one error:
+    nothing is written outside the folder given."""
+    from classit_eval.errors import ResultsError
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    tree = tmp_path / "tree"
+    (tree / "m").mkdir(parents=True)
+    (tree / "m" / "main").symlink_to(outside, target_is_directory=True)
+    submission = {GLUE_KEY: {"rte": []}}
+    with pytest.raises(ResultsError, match="symbolic link"):
+        write_tree(tree, "/models/m", "causal", submission, {})
+    with pytest.raises(ResultsError, match="no folder name"):
+        write_tree(tree, "/models/x/..", "causal", submission, {})
+    assert list(outside.iterdir()) == []
+
+
 @pytest.mark.slow
 def test_run_export_and_the_collator_agree_on_two_checkpoints(pretrained, eval_data, tmp_path,
                                                               collate, capsys):

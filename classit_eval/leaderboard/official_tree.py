@@ -23,6 +23,8 @@ from __future__ import annotations
 import json
 from pathlib import Path, PurePath
 
+from classit_eval.errors import ResultsError
+from classit_eval.leaderboard.sandbox import inside
 from classit_eval.leaderboard.tracks import AOA_KEY, FAMILIES, FINAL, GLUE_KEY, Family
 
 # The official `--task` of a family where it is not the family's key.
@@ -49,7 +51,12 @@ def write_tree(root: Path, model: str, backend: str, submission: dict,
                fast: dict[str, dict[str, dict]]) -> list[Path]:
     """Write the official tree of a submission under `root`; `fast` holds the fast
     predictions, `{revision: {family key: predictions}}`. Returns the files written."""
-    base = Path(root) / model_stem(model)
+    stem = model_stem(model)
+    if stem in ("", ".", ".."):
+        raise ResultsError(f"model {model!r}: its name gives no folder name for the official "
+                           "tree; pass --model with the model's name or folder.")
+    root = Path(root)
+    base = inside(root, stem)  # a plain folder name; a linked folder is refused
     final = base / FINAL
     parts: list[tuple[Path, object]] = [
         (family_path(final, backend, family, fast=False), submission[key])
@@ -62,6 +69,7 @@ def write_tree(root: Path, model: str, backend: str, submission: dict,
         parts.append((final / "zero_shot" / backend / AOA_FOLDER / AOA_FILE,
                       submission[AOA_KEY]))
     for path, content in parts:
+        path = inside(root, *path.relative_to(root).parts)  # no write through a link
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(path, "w", encoding="utf-8") as handle:
             json.dump(content, handle, allow_nan=True)  # NaN as the official files have it
