@@ -72,9 +72,9 @@ def main() -> None:
         rows = word_surprisal(scorer, sentences, word_prob="corrected" if correct else "raw")
         seconds["classit", correct] = (time.perf_counter() - start, time.process_time() - cpu)
         ours[correct] = [[-r.surprisal for r in text] for text in rows]
-    scorer.boundary_ids = boundary_ids(tokenizer, eos=False)
+    scorer.boundary_ids = boundary_ids(tokenizer, eos=True)  # --text-ends-word
     rows = word_surprisal(scorer, sentences, word_prob="corrected")
-    ours["no eos"] = [[-r.surprisal for r in text] for text in rows]
+    ours["eos"] = [[-r.surprisal for r in text] for text in rows]
 
     for correct in (True, False):
         (m, m_cpu), (c, c_cpu) = seconds["minicons", correct], seconds["classit", correct]
@@ -90,9 +90,9 @@ def main() -> None:
     inner = [(s, k) for s, k in reading if k != len(sentences[s].split()) - 1]
     for name, a, b, words in [
         ("raw vs minicons raw", ours[False], theirs[False], reading),
-        ("corrected (no EOS) vs bow_correction", ours["no eos"], theirs[True], reading),
-        ("corrected vs bow_correction, inner words", ours[True], theirs[True], inner),
-        ("corrected vs bow_correction, final words", ours[True], theirs[True], final),
+        ("corrected vs bow_correction", ours[True], theirs[True], reading),
+        ("corrected with EOS vs bow_correction, inner words", ours["eos"], theirs[True], inner),
+        ("corrected with EOS vs bow_correction, final words", ours["eos"], theirs[True], final),
     ]:
         worst, over = gap(a, b, words)
         print(f"{name}: {len(words)} words, max |diff| {worst:.2e} nats, {over} over 1e-4")

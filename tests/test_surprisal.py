@@ -43,10 +43,9 @@ def test_boundary_set_and_scheme(loaded) -> None:
     _, tok = loaded
     ids = boundary_ids(tok)
     strings = tok.convert_ids_to_tokens(list(ids))
-    assert scheme(tok) == "bow" and tok.eos_token_id in ids
-    assert all(s.startswith("Ġ") for s, i in zip(strings, ids, strict=True)
-               if i != tok.eos_token_id)
-    assert tok.eos_token_id not in boundary_ids(tok, eos=False)
+    assert scheme(tok) == "bow" and tok.eos_token_id not in ids
+    assert all(s.startswith("Ġ") for s in strings)
+    assert set(boundary_ids(tok, eos=True)) == {*ids, tok.eos_token_id}
 
 
 @pytest.mark.parametrize("engine", ["trie", "sequences"])
@@ -75,7 +74,7 @@ def test_engines_add_the_correction_without_extra_passes(loaded, engine: str) ->
 @pytest.mark.slow
 def test_corrected_equals_minicons_bow_correction(loaded, sentences) -> None:
     """minicons' word scores of whole sentences (bos_token=True, whitespace words): raw
-    equal ours raw, and `bow_correction` equals ours with its boundary set (no EOS)."""
+    equal ours raw, and `bow_correction` equals ours (the default set: no EOS)."""
     minicons = pytest.importorskip("minicons.scorer")
     model, tok = loaded
     texts = sentences[:12]
@@ -85,12 +84,11 @@ def test_corrected_equals_minicons_bow_correction(loaded, sentences) -> None:
         theirs = [v for s in lm.word_score_tokenized(texts, tokenize_function=str.split,
                                                      bow_correction=correct, bos_token=True)
                   for _, v in s]
-        scorer.boundary_ids = boundary_ids(tok, eos=False)
         ours = [-r.surprisal for rows in word_surprisal(
             scorer, texts, word_prob="corrected" if correct else "raw") for r in rows]
         assert ours == pytest.approx(theirs, abs=1e-4)
-    # with EOS in the set (the default), the words that end a sentence move most
-    scorer.boundary_ids = boundary_ids(tok)
+    # with EOS in the set (--text-ends-word), the words that end a sentence move
+    scorer.boundary_ids = boundary_ids(tok, eos=True)
     default = [-r.surprisal for rows in word_surprisal(scorer, texts) for r in rows]
     assert default != pytest.approx(ours, abs=1e-4)
 

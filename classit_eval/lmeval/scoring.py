@@ -216,8 +216,9 @@ class Scorer:
 
     @property
     def boundary_ids(self) -> torch.Tensor:
-        """The ids that start a word or end the text (classit_eval.lmeval.wordprob), computed
-        once for the tokenizer; assign others to change the set (minicons leaves EOS out)."""
+        """The ids that start a word (classit_eval.lmeval.wordprob, minicons' set), computed
+        once for the tokenizer; assign others to change the set (`boundary_ids(tok, eos=True)`
+        also lets the text end after the word)."""
         if self._boundary is None:
             from classit_eval.lmeval.wordprob import boundary_ids
 

@@ -60,13 +60,16 @@ def _scheme(tokenizer) -> str:
     return "none"
 
 
-def boundary_ids(tokenizer, eos: bool = True) -> tuple[int, ...]:
+def boundary_ids(tokenizer, eos: bool = False) -> tuple[int, ...]:
     """The ids of the tokens that start a new word (their string begins with a word-start
-    marker, or an added token that strips the space before it), plus EOS (the text ends).
+    marker, or an added token that strips the space before it); with `eos`, EOS too (the
+    text ends after the word).
 
-    minicons' `bow_correction` leaves EOS out (`eos=False`): after a sentence's last word
-    a model may give the end of the text much of its mass (SmolLM2-135M-Instruct up to
-    0.2 nats of the word's log-probability), which it then does not count as the word's end."""
+    Without EOS by default, as minicons' `bow_correction`: a stimulus sentence is read as
+    part of running text, and a model's EOS is the end of a document (for an instruct model,
+    of a chat turn: SmolLM2-135M-Instruct gives it up to 0.2 nats of a sentence-final word's
+    log-probability), not the end of a word. `classit-eval surprisal --text-ends-word`
+    adds it for texts that really end after their last word."""
     ids = {i for i, t in _vocab_strings(tokenizer).items()
            if t.startswith(BOW_MARKERS) and t not in tokenizer.all_special_tokens}
     ids |= {i for i, added in getattr(tokenizer, "added_tokens_decoder", {}).items()

@@ -49,6 +49,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--word-prob", choices=["corrected", "raw"], default="corrected",
                    help="corrected (default): a word's probability includes where it ends; "
                         "raw: the sum of its tokens'")
+    p.add_argument("--text-ends-word", action="store_true",
+                   help="with --word-prob corrected, the end of the text (EOS) also ends a word "
+                        "(default: only a token that starts a new word does, as minicons)")
     p.add_argument("--bits", action="store_true", help="surprisal in bits (default: nats)")
     p.add_argument("--entropy", action="store_true",
                    help="add the entropy of the next-token distribution before each row")
@@ -93,6 +96,10 @@ def run(args: argparse.Namespace) -> int:
     lm = ClassitLM(pretrained=args.model, backend=args.backend, dtype=args.dtype,
                    device=device, batch_size=args.batch_size)
     lm.scorer.progress = not args.no_progress
+    if args.text_ends_word:
+        from classit_eval.lmeval.wordprob import boundary_ids
+
+        lm.scorer.boundary_ids = boundary_ids(lm.scorer.tokenizer, eos=True)
     rows = surprisals(lm.scorer, texts, args.unit, args.word_prob,
                       "bits" if args.bits else "nats", args.entropy)
     flat = [row for per_text in rows for row in per_text]
