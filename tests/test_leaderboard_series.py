@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import signal
 import subprocess
@@ -116,6 +117,7 @@ def test_the_workflow_end_to_end(pretrained: Path, tmp_path: Path, capsys) -> No
         assert fast["wug_adj"][i]["wug_adj"] == pytest.approx(task, abs=1e-12)
         reading = markers(out)[f"{revision}/classit_reading_fast"]["scores"]
         assert fast["reading"][i]["rt"] == pytest.approx(reading["eye_tracking"] / 100)
+        assert math.isfinite(reading["eye_tracking_token_null"])  # the model's tokenizer
     skip = ",".join(f"glue/{t}" for t in GLUE_SIZES if t != "wsc")
     code = cli.main(["babylm", "check", str(path), "--revisions", REVISIONS, "--only",
                      "wug_adj,reading,glue,fast_eval_results", "--skip", skip])

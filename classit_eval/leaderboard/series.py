@@ -295,10 +295,9 @@ class Session:
         self.settings, self.out, self.run_id = settings, out, run_id
         metadata = {"reading_bootstrap": settings.reading_bootstrap,
                     "reading_convention": "babylm2025" if settings.scoring == "babylm2025"
-                    else "running",
-                    # as lm-eval's CLI passes model arguments: the reading task's token-count
-                    # null reads the final model's tokenizer (the checkpoints share it)
-                    "pretrained": settings.model}
+                    else "running"}
+        if getattr(settings, "model", None):  # as lm-eval's CLI passes model arguments: the
+            metadata["pretrained"] = settings.model  # token-count null reads its tokenizer
         if settings.data_dir:
             metadata["data_dir"] = str(settings.data_dir)
         self.tasks = task_manager(classit_only=True, metadata=metadata)
