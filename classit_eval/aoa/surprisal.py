@@ -25,13 +25,13 @@ code writes NaN for a failed context and carries on.
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from classit_eval.aoa.words import Item, Words
+from classit_eval.data.files import write_atomically
 from classit_eval.errors import DataError, OptionError
 
 MODES = ("full", "babylm2025")
@@ -171,7 +171,4 @@ def write_json(data: dict, path: Path) -> Path:
     """Write whole or not at all (a kill leaves no half file). NaN is refused: the run
     stops on errors, so a surprisal is always a number."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=1, allow_nan=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return write_atomically(path, json.dumps(data, indent=1, allow_nan=False) + "\n")

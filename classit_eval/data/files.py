@@ -190,3 +190,12 @@ def iter_jsonl(source: Source, required: tuple[str, ...] = (),
 def read_jsonl(source: Source, required: tuple[str, ...] = ()) -> list[dict]:
     """All records of a JSON-lines file (see `iter_jsonl`)."""
     return list(iter_jsonl(source, required))
+
+
+def write_atomically(path: Path, text: str) -> Path:
+    """Write `path` whole or not at all: the text goes to `<name>.tmp<pid>` beside it, then
+    replaces it, so a kill leaves the old file (or none) and never half of one."""
+    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+    return path

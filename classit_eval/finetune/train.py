@@ -27,6 +27,7 @@ from transformers import (
 )
 from transformers.trainer_utils import get_last_checkpoint
 
+from classit_eval.data.files import write_atomically
 from classit_eval.errors import OptionError, ResumeStateError
 from classit_eval.finetune.classifier import SequenceClassifier, load_tokenizer
 from classit_eval.finetune.tasks import Example, Task
@@ -212,9 +213,7 @@ def check_resume(task: Task, checkpoint_dir: Path, record: dict) -> None:
 
 def _save_record(checkpoint_dir: Path, record: dict) -> None:
     checkpoint_dir.mkdir(parents=True, exist_ok=True)
-    temporary = checkpoint_dir / f"{SETTINGS_FILE}.tmp"
-    temporary.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
-    temporary.replace(checkpoint_dir / SETTINGS_FILE)
+    write_atomically(checkpoint_dir / SETTINGS_FILE, json.dumps(record, indent=1) + "\n")
 
 
 def finetune(model_path: str, task: Task, train: list[Example], valid: list[Example],

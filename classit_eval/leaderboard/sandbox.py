@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import fnmatch
 import json
-import os
 import re
 from pathlib import Path, PurePosixPath
 
+from classit_eval.data.files import write_atomically
 from classit_eval.errors import ResultsError
 
 LEDGER = "classit_babylm_files.json"
@@ -61,10 +61,7 @@ def read_ledger(folder: Path) -> dict:
 
 
 def write_ledger(folder: Path, ledger: dict) -> None:
-    path = inside(folder, LEDGER)
-    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(ledger, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    write_atomically(inside(folder, LEDGER), json.dumps(ledger, indent=2) + "\n")
 
 
 def record(folder: Path, files: list[str] = (), pending: list[dict] = ()) -> None:

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from classit_eval import options
+from classit_eval.data.files import write_atomically
 from classit_eval.errors import MissingDataError, OptionError, ResultsError
 from classit_eval.leaderboard import sandbox
 from classit_eval.leaderboard.sandbox import inside
@@ -232,9 +233,7 @@ def unit_folder(out: Path, revision: str, task: str) -> Path:
 
 def write_json_atomically(path: Path, record: dict) -> None:
     """Write `path` whole or not at all: a kill leaves the old file or none."""
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps(record, indent=2, default=str) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    write_atomically(path, json.dumps(record, indent=2, default=str) + "\n")
 
 
 def open_manifest(out: Path, identity: dict, settings: dict, run_id: str) -> dict:

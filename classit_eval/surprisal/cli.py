@@ -19,11 +19,11 @@ import argparse
 import csv
 import io
 import json
-import os
 import sys
 from pathlib import Path
 
 from classit_eval import options
+from classit_eval.data.files import write_atomically
 from classit_eval.errors import OptionError
 from classit_eval.surprisal.core import UNITS, Row
 from classit_eval.surprisal.inputs import CONTEXTS, read_texts
@@ -134,6 +134,4 @@ def write_rows(rows: list[Row], path: Path, entropy: bool) -> None:
         for r in rows:
             writer.writerow([r.item, r.line, r.position, r.word, " ".join(r.tokens),
                              repr(r.surprisal), *([repr(r.entropy)] if entropy else [])])
-    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
-    tmp.write_text(buffer.getvalue(), encoding="utf-8")
-    os.replace(tmp, path)
+    write_atomically(path, buffer.getvalue())
