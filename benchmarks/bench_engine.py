@@ -10,7 +10,7 @@ Prints, on one machine in one run:
 2. per family of `classit_zero_shot_fast`, the token positions a forward pass computes:
    as separate sequences (what stock `--model hf` computes; BOS included), the trie bound
    (distinct prefixes), and what the engine computes at batch size 32 (its schedule,
-   counted without the model: classit_eval.lmeval.trie.plan);
+   counted without the model: classit_eval.scoring.trie.plan);
 3. per family, the wall time of a proportional subset (`--fraction` of every subtask's
    documents; the reading task whole) under stock `--model hf` (dtype float32, batch 32),
    the backend before the engine (`--model classit` with engine=sequences, dtype=float64,
@@ -40,9 +40,9 @@ from lm_eval.api.registry import get_model
 
 import classit_eval.lmeval.backend  # noqa: F401  (registers `classit`)
 from classit_eval.lmeval.plugin import task_manager
-from classit_eval.lmeval.scoring import Scorer, babylm2025_reader
-from classit_eval.lmeval.trie import plan, trie_size
 from classit_eval.names import ENCODING_FIELD
+from classit_eval.scoring import Scorer, babylm2025_reader
+from classit_eval.scoring.trie import plan, trie_size
 
 FAMILIES = {  # family -> lm-eval group
     "blimp": "classit_blimp_fast", "supplement": "classit_blimp_supplement_fast",

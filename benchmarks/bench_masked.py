@@ -24,7 +24,7 @@ import torch
 
 from classit_eval.data.files import find_file, read_jsonl
 from classit_eval.lmeval.backend import ClassitLM
-from classit_eval.lmeval.trie import Stats
+from classit_eval.scoring import Stats
 from scripts import official_masked_oracle as masked_oracle
 from scripts import official_oracle as oracle
 from tests.tiny import build_tiny_masked

@@ -19,8 +19,8 @@ import pandas as pd
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from classit_eval.lmeval.scoring import score_sequences, step_encoding
 from classit_eval.reading import dataset, surprisal
+from classit_eval.scoring import score_sequences, step_encoding
 
 
 def unbatched_surprisals(model, tokenizer, data: pd.DataFrame,

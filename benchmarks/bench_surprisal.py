@@ -33,9 +33,8 @@ def main() -> None:
     from minicons.scorer import IncrementalLMScorer
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from classit_eval.lmeval.scoring import Scorer
-    from classit_eval.lmeval.wordprob import boundary_ids
     from classit_eval.reading import dataset
+    from classit_eval.scoring import Scorer, boundary_ids
     from classit_eval.surprisal import word_surprisal
 
     path = args.model

@@ -47,7 +47,7 @@ READING_METRICS = (
 )
 
 # A document field through which a task asks the `classit` backend for a scoring
-# encoding by name (classit_eval.lmeval.scoring.ENCODINGS), without the backend
+# encoding by name (classit_eval.scoring.ENCODINGS), without the backend
 # importing the task.
 ENCODING_FIELD = "classit_encoding"
 

@@ -28,9 +28,8 @@ def main() -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from classit_eval import cli
-    from classit_eval.lmeval.scoring import Scorer
-    from classit_eval.lmeval.wordprob import word_requests
     from classit_eval.reading import dataset
+    from classit_eval.scoring import Scorer, word_requests
 
     path = args.model
     if path is None:

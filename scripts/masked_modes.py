@@ -23,8 +23,8 @@ import numpy as np
 
 from classit_eval.data.files import find_file, read_jsonl
 from classit_eval.lmeval.backend import ClassitLM
-from classit_eval.lmeval.scoring import BABYLM2025_READER, WORD_IN_TEXT
 from classit_eval.reading import dataset
+from classit_eval.scoring import BABYLM2025_READER, WORD_IN_TEXT
 from tests.tiny import build_tiny_masked, build_tiny_seq2seq
 
 CASES = (  # (model, builder arguments, backend)

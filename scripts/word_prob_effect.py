@@ -40,7 +40,7 @@ def main() -> None:
 
     from classit_eval.aoa.surprisal import encode
     from classit_eval.aoa.words import read_words
-    from classit_eval.lmeval.scoring import Scorer
+    from classit_eval.scoring import Scorer
 
     path = args.model
     if path is None:
@@ -67,8 +67,8 @@ def main() -> None:
 
 def reading(scorer, data_dir: str | None, bootstrap: int, path: str) -> None:
     """The reading scores with raw and corrected word probabilities."""
-    from classit_eval.lmeval.wordprob import word_requests
     from classit_eval.reading import task
+    from classit_eval.scoring import word_requests
 
     docs = task.load(data_dir=data_dir, reading_bootstrap=bootstrap)["test"]
     run = task.RUNS["classit_reading"]

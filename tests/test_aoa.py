@@ -21,7 +21,7 @@ from classit_eval.aoa.words import Item, Words, read_words
 from classit_eval.errors import DataError, OptionError
 from classit_eval.leaderboard import check
 from classit_eval.leaderboard.export import read_aoa
-from classit_eval.lmeval.wordprob import boundary_ids
+from classit_eval.scoring import boundary_ids
 from classit_eval.train import cli as train_cli
 from scripts import official_aoa
 from tests.conftest import SERIES_CONFIG

@@ -12,8 +12,8 @@ from types import SimpleNamespace
 import pytest
 import torch
 
+from classit_eval import scoring
 from classit_eval.errors import OptionError
-from classit_eval.lmeval import scoring
 from classit_eval.lmeval.backend import ClassitLM
 from classit_eval.names import ENCODING_FIELD
 

@@ -22,10 +22,9 @@ from classit_eval import cli
 from classit_eval.data.files import find_file, find_files, read_jsonl
 from classit_eval.errors import OptionError
 from classit_eval.lmeval.backend import ClassitLM, pick_backend
-from classit_eval.lmeval.masked import MaskedScorer
 from classit_eval.lmeval.plugin import task_manager
-from classit_eval.lmeval.scoring import WORD_IN_TEXT, WORD_IN_TEXT_CORRECTED
 from classit_eval.reading import dataset
+from classit_eval.scoring import WORD_IN_TEXT, WORD_IN_TEXT_CORRECTED, MaskedScorer
 from scripts import official_masked_oracle as masked_oracle
 from scripts import official_oracle as oracle
 from tests.test_cli import invoke

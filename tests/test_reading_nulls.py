@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 from transformers import AutoTokenizer
 
-from classit_eval.lmeval.scoring import word_steps
 from classit_eval.names import READING_METRICS, READING_NULLS
 from classit_eval.reading import dataset, nulls, regression, task
 from classit_eval.reading.cli import main as reading_score
+from classit_eval.scoring import word_steps
 
 OFFICIAL = "reference/babylm-2025-pipeline-outputs/{}/main/zero_shot/causal/reading"
 

@@ -95,8 +95,8 @@ def test_bad_convention_is_a_clear_error(eval_data: Path) -> None:
 
 def test_word_prob_option(eval_data: Path) -> None:
     """corrected by default under running, raw (only) under the official convention."""
-    from classit_eval.lmeval.scoring import BABYLM2025_READER, WORD_IN_TEXT_CORRECTED
     from classit_eval.names import ENCODING_FIELD
+    from classit_eval.scoring import BABYLM2025_READER, WORD_IN_TEXT_CORRECTED
 
     assert task.load(data_dir=str(eval_data))["test"][0][ENCODING_FIELD] == \
         WORD_IN_TEXT_CORRECTED

@@ -11,7 +11,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from classit_eval.data.files import find_file, read_jsonl
 from classit_eval.lmeval.backend import ClassitLM
-from classit_eval.lmeval.scoring import Scorer
+from classit_eval.scoring import Scorer
 
 
 @pytest.fixture(scope="module")

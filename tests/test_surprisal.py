@@ -1,4 +1,4 @@
-"""Corrected word probabilities (classit_eval.lmeval.wordprob) and `classit-eval surprisal`."""
+"""Corrected word probabilities (classit_eval.scoring.wordprob) and `classit-eval surprisal`."""
 
 from __future__ import annotations
 
@@ -10,9 +10,16 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from classit_eval import cli
-from classit_eval.lmeval.scoring import WORD_IN_TEXT_CORRECTED, Encoded, Scorer
-from classit_eval.lmeval.wordprob import boundary_ids, corrected, scheme, word_requests
 from classit_eval.reading import dataset
+from classit_eval.scoring import (
+    WORD_IN_TEXT_CORRECTED,
+    Encoded,
+    Scorer,
+    boundary_ids,
+    corrected,
+    scheme,
+    word_requests,
+)
 from classit_eval.surprisal import token_surprisal, word_surprisal
 from tests.test_cli import invoke
 
@@ -182,7 +189,7 @@ def test_a_masked_backend_gives_raw_word_surprisal(tmp_path, corpus_file) -> Non
     `word_in_text`); tokens and entropy are a causal model's only."""
     from classit_eval.errors import OptionError
     from classit_eval.lmeval.backend import ClassitLM
-    from classit_eval.lmeval.scoring import WORD_IN_TEXT
+    from classit_eval.scoring import WORD_IN_TEXT
     from tests.tiny import build_tiny_masked
 
     path = build_tiny_masked(tmp_path / "bert", corpus_file)

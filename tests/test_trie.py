@@ -9,9 +9,10 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, GPT2Config, GPT2LMHeadModel
 
 from classit_eval.data.files import find_file, read_jsonl
-from classit_eval.lmeval import scoring, trie
-from classit_eval.lmeval.scoring import Scorer, babylm2025_reader, score_sequences
-from classit_eval.lmeval.trie import TrieScorer, build_tree, plan, tree_masks_work, trie_size
+from classit_eval.scoring import Scorer, babylm2025_reader, score_sequences, trie
+from classit_eval.scoring import scorer as scoring
+from classit_eval.scoring.probes import tree_masks_work
+from classit_eval.scoring.trie import TrieScorer, build_tree, plan, trie_size
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ the word's tokens are those whose character offsets end after the word's first c
 (so its leading space, which byte-level BPE attaches to the word, is included); the
 surprisal is minus the sum of their log-probabilities, in nats (natural log), one forward
 pass per context; the first token of the text is never scored. That is the `babylm2025`
-mode of classit_eval.lmeval.scoring.Scorer with the request `(context.strip() + " ", word)`.
+mode of classit_eval.scoring.Scorer with the request `(context.strip() + " ", word)`.
 
 `full` (the default) scores the request `(context.strip(), " " + word)` as running text
 after a BOS (else EOS) prefix, as the package's `full` scoring does everywhere: every
@@ -15,7 +15,7 @@ word token is scored, even when the context is empty or the tokenizer adds no BO
 official text then starts with the word, whose first token goes unscored).
 
 `word_prob="corrected"` (the default in `full`) corrects the word's probability for where
-it ends (classit_eval.lmeval.wordprob); `raw` sums its tokens, as `babylm2025` must.
+it ends (classit_eval.scoring.wordprob); `raw` sums its tokens, as `babylm2025` must.
 
 The requests are tokenised once; each checkpoint only loads its weights and runs the
 forward passes (the prefix-tree engine, batched). Any error stops the run: the official
@@ -86,7 +86,7 @@ def encode(scorer, items: Sequence[Item], mode: str, word_prob: str = "raw"
            ) -> tuple[list, int]:
     """The items as scorer requests, tokenised once; and how many lose their word's first
     token (babylm2025 only: an empty context and a tokenizer without BOS)."""
-    from classit_eval.lmeval.wordprob import word_requests
+    from classit_eval.scoring import word_requests
 
     encoded = word_requests(scorer, [request(item, mode) for item in items], word_prob)
     unscored = 0
@@ -111,7 +111,7 @@ def score_series(words: Words, checkpoints: Sequence[Checkpoint], mode: str,
                  ) -> Series:
     """Score every item at every checkpoint. `load(checkpoint)` returns its model (on the
     device, in eval mode); the tokenizer is shared by the series (checked by the caller)."""
-    from classit_eval.lmeval.scoring import Scorer
+    from classit_eval.scoring import Scorer
 
     if mode not in MODES:
         raise ValueError(f"mode={mode!r}: choose one of {', '.join(MODES)}")

@@ -4,7 +4,7 @@
         --model_args pretrained=PATH,scoring=babylm2025 --tasks classit_zero_shot_fast
 
 Model arguments: `pretrained` (path or hub id), `revision`, `backend`, `scoring` (`full`,
-the default, or `babylm2025`, see classit_eval.lmeval.scoring), `dtype`, `certify`,
+the default, or `babylm2025`, see classit_eval.scoring), `dtype`, `certify`,
 `engine`, `prefix_cache_mb`, `prefix_token_id`, `max_length`, `trust_remote_code`;
 `batch_size` and `device` come from lm-eval's own options. An unknown argument or a bad
 value is an OptionError that names it: a typo must not run the evaluation with the
@@ -12,7 +12,7 @@ defaults. A CUDA device on a machine without CUDA (lm-eval's default device is `
 falls back to the CPU, as lm-eval's `hf` model does.
 
 `backend` is the official pipeline's name for how a model is scored: `causal` (the
-default), `mlm`, `mntp`, `enc_dec_mask` or `enc_dec_prefix` (classit_eval.lmeval.masked),
+default), `mlm`, `mntp`, `enc_dec_mask` or `enc_dec_prefix` (classit_eval.scoring.masked),
 or `auto`, which picks one from the model's config and logs the choice. The model is
 loaded through the backend's `AutoModelFor...` class; a model that does not fit the backend
 (an encoder scored as `causal`, an MLM without a mask token) is an OptionError. Remote code
@@ -20,7 +20,7 @@ loaded through the backend's `AutoModelFor...` class; a model that does not fit 
 OptionError, before anything is loaded.
 
 A causal model's requests are all scored together by the prefix-tree engine
-(classit_eval.lmeval.trie): each distinct prefix is computed once, in batches of
+(classit_eval.scoring.trie): each distinct prefix is computed once, in batches of
 `batch_size` segments. `engine=sequences` scores each sequence as one row instead, as
 does a model that keeps no KV cache it reads back (GPT-BERT's causal class; logged).
 `prefix_cache_mb` (default 1024) caps the memory of the cached prefixes' keys and values.
@@ -38,12 +38,12 @@ process scores its share of the documents (lm-eval gives each rank every n-th do
 and lm-eval gathers the results on rank 0; gloo on the CPU, NCCL on GPUs.
 
 A document may ask for another encoding of its request by name, in its field
-classit_eval.names.ENCODING_FIELD (a key of classit_eval.lmeval.scoring.ENCODINGS, or
+classit_eval.names.ENCODING_FIELD (a key of classit_eval.scoring.ENCODINGS, or
 `word_in_text`, `word_in_text_corrected`): the `classit_reading` task does with `--metadata
 reading_convention=babylm2025`, to have each (context, word) scored as the official reader
 does, which lm-eval's `hf` cannot do, and by default, to say that its word is followed by
 more text (a causal model gets the plain request, its word probability corrected for where
-the word ends unless `word_prob=raw`, classit_eval.lmeval.wordprob; a masked one sees masks
+the word ends unless `word_prob=raw`, classit_eval.scoring.wordprob; a masked one sees masks
 after the word).
 This module imports only the scoring layer, never a task.
 
@@ -71,10 +71,18 @@ from lm_eval.api.registry import register_model
 
 from classit_eval.data.checkpoints import model_kind, remote_code
 from classit_eval.errors import OptionError
-from classit_eval.lmeval.masked import ENC_DEC_BACKENDS, MASKED_BACKENDS, MaskedScorer
-from classit_eval.lmeval.scoring import ENGINES, MODES, Encoded, Scorer
-from classit_eval.lmeval.trie import caches_work, kv_bytes_per_token
 from classit_eval.names import ENCODING_FIELD, PREFIXES_FIELD
+from classit_eval.scoring import (
+    ENC_DEC_BACKENDS,
+    ENGINES,
+    MASKED_BACKENDS,
+    MODES,
+    Encoded,
+    MaskedScorer,
+    Scorer,
+    caches_work,
+    kv_bytes_per_token,
+)
 
 log = logging.getLogger(__name__)
 # The counts of a run go through lm-eval's own logger, so that they show as its do
@@ -95,8 +103,8 @@ KNOWN_ARGS = ("pretrained", "scoring", "revision", "dtype", "certify", "engine",
 
 @register_model("classit")
 class ClassitLM(LM):
-    """A Hugging Face model scored by classit_eval.lmeval.scoring.Scorer (causal) or
-    classit_eval.lmeval.masked.MaskedScorer (the other backends)."""
+    """A Hugging Face model scored by classit_eval.scoring.Scorer (causal) or
+    classit_eval.scoring.masked.MaskedScorer (the other backends)."""
 
     def __init__(self, pretrained: str | None = None, backend: str = "causal",
                  scoring: str = "full",
@@ -221,7 +229,7 @@ class ClassitLM(LM):
         for k, piece in zip(plain, pieces, strict=True):
             out[k] = piece
         if fixed:  # one batch, as the plain requests
-            from classit_eval.lmeval.wordprob import word_requests
+            from classit_eval.scoring import word_requests
 
             words = word_requests(self.scorer, [tuple(requests[k].args) for k in fixed],
                                   "corrected")
@@ -387,7 +395,7 @@ def pick_backend(config: dict) -> tuple[str, str]:
 
 def check_backend(backend: str, config: dict, tokenizer, scoring: str, pretrained: str) -> None:
     """An OptionError naming the model and the fix when it cannot be scored as `backend`."""
-    from classit_eval.lmeval.masked import first_extra_special, mask_token_id
+    from classit_eval.scoring.masked import first_extra_special, mask_token_id
 
     kind, why = model_kind(config)
     fits = {"causal": ("causal", "hybrid"), "mlm": ("masked", "hybrid"),

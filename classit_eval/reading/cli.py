@@ -13,9 +13,9 @@ from pathlib import Path
 
 from classit_eval import options
 from classit_eval.errors import MissingDataError, OptionError
-from classit_eval.lmeval.scoring import CONVENTIONS
 from classit_eval.names import READING_SCORES
 from classit_eval.reading import dataset, nulls, regression
+from classit_eval.scoring import CONVENTIONS
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -31,9 +31,9 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from classit_eval.lmeval.scoring import word_steps
 from classit_eval.names import EYE_TRACKING, READING_NULL_FIELDS, READING_SCORES, SELF_PACED
 from classit_eval.reading import dataset, regression
+from classit_eval.scoring import word_steps
 
 
 def token_surprisals(tokenizer, data: pd.DataFrame, convention: str = "running"

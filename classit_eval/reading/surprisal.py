@@ -1,6 +1,6 @@
 """Word surprisals (nats) of reading_data.csv rows, with one forward pass per sentence.
 
-Two conventions, defined by classit_eval.lmeval.scoring.word_steps (the `classit`
+Two conventions, defined by classit_eval.scoring.word_steps (the `classit`
 backend's scoring layer, which the lm-eval task uses too):
 
 * `running` (default): the word as it appears in running text, with its leading space
@@ -14,10 +14,10 @@ backend's scoring layer, which the lm-eval task uses too):
   of the re-encoded subword. Probabilities are multiplied (log-probabilities summed).
 
 `word_prob="corrected"` (running convention only) corrects each word's probability for
-where it ends (classit_eval.lmeval.wordprob); the default here stays `raw`.
+where it ends (classit_eval.scoring.wordprob); the default here stays `raw`.
 
 A word is a list of steps `(context ids, continuation ids)`, scored by
-classit_eval.lmeval.scoring.score_sequences: a step whose token sequence is a prefix of
+classit_eval.scoring.score_sequences: a step whose token sequence is a prefix of
 another's is read off that longer sequence, so a sentence is one sequence in one forward
 pass (plus the `babylm2025` re-tokenised contexts that are not prefixes of it).
 """
@@ -30,15 +30,17 @@ import numpy as np
 import pandas as pd
 import torch
 
-from classit_eval.lmeval.scoring import (
+from classit_eval.reading.dataset import has_previous
+from classit_eval.scoring import (
     CONVENTIONS,
     Step,
+    boundary_ids,
+    corrected,
+    corrects,
     score_sequences,
     step_encoding,
     word_steps,
 )
-from classit_eval.lmeval.wordprob import boundary_ids, corrected, corrects
-from classit_eval.reading.dataset import has_previous
 
 __all__ = ["CONVENTIONS", "reading_surprisals", "word_steps"]
 

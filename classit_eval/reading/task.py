@@ -12,7 +12,7 @@ Run options, from lm-eval's `--metadata` JSON:
 - `data_dir`: evaluation data root;
 - `reading_convention`: `running` (default) or `babylm2025` (see classit_eval.reading.surprisal);
 - `word_prob`: `corrected` (the default under `running`: the word's probability corrected for
-  where it ends, classit_eval.lmeval.wordprob) or `raw` (its tokens' sum; the only choice
+  where it ends, classit_eval.scoring.wordprob) or `raw` (its tokens' sum; the only choice
   under `babylm2025`, the official numbers). Only `--model classit` corrects: lm-eval's
   `hf` scores every request raw;
 - `reading_bootstrap` (default 1000) and `reading_seed` (default 0): sentence resamples of
@@ -35,15 +35,15 @@ import datasets
 import pandas as pd
 
 from classit_eval.errors import ModelLoadError, OptionError
-from classit_eval.lmeval.scoring import (
+from classit_eval.names import ENCODING_FIELD, READING_METRICS, READING_SCORES
+from classit_eval.reading import dataset, nulls, regression
+from classit_eval.scoring import (
     BABYLM2025_READER,
     CONVENTIONS,
     WORD_IN_TEXT,
     WORD_IN_TEXT_CORRECTED,
+    WORD_PROBS,
 )
-from classit_eval.lmeval.wordprob import WORD_PROBS
-from classit_eval.names import ENCODING_FIELD, READING_METRICS, READING_SCORES
-from classit_eval.reading import dataset, nulls, regression
 
 log = logging.getLogger(__name__)
 Item = tuple[str, str, float, str]  # (context, word, surprisal, run key)
@@ -100,7 +100,7 @@ def load(classit_fast: bool = False, classit_task: str = "classit_reading",
     RUNS[classit_task] = Run(csv, n_boot, seed, permutations, _tokenizer_name(model_args),
                              reading_convention)
     # asks the `classit` backend for the official reader's scoring, or for a word inside
-    # running text (what a masked model needs to know), see classit_eval.lmeval.scoring
+    # running text (what a masked model needs to know), see classit_eval.scoring
     encoding = BABYLM2025_READER if reading_convention == "babylm2025" else \
         WORD_IN_TEXT_CORRECTED if word_prob == "corrected" else WORD_IN_TEXT
     common = {"convention": reading_convention, ENCODING_FIELD: encoding, "run": classit_task}

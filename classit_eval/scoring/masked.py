@@ -53,15 +53,15 @@ from dataclasses import dataclass
 import torch
 from tqdm import tqdm
 
-from classit_eval.lmeval.scoring import (
+from classit_eval.scoring.encodings import (
     BABYLM2025_READER,
     MODES,
     WORD_IN_TEXT,
     WORD_IN_TEXT_CORRECTED,
-    Certificate,
-    Scorer,
+    reader_chain,
 )
-from classit_eval.lmeval.trie import Stats
+from classit_eval.scoring.scorer import Certificate, Scorer
+from classit_eval.scoring.trie import Stats
 
 log = logging.getLogger(__name__)
 
@@ -302,23 +302,6 @@ class MaskedScorer(Scorer):
         desc = f"scoring ({self.backend}, {self.mode}, {str(model.dtype).removeprefix('torch.')})"
         return score_queries(model, encoded, batch_size, self.pad_token_id, progress, desc,
                              stats, self.heads)
-
-
-def reader_chain(tokenizer, context: str, word: str) -> list[tuple[str, int]]:
-    """The official reader's steps for `word` after `context`: (text, target token) pairs.
-    The word is tokenised alone; its first token is read after `context`, each later one
-    after the text grown by the decoded tokens so far, as the first token of its own
-    decoded string re-tokenised."""
-    target = list(tokenizer(word, add_special_tokens=False)["input_ids"])
-    if not target:
-        raise ValueError(f"{word!r} encodes to no tokens.")
-    steps = [(context, target[0])]
-    text = context + tokenizer.decode([target[0]])
-    for token in target[1:]:
-        piece = tokenizer.decode([token])
-        steps.append((text, tokenizer(piece, add_special_tokens=False)["input_ids"][0]))
-        text += piece
-    return steps
 
 
 # -- the engine -----------------------------------------------------------------------------

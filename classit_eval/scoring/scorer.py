@@ -20,11 +20,7 @@ Requests are scored in batches sorted by length (right padding only up to the lo
 sequence of each batch), and a request whose tokens are a prefix of another request's
 shares that request's forward pass: all words of a sentence cost one pass.
 
-A task may ask for another encoding of its requests by name: `ENCODINGS` maps a name to a
-function `(tokenizer, context, continuation) -> list[Encoded]`, whose pieces' scores are
-summed. A document names it in its field `classit_eval.names.ENCODING_FIELD`; this is how
-the reading task gets the official BabyLM 2025 reader's word surprisal (`word_steps`)
-without the backend importing the task.
+Encodings (what is scored) live in classit_eval.scoring.encodings; a scorer computes them.
 """
 
 from __future__ import annotations
@@ -38,117 +34,14 @@ from dataclasses import dataclass
 import torch
 from tqdm import tqdm
 
-from classit_eval.lmeval.trie import Stats, TrieScorer, distribution_entropy, trie_size
-from classit_eval.names import ENCODING_FIELD
-
-MODES = ("full", "babylm2025")
-
-
-@dataclass(frozen=True)
-class Encoded:
-    """A request as tokens: positions `span` of `tokens` are scored (never position 0).
-
-    `boundary` adds, for each (position, sign), sign x log P(the token at that position
-    starts a word or ends the text | the tokens before it); the position may be
-    `len(tokens)`, the distribution after the last token. This is how a word's corrected
-    probability is scored (classit_eval.lmeval.wordprob), at no extra forward pass."""
-
-    tokens: tuple[int, ...]
-    span: tuple[int, ...]
-    boundary: tuple[tuple[int, int], ...] = ()
-
-
-def step_encoding(context: Sequence[int], continuation: Sequence[int]) -> Encoded:
-    """A request given as token ids: `continuation` scored after a non-empty `context`."""
-    if not context:
-        raise ValueError("A scoring step needs at least one context token (e.g. BOS).")
-    tokens = (*context, *continuation)
-    return Encoded(tuple(tokens), tuple(range(len(context), len(tokens))))
-
-
-# -- word surprisal in steps (the reading task) ---------------------------------------------
-CONVENTIONS = ("running", "babylm2025")
-Step = tuple[tuple[int, ...], tuple[int, ...]]  # (context ids, continuation ids)
-
-
-def _ids(tokenizer, text: str, special: bool = True) -> tuple[int, ...]:
-    return tuple(tokenizer(text, add_special_tokens=special)["input_ids"])
-
-
-def _context(tokenizer, text: str, word: str) -> tuple[int, ...]:
-    """The ids of a context; an empty one is the BOS token, which must exist."""
-    ids = _ids(tokenizer, text) if text else ()
-    if ids:
-        return ids
-    if tokenizer.bos_token_id is None:
-        raise ValueError(
-            f"Cannot score {word!r}: its context is empty and the tokenizer has no BOS "
-            "token to condition on. Give the tokenizer a bos_token (e.g. "
-            "`tokenizer.bos_token = tokenizer.eos_token`) or drop the row."
-        )
-    return (tokenizer.bos_token_id,)
-
-
-def word_steps(tokenizer, context: str, word: str, convention: str = "running") -> list[Step]:
-    """The scoring steps of `word` after `context`: its surprisal is minus their sum.
-
-    * `running`: the word as it appears in running text, with its leading space:
-      `enc(context + " " + word)` minus `enc(context)`, one step (what lm-eval's `hf`
-      model scores for the request `(context, " " + word)`).
-    * `babylm2025`: the official BabyLM 2025 reader (`get_p2`). The word is tokenised
-      alone, without a leading space; its first subword is scored after `enc(context)`,
-      each later subword after `enc(context + subwords decoded so far)` (the string
-      re-tokenised), scoring the first token of the re-encoded subword.
-    """
-    if convention == "running":
-        ctx = _context(tokenizer, context, word)
-        whole = _ids(tokenizer, f"{context} {word}" if context else word)
-        cont = whole[len(ctx):] if context else _ids(tokenizer, word, special=False)
-        if not cont:
-            raise ValueError(f"{word!r} after {context!r} encodes to no tokens.")
-        return [(ctx, cont)]
-    if convention != "babylm2025":
-        raise ValueError(f"Unknown surprisal convention {convention!r}; use one of {CONVENTIONS}.")
-    target = _ids(tokenizer, word, special=False)
-    if not target:
-        raise ValueError(f"{word!r} encodes to no tokens.")
-    steps: list[Step] = [(_context(tokenizer, context, word), (target[0],))]
-    text = context + tokenizer.decode([target[0]])
-    for token in target[1:]:
-        piece = tokenizer.decode([token])
-        steps.append((_context(tokenizer, text, word), (_ids(tokenizer, piece, False)[0],)))
-        text += piece
-    return steps
-
-
-def babylm2025_reader(tokenizer, context: str, word: str) -> list[Encoded]:
-    """The official reader's surprisal of `word` after `context`, as scoring pieces."""
-    return [step_encoding(c, x) for c, x in word_steps(tokenizer, context, word, "babylm2025")]
-
-
-Encoding = Callable[..., list[Encoded]]  # (tokenizer, context, continuation) -> pieces
-BABYLM2025_READER = "babylm2025_reader"
-ENCODINGS: dict[str, Encoding] = {BABYLM2025_READER: babylm2025_reader}
-# A word inside running text, scored after its context while the text goes on after it
-# (the reading task's default). A causal model never sees what follows, so for the causal
-# scorer it is the plain request (`Scorer.PLAIN_ENCODINGS`); masked models differ.
-WORD_IN_TEXT = "word_in_text"
-# The same word with its probability corrected for where it ends (classit_eval.lmeval.
-# wordprob): the reading task's default in scoring=full. Scorers that cannot correct
-# (masked backends) score it as WORD_IN_TEXT.
-WORD_IN_TEXT_CORRECTED = "word_in_text_corrected"
-
-
-def encoding(name: str) -> Encoding:
-    """The encoding a document asks for by name; an unknown name is a clear error."""
-    if name not in ENCODINGS:
-        raise ValueError(
-            f"A document asks for the scoring encoding {name!r} (its field "
-            f"`{ENCODING_FIELD}`), which classit_eval.lmeval.scoring does not define; "
-            f"known: {', '.join([*ENCODINGS, WORD_IN_TEXT, WORD_IN_TEXT_CORRECTED])}."
-        )
-    return ENCODINGS[name]
-
+from classit_eval.scoring.encodings import (
+    MODES,
+    WORD_IN_TEXT,
+    WORD_IN_TEXT_CORRECTED,
+    Encoded,
+    encoding,
+)
+from classit_eval.scoring.trie import Stats, TrieScorer, distribution_entropy, trie_size
 
 # -- the scorer ---------------------------------------------------------------------------
 ENGINES = ("trie", "sequences")
@@ -174,7 +67,7 @@ class Scorer:
     """Sums of token log-probabilities of continuations given contexts.
 
     `engine="trie"` (default) computes each distinct prefix of a call's sequences once
-    (classit_eval.lmeval.trie); `engine="sequences"` runs each distinct sequence that is
+    (classit_eval.scoring.trie); `engine="sequences"` runs each distinct sequence that is
     not a prefix of another as one row, the reference the trie is tested against.
     `stats` counts the token positions computed (`stats.positions`), against the trie's
     size (`stats.trie_bound`); `exact_stats` those of the float64 re-scoring.
@@ -216,11 +109,11 @@ class Scorer:
 
     @property
     def boundary_ids(self) -> torch.Tensor:
-        """The ids that start a word (classit_eval.lmeval.wordprob, minicons' set), computed
+        """The ids that start a word (classit_eval.scoring.wordprob, minicons' set), computed
         once for the tokenizer; assign others to change the set (`boundary_ids(tok, eos=True)`
         also lets the text end after the word)."""
         if self._boundary is None:
-            from classit_eval.lmeval.wordprob import boundary_ids
+            from classit_eval.scoring.wordprob import boundary_ids
 
             self._boundary = torch.tensor(boundary_ids(self.tokenizer), dtype=torch.long)
         return self._boundary
@@ -299,7 +192,7 @@ class Scorer:
         if name in self.PLAIN_ENCODINGS:
             return self.encode_requests([(context, continuation)])[0]
         if name in self.CORRECTED_ENCODINGS:
-            from classit_eval.lmeval.wordprob import word_requests
+            from classit_eval.scoring.wordprob import word_requests
 
             return word_requests(self, [(context, continuation)], "corrected")
         return encoding(name)(self.tokenizer, context, continuation)
@@ -319,12 +212,7 @@ class Scorer:
 
     def check_length(self, encoded: Sequence) -> None:
         """A ValueError when an input is longer than the model takes."""
-        longest = max((len(e.tokens) for e in encoded), default=0)
-        if self.max_length and longest > self.max_length:
-            raise ValueError(
-                f"A request is {longest} tokens long, over the model's {self.max_length}; "
-                "shorten the inputs or pass max_length=<n> if the model supports longer ones."
-            )
+        check_length(max((len(e.tokens) for e in encoded), default=0), self.max_length)
 
     def _score(self, model, encoded: Sequence[Encoded], batch_size: int, cache_tokens: int,
                stats: Stats, progress: bool, entropy: bool = False) -> list[tuple[float, bool]]:
@@ -490,6 +378,15 @@ def score_sequences(model, encoded: Sequence[Encoded], batch_size: int = 32,
 
 
 @torch.no_grad()
+def check_length(longest: int, max_length: int | None) -> None:
+    """A ValueError when an input of `longest` tokens is longer than the model takes."""
+    if max_length and longest > max_length:
+        raise ValueError(
+            f"A request is {longest} tokens long, over the model's {max_length}; "
+            "shorten the inputs or pass max_length=<n> if the model supports longer ones."
+        )
+
+
 def _forward(model, batch: list[tuple[int, ...]], pad_token_id: int, max_length: int | None,
              boundary: torch.Tensor | None = None, entropy: bool = False
              ) -> list[tuple[torch.Tensor, ...]]:
@@ -497,11 +394,7 @@ def _forward(model, batch: list[tuple[int, ...]], pad_token_id: int, max_length:
     log-mass of `boundary` after tokens[:p] at index p - 1 (p up to the length; empty
     without `boundary`) and the entropy there (empty without `entropy`)."""
     longest = max(len(s) for s in batch)
-    if max_length and longest > max_length:
-        raise ValueError(
-            f"A request is {longest} tokens long, over the model's {max_length}; "
-            "shorten the inputs or pass max_length=<n> if the model supports longer ones."
-        )
+    check_length(longest, max_length)
     device = model.device
     ids = torch.full((len(batch), longest), pad_token_id, dtype=torch.long)
     mask = torch.zeros((len(batch), longest), dtype=torch.long)

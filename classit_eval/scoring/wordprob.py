@@ -16,7 +16,7 @@ word (`</w>`) needs no correction: a word's last token says that it is over (`sc
 Both extra terms are log-sum-exps over B of next-token distributions at positions the
 engine computes anyway (the one predicting the word's first token, and the one after its
 last token), so the correction costs no forward pass: see `Encoded.boundary` in
-classit_eval.lmeval.scoring and the trie engine.
+classit_eval.scoring and the trie engine.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import logging
 import weakref
 from collections.abc import Sequence
 
-from classit_eval.lmeval.scoring import Encoded
+from classit_eval.scoring.encodings import Encoded
 
 log = logging.getLogger(__name__)
 WORD_PROBS = ("corrected", "raw")

@@ -97,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
                    device=device, batch_size=args.batch_size)
     lm.scorer.progress = not args.no_progress
     if args.text_ends_word:
-        from classit_eval.lmeval.wordprob import boundary_ids
+        from classit_eval.scoring import boundary_ids
 
         lm.scorer.boundary_ids = boundary_ids(lm.scorer.tokenizer, eos=True)
     rows = surprisals(lm.scorer, texts, args.unit, args.word_prob,

@@ -7,7 +7,7 @@
 A text is scored as running text after the model's prefix token (BOS, else EOS), as the
 `classit` backend's `scoring=full` does. Words are its whitespace-separated strings; a
 token belongs to the word its characters end in. A word's surprisal is, by default, its
-corrected probability's (`word_prob="corrected"`, classit_eval.lmeval.wordprob): its
+corrected probability's (`word_prob="corrected"`, classit_eval.scoring.wordprob): its
 tokens' surprisal plus the correction for where it ends, which costs no forward pass.
 
 Every word and token of every text is one request of one call to the engine: each text is
@@ -25,8 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from classit_eval.errors import DataError, OptionError
-from classit_eval.lmeval.scoring import WORD_IN_TEXT, Encoded, Scorer
-from classit_eval.lmeval.wordprob import WORD_PROBS, corrected, corrects
+from classit_eval.scoring import WORD_IN_TEXT, WORD_PROBS, Encoded, Scorer, corrected, corrects
 
 UNITS = ("word", "token")
 BASES = {"nats": 1.0, "bits": math.log(2)}
