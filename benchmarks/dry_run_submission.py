@@ -41,7 +41,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from classit_eval.leaderboard.series import DONE  # noqa: E402
+from classit_eval.leaderboard.run_folder import DONE  # noqa: E402
 from classit_eval.leaderboard.tracks import FAST_RESULTS_KEY, TRACKS  # noqa: E402
 from scripts import make_format_fixtures as fixtures  # noqa: E402
 from scripts import official_collator as collator  # noqa: E402

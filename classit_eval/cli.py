@@ -1,11 +1,12 @@
 """The `classit-eval` command: one entry point, one subcommand per job.
 
 Every job is a module with `add_arguments(parser)` and `run(args) -> int | None` (`args.prog`
-is the command's name, for its messages); a job with steps (`train`) is a module with a
-`STEPS` table of such modules instead. The parser
-is built lazily: only the module of the job on the command line is imported, so
-`classit-eval --help` imports nothing heavy. `classit-zscore`, `classit-finetune` and
-`classit-train` are aliases of `classit-eval zscore|finetune|train` through `main(job=...)`.
+is the command's name, for its messages); a job with steps (`train`, `babylm`) has a table
+of such modules instead, here too: this is the only module that knows the jobs, and no job
+imports it (tests/test_imports.py checks it). The parser is built lazily: only the module of
+the job on the command line is imported, so `classit-eval --help` imports nothing heavy.
+`classit-zscore`, `classit-finetune` and `classit-train` are aliases of
+`classit-eval zscore|finetune|train` (`zscore_main`, `finetune_main`, `train_main`).
 
 One error policy, here only: a `UserError` (bad input the user can fix) prints one line,
 `<prog>: error: <message>`, and exits with status 2; a bad option does the same through
@@ -28,13 +29,33 @@ PROG = "classit-eval"
 
 
 class Job(NamedTuple):
-    """A subcommand: the module that implements it and its one-line help."""
+    """A subcommand: the module that implements it and its one-line help; or, for a job of
+    several steps, the table of its steps (one subcommand each)."""
 
     module: str
     help: str
     passthrough: bool = False  # its arguments go to another program, unparsed
+    steps: dict[str, Job] | None = None
 
 
+TRAIN_STEPS: dict[str, Job] = {
+    "tokenizer": Job("classit_eval.train.tokenizer", "train a byte-level BPE tokenizer"),
+    "pretrain": Job("classit_eval.train.pretrain", "pretrain a LLaMA config on text files"),
+    "instructions": Job("classit_eval.train.instructions",
+                        "make instruction pairs from Switchboard or Simple Wikipedia"),
+    "instruct": Job("classit_eval.train.instruct", "instruction-tune a checkpoint (curricula)"),
+}
+# `babylm run` evaluates and ends with `export` and `check`
+BABYLM_STEPS: dict[str, Job] = {
+    "run": Job("classit_eval.leaderboard.series",
+               "evaluate a model and its checkpoints for the submission (resumable)"),
+    "export": Job("classit_eval.leaderboard.export",
+                  "write the official submission file from a run folder"),
+    "check": Job("classit_eval.leaderboard.check",
+                 "validate a submission file and recompute its scores"),
+    "curves": Job("classit_eval.leaderboard.curves",
+                  "plot the fast scores against words seen, one line per model"),
+}
 JOBS: dict[str, Job] = {
     "run": Job("classit_eval.lmeval.run",
                "lm_eval run, with this package's tasks and `classit` model", passthrough=True),
@@ -46,10 +67,12 @@ JOBS: dict[str, Job] = {
                     "(Super)GLUE fine-tuning with lm-eval results (alias classit-finetune)"),
     "zscore": Job("classit_eval.compare.cli",
                   "compare models by per-task z-scores (alias classit-zscore)"),
-    "train": Job("classit_eval.train.cli",
-                 "train the CLASS-IT models, one step at a time (alias classit-train)"),
-    "babylm": Job("classit_eval.leaderboard.cli",
-                  "the BabyLM 2025 submission: run, export, check, learning curves"),
+    "train": Job("classit_eval.train",
+                 "train the CLASS-IT models, one step at a time (alias classit-train)",
+                 steps=TRAIN_STEPS),
+    "babylm": Job("classit_eval.leaderboard",
+                  "the BabyLM 2025 submission: run, export, check, learning curves",
+                  steps=BABYLM_STEPS),
     "aoa": Job("classit_eval.aoa.cli",
                "word age of acquisition over a checkpoint series (BabyLM 2025 AoA)"),
     "surprisal": Job("classit_eval.surprisal.cli",
@@ -87,14 +110,13 @@ def add_choices(parser: argparse.ArgumentParser, jobs: dict[str, Job], argv: lis
 
 def add_job(parser: argparse.ArgumentParser, job: Job, argv: list[str]) -> None:
     """Give `parser` the arguments of `job`; `argv` is what follows the job's name."""
-    module = importlib.import_module(job.module)
     if not job.passthrough:
         parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                             help=DEBUG_HELP)
-    steps = getattr(module, "STEPS", None)
-    if steps is not None:
-        add_choices(parser, steps, argv, "step")
+    if job.steps is not None:
+        add_choices(parser, job.steps, argv, "step")
         return
+    module = importlib.import_module(job.module)
     module.add_arguments(parser)
     parser.set_defaults(_run=module.run, _parser=parser, prog=parser.prog)
 
@@ -134,6 +156,22 @@ def main(argv: list[str] | None = None, job: str | None = None, prog: str = PROG
             raise
         print(f"{job_parser.prog}: error: {one_line(err)}", file=sys.stderr)
         return 2
+
+
+def zscore_main(argv: list[str] | None = None) -> int:
+    """`classit-zscore ARGV`, the same as `classit-eval zscore ARGV`."""
+    return main(argv, job="zscore", prog="classit-zscore")
+
+
+def finetune_main(argv: list[str] | None = None) -> int:
+    """`classit-finetune ARGV`, the same as `classit-eval finetune ARGV` (also run by
+    `python -m classit_eval.finetune`, e.g. under torchrun)."""
+    return main(argv, job="finetune", prog="classit-finetune")
+
+
+def train_main(argv: list[str] | None = None) -> int:
+    """`classit-train ARGV`, the same as `classit-eval train ARGV`."""
+    return main(argv, job="train", prog="classit-train")
 
 
 if __name__ == "__main__":

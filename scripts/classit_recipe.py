@@ -30,7 +30,6 @@ again after a crash and it continues where it stopped.
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
 import sys
@@ -88,9 +87,11 @@ class Step:
         """Run the command's `main` in this process (lm-eval, torch... are imported once)."""
         if self.command[0] == "classit-eval":  # classit-eval run ...
             return evaluate(self.command[2:])
-        module = {"classit-train": "classit_eval.train.cli",
-                  "classit-zscore": "classit_eval.compare.cli"}[self.command[0]]
-        return importlib.import_module(module).main(self.command[1:]) or 0
+        from classit_eval import cli
+
+        alias = {"classit-train": cli.train_main,
+                 "classit-zscore": cli.zscore_main}[self.command[0]]
+        return alias(self.command[1:]) or 0
 
 
 def toy_corpus() -> list[Path]:

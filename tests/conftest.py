@@ -19,7 +19,7 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
 import pytest  # noqa: E402
 
-from classit_eval.train import cli as train_cli  # noqa: E402
+from classit_eval import cli  # noqa: E402
 from tests.tiny import build_tiny_hybrid, build_tiny_model  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
@@ -86,7 +86,7 @@ def pretrained(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path,
     config.write_text(json.dumps(SERIES_CONFIG))
     text = shared_data / "corpora" / "babylm-samples" / "train_100k" / "bnc_spoken.train"
     out = folder / "model"
-    assert train_cli.main(["pretrain", str(text), "--config", str(config), "--tokenizer",
+    assert cli.train_main(["pretrain", str(text), "--config", str(config), "--tokenizer",
                            str(tiny_model), "--out", str(out), "--seq-len", "64",
                            "--max-steps", "40", "--warmup-steps", "5", "--log-every", "1000",
                            "--checkpoint-words", "2k,4k,6k"]) == 0

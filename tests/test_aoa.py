@@ -18,11 +18,11 @@ from classit_eval import cli
 from classit_eval.aoa import fit, surprisal
 from classit_eval.aoa.cli import loader
 from classit_eval.aoa.words import Item, Words, read_words
+from classit_eval.data.series import Checkpoint
 from classit_eval.errors import DataError, OptionError
 from classit_eval.leaderboard import check
 from classit_eval.leaderboard.export import read_aoa
 from classit_eval.scoring import boundary_ids
-from classit_eval.train import cli as train_cli
 from scripts import official_aoa
 from tests.conftest import SERIES_CONFIG
 
@@ -40,7 +40,7 @@ def series(tmp_path_factory, tiny_model: Path, shared_data: Path) -> Path:
     config.write_text(json.dumps({**SERIES_CONFIG, "max_position_embeddings": 1024}))
     text = shared_data / "corpora" / "babylm-samples" / "train_100k" / "bnc_spoken.train"
     out = folder / "model"
-    assert train_cli.main(["pretrain", str(text), "--config", str(config), "--tokenizer",
+    assert cli.train_main(["pretrain", str(text), "--config", str(config), "--tokenizer",
                            str(tiny_model), "--out", str(out), "--seq-len", "64",
                            "--max-steps", "200", "--lr", "3e-3", "--warmup-steps", "10",
                            "--log-every", "1000", "--checkpoint-words", "1k,3k,10k,30k"]) == 0
@@ -94,7 +94,7 @@ def official_run(series: Path, words_file: Path, tmp_path_factory) -> Path:
 def test_babylm2025_surprisals_equal_the_official_computation(series: Path, words_file: Path):
     """In float64, every surprisal equals the official per-context forward pass."""
     words = read_words(words_file)
-    checkpoint = surprisal.Checkpoint("chck_3K", 3000, str(series / "chck_3K"))
+    checkpoint = Checkpoint("chck_3K", str(series / "chck_3K"))
     tokenizer = AutoTokenizer.from_pretrained(checkpoint.pretrained)
     scored = surprisal.score_series(words, [checkpoint], "babylm2025",
                                     loader("cpu", "float64"), tokenizer, batch_size=16,
@@ -111,7 +111,7 @@ def test_full_mode_scores_every_word_token_after_bos(series: Path, words_file: P
     and an empty context is the word after BOS alone."""
     words = read_words(words_file)
     items = [*words.items[:20], Item("ball", 0, "   ")]
-    checkpoint = surprisal.Checkpoint("chck_30K", 30000, str(series / "chck_30K"))
+    checkpoint = Checkpoint("chck_30K", str(series / "chck_30K"))
     tokenizer = AutoTokenizer.from_pretrained(checkpoint.pretrained)
     runs = {wp: surprisal.score_series(Words(items, ["x"]), [checkpoint], "full",
                                        loader("cpu", "float64"), tokenizer,
@@ -242,7 +242,7 @@ def test_corrected_fit_recovers_a_known_sigmoid():
 
 def test_same_results_whatever_the_batch_size(series: Path, words_file: Path):
     words = read_words(words_file)
-    checkpoint = surprisal.Checkpoint("chck_10K", 10000, str(series / "chck_10K"))
+    checkpoint = Checkpoint("chck_10K", str(series / "chck_10K"))
     tokenizer = AutoTokenizer.from_pretrained(checkpoint.pretrained)
     runs = {(dtype, size): surprisal.score_series(
         words, [checkpoint], "full", loader("cpu", dtype), tokenizer, batch_size=size,
@@ -258,7 +258,7 @@ def test_empty_context_without_bos(tiny_model_nobos: Path):
     first token unscored (the official rule, counted); a one-token word has nothing scored
     (an error naming it). `full` puts the EOS prefix in front and scores it all."""
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_nobos)
-    checkpoint = surprisal.Checkpoint("chck_1K", 1000, str(tiny_model_nobos))
+    checkpoint = Checkpoint("chck_1K", str(tiny_model_nobos))
     load = loader("cpu", "float32")
     one = next(w for w in ("the", "a", "and") if len(tokenizer(" " + w)["input_ids"]) == 1)
     two = "zebra"

@@ -17,11 +17,8 @@ from pathlib import Path
 import pytest
 
 from classit_eval import cli
-from classit_eval.compare import cli as zscore_cli
 from classit_eval.data import smollm2
 from classit_eval.errors import UserError
-from classit_eval.finetune import cli as finetune_cli
-from classit_eval.train import cli as train_cli
 
 REPO = Path(__file__).resolve().parent.parent
 HEAVY = ("torch", "transformers", "lm_eval", "pandas", "numpy")
@@ -178,11 +175,11 @@ def test_bad_command_line_is_one_line_exit_2_and_writes_nothing(
 
 
 @pytest.mark.parametrize("main, argv, prefix", [
-    (zscore_cli.main, ["{results}", "--models", "("], "classit-zscore: error: argument --models"),
-    (finetune_cli.main, ["--model", "m", "--epochs", "0"], "classit-finetune: error: argument"),
-    (finetune_cli.main, ["--model", "{missing}", "--tasks", "boolq"],
+    (cli.zscore_main, ["{results}", "--models", "("], "classit-zscore: error: argument --models"),
+    (cli.finetune_main, ["--model", "m", "--epochs", "0"], "classit-finetune: error: argument"),
+    (cli.finetune_main, ["--model", "{missing}", "--tasks", "boolq"],
      "classit-finetune: error: boolq: full_eval/glue_filtered/boolq.train.jsonl is missing"),
-    (train_cli.main, ["tokenizer", "{missing}", "--out", "{out}/t"],
+    (cli.train_main, ["tokenizer", "{missing}", "--out", "{out}/t"],
      "classit-train tokenizer: error: "),
 ])
 def test_aliases_use_their_own_name(main, argv: list[str], prefix: str,
@@ -193,7 +190,7 @@ def test_aliases_use_their_own_name(main, argv: list[str], prefix: str,
 
 
 HELP = [[name] for name in cli.JOBS if name != "run"] + [
-    ["train", step] for step in train_cli.STEPS] + [
+    ["train", step] for step in cli.TRAIN_STEPS] + [
     ["train", "instructions", "switchboard"], ["train", "instructions", "wiki"]]
 
 

@@ -12,10 +12,17 @@ import zipfile
 
 import pytest
 
+from classit_eval import cli
 from classit_eval.data import download
 from classit_eval.data.files import find_file, read_jsonl
 
 PARTS = ["fast_eval/supplement_fast", "fast_eval/ewok_fast.zip", "fast_eval/reading"]
+
+
+def download_data(argv: list[str]) -> int:
+    """`classit-eval download-data ARGV`."""
+    return cli.main(["download-data", *argv])
+
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +50,7 @@ def server(archive):
 
 def test_download_unpacks_and_verifies(server, tmp_path, capsys):
     dest = tmp_path / "cache" / "evaluation_data"
-    code = download.main(["--url", f"{server}/evaluation_data.zip", "--dest", str(dest)])
+    code = download_data(["--url", f"{server}/evaluation_data.zip", "--dest", str(dest)])
     out = capsys.readouterr()
     assert code == 0, out.err
     manifest = json.loads(download.MANIFEST.read_text())
@@ -59,7 +66,7 @@ def test_download_unpacks_and_verifies(server, tmp_path, capsys):
 
 def test_unreachable_server_fails_fast_with_the_fix(tmp_path, capsys):
     start = time.monotonic()
-    code = download.main(["--url", "http://127.0.0.1:9/evaluation_data.zip",
+    code = download_data(["--url", "http://127.0.0.1:9/evaluation_data.zip",
                           "--dest", str(tmp_path / "d"), "--timeout", "5"])
     assert code == 2 and time.monotonic() - start < 5
     err = capsys.readouterr().err
@@ -75,7 +82,7 @@ def test_corrupt_file_fails_verification(archive, tmp_path, capsys):
             if item.filename.endswith("turn_taking.jsonl"):
                 data = data.replace(b"Sarah", b"Sara", 1)
             out.writestr(item, data)
-    code = download.main(["--archive", str(bad), "--dest", str(tmp_path / "d")])
+    code = download_data(["--archive", str(bad), "--dest", str(tmp_path / "d")])
     assert code == 2
     assert "Checksum mismatch for" in capsys.readouterr().err
     assert not (tmp_path / "d").exists()  # verified before it is unpacked in place
@@ -85,12 +92,12 @@ def test_foreign_archive_is_refused(tmp_path, capsys):
     foreign = tmp_path / "other.zip"
     with zipfile.ZipFile(foreign, "w") as zf:
         zf.writestr("README.txt", "not the data")
-    assert download.main(["--archive", str(foreign), "--dest", str(tmp_path / "d")]) == 2
+    assert download_data(["--archive", str(foreign), "--dest", str(tmp_path / "d")]) == 2
     assert "no full_eval/ or fast_eval/" in capsys.readouterr().err
 
 
 def test_verify_an_existing_root(eval_data, tmp_path, capsys):
-    assert download.main(["--verify", str(eval_data)]) == 0
+    assert download_data(["--verify", str(eval_data)]) == 0
     # every manifest file but the AoA CDI table, which the shared data lacks (SOURCES.md)
     count = len(json.loads(download.MANIFEST.read_text())) - 1
     assert not (eval_data / "full_eval" / "aoa" / "cdi_human.csv").exists()
@@ -99,4 +106,4 @@ def test_verify_an_existing_root(eval_data, tmp_path, capsys):
     shutil.copytree(eval_data / "fast_eval" / "reading", copy / "fast_eval" / "reading")
     csv = copy / "fast_eval" / "reading" / "reading_data.csv"
     csv.write_text(csv.read_text().replace("Arthur", "Arthor", 1))
-    assert download.main(["--verify", str(copy)]) == 2
+    assert download_data(["--verify", str(copy)]) == 2

@@ -11,8 +11,8 @@ import pytest
 from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef
 from transformers import Trainer
 
+from classit_eval.cli import finetune_main as main
 from classit_eval.data.files import find_file, read_jsonl
-from classit_eval.finetune.cli import main
 from tests.tiny import build_tiny_masked
 
 QUICK = ["--max-train-examples", "64", "--epochs", "2", "--batch-size", "16",

@@ -10,8 +10,8 @@ import pytest
 import torch
 from transformers import AutoTokenizer, BertConfig, BertModel
 
+from classit_eval.cli import finetune_main as main
 from classit_eval.finetune.classifier import SequenceClassifier, load_tokenizer, resolve_pooling
-from classit_eval.finetune.cli import main
 from classit_eval.finetune.tasks import get_task, load_split, multirc_from_superglue
 from classit_eval.finetune.train import Settings, encode, make_trainer, training_args
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from classit_eval import cli
+from classit_eval.data.series import TRACKS
 from classit_eval.leaderboard import check, export
 from classit_eval.leaderboard.items import family_items, glue_labels
 from classit_eval.leaderboard.tracks import (
@@ -21,7 +22,6 @@ from classit_eval.leaderboard.tracks import (
     FAMILIES,
     FAST_KEYS,
     GLUE_SIZES,
-    TRACKS,
     expected_sizes,
     fast_score_keys,
 )

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from classit_eval import cli
-from classit_eval.leaderboard.series import DONE
+from classit_eval.leaderboard.run_folder import DONE
 
 pytestmark = pytest.mark.slow
 

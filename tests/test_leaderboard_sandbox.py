@@ -15,7 +15,7 @@ import pytest
 from classit_eval import cli
 from classit_eval.errors import ResultsError
 from classit_eval.leaderboard import series
-from classit_eval.leaderboard.series import MANIFEST, model_identity
+from classit_eval.leaderboard.run_folder import MANIFEST, model_identity
 
 
 def tree_hashes(root: Path) -> dict[str, str]:

@@ -18,15 +18,10 @@ import pytest
 from transformers import AutoTokenizer
 
 from classit_eval import cli
-from classit_eval.leaderboard.series import (
-    DONE,
-    MANIFEST,
-    Checkpoint,
-    Session,
-    Unit,
-    find_checkpoints,
-)
-from classit_eval.leaderboard.tracks import GLUE_SIZES, revision_words
+from classit_eval.data.series import Checkpoint, find_checkpoints, revision_words
+from classit_eval.leaderboard.run_folder import DONE, MANIFEST
+from classit_eval.leaderboard.series import Session, Unit
+from classit_eval.leaderboard.tracks import GLUE_SIZES
 
 REPO = Path(__file__).resolve().parent.parent
 REVISIONS = "chck_2K,chck_4K,chck_6K"
@@ -185,7 +180,7 @@ def test_reused_requests_and_swapped_weights_score_as_a_fresh_run(
     of its own."""
     import lm_eval
 
-    from classit_eval.leaderboard.lm import fingerprint
+    from classit_eval.data.checkpoints import fingerprint
     from classit_eval.lmeval.plugin import task_manager
 
     session = Session(settings(), tmp_path / "run", "test")

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from classit_eval import cli
+from classit_eval.data.series import TRACKS
 from classit_eval.leaderboard.official_tree import model_stem, write_tree
 from classit_eval.leaderboard.tracks import (
     AOA_KEY,
@@ -18,7 +19,6 @@ from classit_eval.leaderboard.tracks import (
     FAST_RESULTS_KEY,
     GLUE_KEY,
     GLUE_SIZES,
-    TRACKS,
 )
 from scripts import make_format_fixtures as fixtures
 from scripts import official_collator as collator
@@ -157,6 +157,6 @@ def test_the_counts_are_the_collators(collate):
         assert tracks.expected_sizes(family, fast=False) == (
             collate.FULL_SIZES[key] if isinstance(collate.FULL_SIZES[key], dict)
             else {key: collate.FULL_SIZES[key]}), key
-    assert collate.STRICT_SMALL_FAST_REVISIONS == tracks.TRACKS["strict-small"]
-    assert collate.OTHER_FAST_REVISIONS == tracks.TRACKS["strict"]
+    assert collate.STRICT_SMALL_FAST_REVISIONS == TRACKS["strict-small"]
+    assert collate.OTHER_FAST_REVISIONS == TRACKS["strict"]
     assert collate.AOA_SIZE == tracks.AOA_SIZE

@@ -7,15 +7,21 @@ from pathlib import Path
 
 import pytest
 
-from classit_eval.reading.cli import main
+from classit_eval import cli
 
 PREDICTIONS = "reference/babylm-2025-pipeline-outputs/{}/main/zero_shot/causal/reading"
+
+
+def reading_score(argv: list[str]) -> int:
+    """`classit-eval reading-score ARGV`."""
+    return cli.main(["reading-score", *argv])
+
 
 
 @pytest.mark.slow
 def test_prints_the_official_report(shared_data: Path, eval_data: Path, capsys) -> None:
     folder = shared_data / PREDICTIONS.format("opt-4096")
-    assert main([str(folder / "prediction.jsonl"), "--data-dir", str(eval_data)]) == 0
+    assert reading_score([str(folder / "prediction.jsonl"), "--data-dir", str(eval_data)]) == 0
     printed = capsys.readouterr().out
     assert printed.startswith((folder / "report.txt").read_text())
 
@@ -26,7 +32,7 @@ def test_json_bootstrap_and_compare(shared_data: Path, eval_data: Path, capsys) 
                      for m in ("opt-4096", "opt-128"))
     argv = [str(first), "--data-dir", str(eval_data), "--json", "-", "--bootstrap", "40",
             "--compare", str(second)]
-    assert main(argv) == 0
+    assert reading_score(argv) == 0
     out = json.loads(capsys.readouterr().out)
     expected = [json.loads(line) for line in
                 (first.parent / "predictive_power.jsonl").read_text().splitlines()]
@@ -60,7 +66,7 @@ def test_bad_predictions_are_clear_errors(edit, message, shared_data: Path, eval
     bad = tmp_path / "prediction.jsonl"
     bad.write_text("\n".join(edit(lines.splitlines())) + "\n")
     out = tmp_path / "scores.json"
-    assert main([str(bad), "--data-dir", str(eval_data), "--json", str(out)]) == 2
+    assert reading_score([str(bad), "--data-dir", str(eval_data), "--json", str(out)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and str(bad) in err[0] and message in err[0], err
     assert not out.exists()
@@ -70,7 +76,7 @@ def test_json_naming_a_folder_is_one_line(shared_data: Path, eval_data: Path, tm
                                           capsys) -> None:
     predictions = shared_data / PREDICTIONS.format("opt-128") / "prediction.jsonl"
     with pytest.raises(SystemExit) as exit_:
-        main([str(predictions), "--data-dir", str(eval_data), "--json", str(tmp_path)])
+        reading_score([str(predictions), "--data-dir", str(eval_data), "--json", str(tmp_path)])
     assert exit_.value.code == 2
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert f"argument --json: {tmp_path} is a folder: give a file name" in line
@@ -91,5 +97,5 @@ def test_the_official_files_identity_fields_all_match(shared_data: Path, eval_da
 
 
 def test_missing_data_root_is_a_clear_error(tmp_path: Path, capsys) -> None:
-    assert main([str(tmp_path / "p.jsonl"), "--data-dir", str(tmp_path / "none")]) == 2
+    assert reading_score([str(tmp_path / "p.jsonl"), "--data-dir", str(tmp_path / "none")]) == 2
     assert "download-data" in capsys.readouterr().err

@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 from transformers import AutoTokenizer
 
+from classit_eval import cli
 from classit_eval.names import READING_METRICS, READING_NULLS
 from classit_eval.reading import dataset, nulls, regression, task
-from classit_eval.reading.cli import main as reading_score
 from classit_eval.scoring import word_steps
 
 OFFICIAL = "reference/babylm-2025-pipeline-outputs/{}/main/zero_shot/causal/reading"
@@ -109,11 +109,11 @@ def test_reading_score_reports_the_nulls(shared_data: Path, eval_data: Path, tin
     path = shared_data / OFFICIAL.format("opt-128") / "prediction.jsonl"
     argv = [str(path), "--data-dir", str(eval_data), "--permutations", "50",
             "--tokenizer", str(tiny_model)]
-    assert reading_score(argv) == 0
+    assert cli.main(["reading-score", *argv]) == 0
     printed = capsys.readouterr().out
     assert "eye_tracking null baselines: token count" in printed
     assert "permuted within sentences (50, seed 0)" in printed
-    assert reading_score([str(path), "--data-dir", str(eval_data), "--tokenizer",
+    assert cli.main(["reading-score", str(path), "--data-dir", str(eval_data), "--tokenizer",
                           str(eval_data / "no-such-tokenizer")]) == 2
     assert "no-such-tokenizer" in capsys.readouterr().err
 

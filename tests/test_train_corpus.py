@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 from transformers import AutoTokenizer
 
-from classit_eval.train import cli, corpus, metadata
+from classit_eval import cli
+from classit_eval.train import corpus, metadata
 from classit_eval.train.common import file_records, iter_lines
 from classit_eval.train.pretrain import corpus_stage, pack
 
@@ -116,7 +117,7 @@ def test_the_key_follows_the_files_and_the_tokenizer(
     assert not other.hit and other.folder != entry
 
     retrained = tmp_path / "tokenizer"
-    assert cli.main(["tokenizer", str(files[0]), "--vocab-size", "700",
+    assert cli.train_main(["tokenizer", str(files[0]), "--vocab-size", "700",
                      "--out", str(retrained)]) == 0
     again = corpus.prepare(AutoTokenizer.from_pretrained(retrained), files, hashes)
     assert not again.hit and again.folder != entry
@@ -168,9 +169,9 @@ def test_pretrain_tokenises_once(tiny_model: Path, files: list[Path], tmp_path: 
     argv = ["pretrain", str(files[0]), "--config", str(config), "--tokenizer", str(tiny_model),
             "--seq-len", "32", "--max-steps", "2", "--warmup-steps", "1",
             "--checkpoint-words", "1M"]
-    assert cli.main([*argv, "--out", str(tmp_path / "a")]) == 0
+    assert cli.train_main([*argv, "--out", str(tmp_path / "a")]) == 0
     assert "tokenised in" in capsys.readouterr().out
-    assert cli.main([*argv, "--out", str(tmp_path / "b")]) == 0
+    assert cli.train_main([*argv, "--out", str(tmp_path / "b")]) == 0
     assert "cached in" in capsys.readouterr().out
     assert metadata.read(tmp_path / "a")["words_seen"] == metadata.read(tmp_path / "b")[
         "words_seen"] > 0

@@ -11,9 +11,10 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from classit_eval import cli
 from classit_eval import cli as dispatcher
 from classit_eval.errors import ResumeStateError
-from classit_eval.train import cli, instruct, loop, metadata, pretrain
+from classit_eval.train import instruct, loop, metadata, pretrain
 
 TINY_CONFIG = {
     "model_type": "llama", "vocab_size": 600, "hidden_size": 32, "intermediate_size": 64,
@@ -93,7 +94,7 @@ def test_option_ranges_are_checked_first(tmp_path: Path, capsys: pytest.CaptureF
     """Before any data is read: the files here do not even exist."""
     argv = ["pretrain", str(tmp_path / "none.train"), "--config", "none.json",
             "--tokenizer", "none", "--out", str(tmp_path / "out"), option, value]
-    assert cli.main(argv) == 2
+    assert cli.train_main(argv) == 2
     assert message in capsys.readouterr().err
 
 
@@ -162,7 +163,7 @@ def test_grad_accum_weighs_every_reply_token_the_same(
 def switchboard_pairs(shared_data: Path, tmp_path: Path) -> Path:
     out = tmp_path / "sw.jsonl"
     switchboard = shared_data / "corpora" / "babylm-samples" / "train_10M" / "switchboard.train"
-    assert cli.main(["instructions", "switchboard", str(switchboard), "--out", str(out),
+    assert cli.train_main(["instructions", "switchboard", str(switchboard), "--out", str(out),
                      "--max-words", "1k"]) == 0
     return out
 
@@ -234,7 +235,7 @@ def test_a_bad_line_of_a_pairs_file_says_how_to_fix_it(
 ) -> None:
     pairs = tmp_path / "pairs.jsonl"
     pairs.write_text('{"prompt": "Hi", "reply": "Hello", "source": "wiki"}\n{"prompt": "Hi", "r')
-    assert cli.main(["instruct", str(pairs), "--model", str(tiny_model),
+    assert cli.train_main(["instruct", str(pairs), "--model", str(tiny_model),
                      "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
     assert f"{pairs}, line 2: not valid JSON" in err and "classit-train instructions" in err
@@ -295,7 +296,7 @@ def test_a_crafted_pickle_in_a_resume_state_is_never_run(
     marker = tmp_path / "the-pickle-ran"
     torch.save(Planted(marker), state / "custom_checkpoint_0.pkl")
     capsys.readouterr()
-    assert cli.main(argv) == 2
+    assert cli.train_main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert not marker.exists()
     assert len(err) == 1 and f"Resume state {state} holds custom_checkpoint_0.pkl" in err[0]
@@ -303,7 +304,7 @@ def test_a_crafted_pickle_in_a_resume_state_is_never_run(
     (state / "custom_checkpoint_0.pkl").unlink()
     for name in ("random_states_0.pkl", "optimizer.bin"):
         torch.save(Planted(marker), state / name)
-    assert cli.main(argv) == 2
+    assert cli.train_main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert not marker.exists()
     assert len(err) == 1 and f"Resume state {state} is corrupt or incomplete" in err[0]
@@ -316,10 +317,10 @@ def test_a_resumed_run_keeps_the_options_of_its_state(
 ) -> None:
     out, argv = copy_of(crashed, tmp_path, shared_data, tiny_model)
     capsys.readouterr()
-    assert cli.main([*argv, "--lr", "5e-4", "--max-steps", "9"]) == 2
+    assert cli.train_main([*argv, "--lr", "5e-4", "--max-steps", "9"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1, err
     assert "--lr 0.0005 (saved: 0.001); --max-steps 9 (saved: 6)" in err[0]
     assert not (out / "model.safetensors").exists()
-    assert cli.main([*argv, "--log-every", "1"]) == 0  # not part of the recipe
+    assert cli.train_main([*argv, "--log-every", "1"]) == 0  # not part of the recipe
     assert metadata.read(out)["step"] == 6

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from safetensors.torch import load_file
 
-from classit_eval.train import cli
+from classit_eval import cli
 
 pytestmark = pytest.mark.slow
 
@@ -58,10 +58,10 @@ def test_sigkill_then_resume_ends_with_the_uninterrupted_weights(
 ) -> None:
     steps = ["--max-steps", "400", "--save-every-steps", "25"]
     reference = tmp_path / "reference"
-    assert cli.main(pretrain_args(shared_data, tiny_model, tmp_path, reference, *steps)) == 0
+    assert cli.train_main(pretrain_args(shared_data, tiny_model, tmp_path, reference, *steps)) == 0
 
     out = tmp_path / "killed"
-    argv = [sys.executable, "-m", "classit_eval.train.cli",
+    argv = [sys.executable, "-m", "classit_eval", "train",
             *pretrain_args(shared_data, tiny_model, tmp_path, out, *steps)]
     process = subprocess.Popen(argv, env=env(), stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE, text=True)
@@ -93,7 +93,7 @@ def test_an_unfinished_run_is_not_overwritten_without_resume(
     out = tmp_path / "out"
     (out / "resume" / "state_5").mkdir(parents=True)
     (out / "resume" / "state_5" / "progress.json").write_text("{}")
-    assert cli.main(pretrain_args(shared_data, tiny_model, tmp_path, out)) == 2
+    assert cli.train_main(pretrain_args(shared_data, tiny_model, tmp_path, out)) == 2
     assert "Pass --resume to continue it" in capsys.readouterr().err
 
 
@@ -103,13 +103,13 @@ def test_two_processes_train_as_one_with_twice_the_batch(
     shared_data: Path, tiny_model: Path, tmp_path: Path
 ) -> None:
     single = tmp_path / "single"
-    assert cli.main(pretrain_args(shared_data, tiny_model, tmp_path, single,
+    assert cli.train_main(pretrain_args(shared_data, tiny_model, tmp_path, single,
                                   "--max-steps", "12", "--batch-size", "4")) == 0
     double = tmp_path / "double"
     torchrun = Path(sys.executable).parent / "torchrun"
     run = subprocess.run(
         [str(torchrun), "--nproc_per_node", "2", "--master_port", "29517", "-m",
-         "classit_eval.train.cli",
+         "classit_eval", "train",
          *pretrain_args(shared_data, tiny_model, tmp_path, double, "--max-steps", "12",
                         "--batch-size", "2")],
         env=env(), capture_output=True, text=True, timeout=300,

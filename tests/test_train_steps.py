@@ -11,7 +11,8 @@ import pytest
 import torch
 from transformers import AutoTokenizer, LlamaForCausalLM
 
-from classit_eval.train import cli, instructions, metadata
+from classit_eval import cli
+from classit_eval.train import instructions, metadata
 from classit_eval.train.common import load_config
 from classit_eval.train.instruct import encode, read_pairs, stages_of
 from classit_eval.train.pretrain import pack
@@ -50,7 +51,7 @@ def test_paper_configs_have_the_posters_parameter_counts(name: str, parameters: 
 
 
 def test_tokenizer_step_trains_a_bpe_that_prepends_bos(tmp_path: Path, corpus_file: Path) -> None:
-    assert cli.main(["tokenizer", str(corpus_file), "--vocab-size", "800",
+    assert cli.train_main(["tokenizer", str(corpus_file), "--vocab-size", "800",
                      "--out", str(tmp_path)]) == 0
     tokenizer = AutoTokenizer.from_pretrained(tmp_path)
     assert len(tokenizer) == 800
@@ -78,7 +79,7 @@ def test_pack_counts_every_word_of_the_corpus_once(tiny_model: Path, switchboard
 
 def test_switchboard_pairs_join_a_speakers_lines(switchboard: Path, tmp_path: Path) -> None:
     out = tmp_path / "sw.jsonl"
-    assert cli.main(["instructions", "switchboard", str(switchboard), "--out", str(out),
+    assert cli.train_main(["instructions", "switchboard", str(switchboard), "--out", str(out),
                      "--max-words", "5k"]) == 0
     pairs = read_pairs([out])
     # The file starts with A: x3, B: x1, A: x2: the first pair is A's three lines -> B.
@@ -173,7 +174,7 @@ def test_wiki_generation_batches_resumes_and_stops_at_the_budget(
     out = tmp_path / "wiki.jsonl"
     base = ["instructions", "wiki", str(corpus_file), "--model", str(chat_model), "--out",
             str(out), "--paragraphs", "10", "--batch-size", "4", "--max-new-tokens", "4"]
-    assert cli.main([*base, "--max-words", "20"]) == 0
+    assert cli.train_main([*base, "--max-words", "20"]) == 0
     first = read_pairs([out])
     assert calls == [4, 4]  # one batch: a question call and an answer call
     assert len(first) == 4 and all(p["reply"] == "It is in the text." for p in first)
@@ -181,13 +182,13 @@ def test_wiki_generation_batches_resumes_and_stops_at_the_budget(
     assert [p["paragraph"] for p in first] == paragraphs[:4]
 
     calls.clear()
-    assert cli.main(base) == 0  # resumes: only the 6 paragraphs not done, no budget
+    assert cli.train_main(base) == 0  # resumes: only the 6 paragraphs not done, no budget
     pairs = read_pairs([out])
     assert calls == [4, 4, 2, 2]
     assert [p["paragraph"] for p in pairs] == paragraphs
     assert len({p["id"] for p in pairs}) == 10
     calls.clear()
-    assert cli.main(base) == 0 and calls == []  # all done
+    assert cli.train_main(base) == 0 and calls == []  # all done
 
 
 def test_wiki_generation_skips_unusable_output(chat_model: Path, corpus_file: Path,
@@ -196,11 +197,11 @@ def test_wiki_generation_skips_unusable_output(chat_model: Path, corpus_file: Pa
     out = tmp_path / "wiki.jsonl"
     args = ["instructions", "wiki", str(corpus_file), "--model", str(chat_model), "--out",
             str(out), "--paragraphs", "3", "--max-new-tokens", "3"]
-    assert cli.main(args) == 0
+    assert cli.train_main(args) == 0
     assert not out.exists() or out.read_text() == ""
     skipped = out.with_name("wiki.jsonl.skipped").read_text().split()
     assert len(skipped) == 3
-    assert cli.main(args) == 0
+    assert cli.train_main(args) == 0
     assert out.with_name("wiki.jsonl.skipped").read_text().split() == skipped
 
 
@@ -236,7 +237,7 @@ def test_pretrain_then_instruct_saves_loadable_checkpoints(
 ) -> None:
     text = samples / "train_100k" / "bnc_spoken.train"
     pre = tmp_path / "pre"
-    assert cli.main(["pretrain", str(text), "--config", str(write_config(tmp_path)),
+    assert cli.train_main(["pretrain", str(text), "--config", str(write_config(tmp_path)),
                      "--tokenizer", str(tiny_model), "--out", str(pre), "--seq-len", "64",
                      "--max-steps", "40", "--warmup-steps", "5", "--checkpoint-words", "4k,8k",
                      "--log-every", "1000"]) == 0
@@ -249,14 +250,14 @@ def test_pretrain_then_instruct_saves_loadable_checkpoints(
     LlamaForCausalLM.from_pretrained(pre / "chck_4K")
 
     data = tmp_path / "sw.jsonl"
-    cli.main(["instructions", "switchboard", str(switchboard), "--out", str(data),
+    cli.train_main(["instructions", "switchboard", str(switchboard), "--out", str(data),
               "--max-words", "2k"])
     wiki = tmp_path / "wiki.jsonl"
     wiki.write_text("".join(
         json.dumps({"prompt": f"What is {w}?", "reply": f"{w} is a word.", "source": "wiki"})
         + "\n" for w in "abcdefghijklmnop"))
     out = tmp_path / "sw_wiki"
-    assert cli.main(["instruct", str(data), str(wiki), "--model", str(pre), "--out", str(out),
+    assert cli.train_main(["instruct", str(data), str(wiki), "--model", str(pre), "--out", str(out),
                      "--curriculum", "switch_wiki", "--epochs", "1", "--warmup-steps", "2",
                      "--log-every", "1000"]) == 0
     record = metadata.read(out)
@@ -270,7 +271,7 @@ def test_pretrain_then_instruct_saves_loadable_checkpoints(
 
 
 def error_of(capsys: pytest.CaptureFixture, argv: list[str]) -> str:
-    assert cli.main(argv) == 2
+    assert cli.train_main(argv) == 2
     return capsys.readouterr().err
 
 

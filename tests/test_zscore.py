@@ -21,7 +21,6 @@ from scipy.stats import wilcoxon
 
 from classit_eval import cli
 from classit_eval.compare import CompareError, CompareWarning
-from classit_eval.compare import cli as zscore
 from classit_eval.compare.load import load
 from classit_eval.compare.registry import columns_for, metric_value
 from tests.tiny import build_tiny_model
@@ -79,7 +78,7 @@ def results_of(path: Path) -> dict:
 
 def run_json(capsys, *argv: str) -> tuple[dict, str]:
     """Run the command with `--json -`; return its JSON and its stderr."""
-    assert zscore.main([*argv, "--json", "-"]) == 0
+    assert cli.zscore_main([*argv, "--json", "-"]) == 0
     captured = capsys.readouterr()
     return json.loads(captured.out), captured.err
 
@@ -192,7 +191,7 @@ def test_group_by_training_metadata(runs, capsys):
     assert doc["models"]["llama-tiny_merged"]["group"] == "merged"
     assert set(doc["groups"]) == {"merged", "switch_wiki"}
     assert "llama-small_wiki_switch: no classit_train.json at its checkpoint" in err
-    assert zscore.main([str(runs["dir"]), "--group-by-field", "curriculum",
+    assert cli.zscore_main([str(runs["dir"]), "--group-by-field", "curriculum",
                         "--group-by", CURRICULUM]) == 2
     assert "not both" in capsys.readouterr().err
 
@@ -228,7 +227,7 @@ def test_finetune_family_and_registry_metrics(runs, tmp_path, capsys):
 def test_outputs_csv_markdown_plot(runs, tmp_path, capsys):
     args = [str(runs["dir"]), "--name-from", "checkpoint", "--group-by", CURRICULUM]
     out = {fmt: tmp_path / f"out.{fmt}" for fmt in ("json", "csv", "md", "png", "svg", "pdf")}
-    assert zscore.main([*args, "--json", str(out["json"]), "--csv", str(out["csv"]),
+    assert cli.zscore_main([*args, "--json", str(out["json"]), "--csv", str(out["csv"]),
                         "--markdown", str(out["md"]), "--plot", str(out["png"])]) == 0
     text = capsys.readouterr().out
     assert "z-scores (per task, against all models)" in text and "llama-tiny_merged" in text
@@ -240,9 +239,9 @@ def test_outputs_csv_markdown_plot(runs, tmp_path, capsys):
     assert "| llama-tiny_merged" in out["md"].read_text()
     assert out["png"].read_bytes()[:4] == b"\x89PNG"
     for fmt, magic in (("svg", b"<?xml"), ("pdf", b"%PDF")):
-        assert zscore.main([*args, "--plot", str(out[fmt])]) == 0
+        assert cli.zscore_main([*args, "--plot", str(out[fmt])]) == 0
         assert out[fmt].read_bytes()[:5].startswith(magic)
-    assert zscore.main([*args, "--plot", str(tmp_path / "fig.gif")]) == 2
+    assert cli.zscore_main([*args, "--plot", str(tmp_path / "fig.gif")]) == 2
     assert "fig.gif: the file must end in .png" in capsys.readouterr().err
 
 
@@ -281,7 +280,7 @@ def test_cut_file_of_a_model_the_user_asked_for_is_an_error(runs, tmp_path, caps
     for argv, why in [([*base, *selection], "which you selected")
                       for selection in selections.values()] + [
             ([str(cut), str(other)], "named on the command line")]:
-        assert zscore.main([*argv, "--json", str(tmp_path / "z.json")]) == 2
+        assert cli.zscore_main([*argv, "--json", str(tmp_path / "z.json")]) == 2
         errors = [line for line in capsys.readouterr().err.splitlines() if ": error: " in line]
         assert len(errors) == 1 and str(cut) in errors[0] and why in errors[0]
         assert not (tmp_path / "z.json").exists()
@@ -310,19 +309,19 @@ def test_zero_variance_column(runs, capsys):
 
 
 def test_one_model_no_results_bad_options(runs, tmp_path, capsys):
-    assert zscore.main([str(runs["dir"]), "--models", "small"]) == 2
+    assert cli.zscore_main([str(runs["dir"]), "--models", "small"]) == 2
     assert "z-scores need at least two models; found 1" in capsys.readouterr().err
-    assert zscore.main([str(tmp_path)]) == 2
+    assert cli.zscore_main([str(tmp_path)]) == 2
     assert f"No lm-eval results file (JSON with a `results` object) under {tmp_path}" in (
         capsys.readouterr().err)
-    assert zscore.main([str(tmp_path / "nope")]) == 2
+    assert cli.zscore_main([str(tmp_path / "nope")]) == 2
     assert "nope: no such file or folder" in capsys.readouterr().err
-    assert zscore.main([str(runs["dir"]), "--reference", "llama-tiny_merged"]) == 2
+    assert cli.zscore_main([str(runs["dir"]), "--reference", "llama-tiny_merged"]) == 2
     assert "--reference llama-tiny_merged: no such model" in capsys.readouterr().err
-    assert zscore.main([str(runs["dir"]), "--group-by", "merged"]) == 2
+    assert cli.zscore_main([str(runs["dir"]), "--group-by", "merged"]) == 2
     assert "has no named group" in capsys.readouterr().err
     with pytest.raises(SystemExit):
-        zscore.main([str(runs["dir"]), "--metric", "acc"])
+        cli.zscore_main([str(runs["dir"]), "--metric", "acc"])
     assert "write TASK=METRIC" in capsys.readouterr().err
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from classit_eval.compare import cli as zscore
+from classit_eval import cli
 
 
 def results_folder(root: Path, blimp: dict[str, object]) -> Path:
@@ -27,7 +27,7 @@ def results_folder(root: Path, blimp: dict[str, object]) -> Path:
 def test_a_null_task_result_is_left_out_with_one_warning(tmp_path: Path, capsys) -> None:
     root = results_folder(tmp_path / "results", {"a": {"acc,none": 0.6}, "b": None,
                                                  "c": {"acc,none": 0.7}})
-    assert zscore.main([str(root), "--json", "-"]) == 0
+    assert cli.zscore_main([str(root), "--json", "-"]) == 0
     captured = capsys.readouterr()
     document = json.loads(captured.out)
     warnings = [line for line in captured.err.splitlines() if "classit_blimp_fast has" in line]
@@ -45,7 +45,7 @@ def test_an_output_naming_a_folder_is_one_line_and_nothing_written(tmp_path: Pat
     target = tmp_path / "reports"
     target.mkdir()
     with pytest.raises(SystemExit) as exit_:
-        zscore.main([str(root), option, str(target)])
+        cli.zscore_main([str(root), option, str(target)])
     assert exit_.value.code == 2
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert f"argument {option}: {target} is a folder: give a file name" in line

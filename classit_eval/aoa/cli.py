@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import math
 import sys
 import time
@@ -25,6 +24,13 @@ from pathlib import Path
 from classit_eval import options
 from classit_eval.aoa import fit, human, surprisal
 from classit_eval.aoa.words import TASK, read_words
+from classit_eval.data.series import (
+    TRACKS,
+    Checkpoint,
+    check_revisions,
+    find_checkpoints,
+    revision_words,
+)
 from classit_eval.errors import DataError, MissingDataError, OptionError
 
 SURPRISAL_FILE, WORDS_FILE, RESULTS_FILE, PLOT_FILE = (
@@ -33,12 +39,9 @@ VERSION = 1.0
 
 
 def checkpoints(model: str, revisions: list[str] | None, track: str | None
-                ) -> list[surprisal.Checkpoint]:
+                ) -> list[Checkpoint]:
     """The series, by words seen: the named revisions (else the track's, else every
     `chck_*` folder of a local model). Each name must tell its words (chck_10M, chck_2K)."""
-    from classit_eval.leaderboard.series import find_checkpoints
-    from classit_eval.leaderboard.tracks import TRACKS, check_revisions, revision_words
-
     folder = Path(model).expanduser()
     names = revisions or (TRACKS[track] if track else None)
     if names is None:
@@ -55,35 +58,28 @@ def checkpoints(model: str, revisions: list[str] | None, track: str | None
     if missing:
         raise MissingDataError(f"{model}: no checkpoint {', '.join(missing)} (a folder with "
                                "config.json, or a hub branch).")
-    series = sorted((surprisal.Checkpoint(c.revision, revision_words(c.revision), c.pretrained,
-                                          c.hub_revision) for c in found),
-                    key=lambda c: c.words)
+    series = sorted(found, key=lambda c: c.words or 0)
     if len(series) < fit.MIN_CHECKPOINTS:
         raise DataError(
-            f"{model}: {len(series)} checkpoint(s) ({', '.join(c.step for c in series) or 'none'})"
+            f"{model}: {len(series)} checkpoint(s) "
+            f"({', '.join(c.revision for c in series) or 'none'})"
             f"; a learning curve needs at least {fit.MIN_CHECKPOINTS} (a sigmoid has four "
             "parameters). Save more (classit-eval train pretrain --checkpoint-words).")
     return series
 
 
-def tokenizer_of(series: list[surprisal.Checkpoint]):
+def tokenizer_of(series: list[Checkpoint]):
     """The series' tokenizer; a checkpoint that tokenises differently is an error (its
     surprisals would not be comparable, and the texts are tokenised once)."""
-    from classit_eval.data.checkpoints import load_tokenizer
+    from classit_eval.data.checkpoints import fingerprint, load_tokenizer
 
-    first = load_tokenizer(series[0].pretrained, revision=series[0].revision)
-    key = _tokenizer_key(first)
+    first = load_tokenizer(series[0].pretrained, revision=series[0].hub_revision)
+    key = fingerprint(first)
     for c in series[1:]:
-        if _tokenizer_key(load_tokenizer(c.pretrained, revision=c.revision)) != key:
-            raise DataError(f"{c.step}: its tokenizer differs from {series[0].step}'s; an AoA "
-                            "series needs one tokenizer.")
+        if fingerprint(load_tokenizer(c.pretrained, revision=c.hub_revision)) != key:
+            raise DataError(f"{c.revision}: its tokenizer differs from {series[0].revision}'s; "
+                            "an AoA series needs one tokenizer.")
     return first
-
-
-def _tokenizer_key(tokenizer) -> str:
-    backend = getattr(tokenizer, "backend_tokenizer", None)
-    return (backend.to_str() if backend is not None else repr(sorted(tokenizer.get_vocab()))
-            ) + json.dumps(tokenizer.special_tokens_map, sort_keys=True, default=str)
 
 
 def loader(device: str, dtype: str):
@@ -92,15 +88,15 @@ def loader(device: str, dtype: str):
 
     from classit_eval.data.checkpoints import load_model
 
-    def load(checkpoint: surprisal.Checkpoint):
+    def load(checkpoint: Checkpoint):
         model = load_model(AutoModelForCausalLM, checkpoint.pretrained,
-                           revision=checkpoint.revision, dtype=getattr(torch, dtype))
+                           revision=checkpoint.hub_revision, dtype=getattr(torch, dtype))
         return model.to(device).eval()
     return load
 
 
 def results_document(model: str, mode: str, r: float | None, fits: list[fit.WordAoA],
-                     n_items: int, series: list[surprisal.Checkpoint], settings: dict,
+                     n_items: int, series: list[Checkpoint], settings: dict,
                      start: float, null: dict[str, float] | None = None) -> dict:
     """The run as an lm-eval results file: task `classit_aoa`, metric `pearson` (the
     Pearson r with children's AoA, when the CDI table is there), its permutation null
@@ -115,7 +111,7 @@ def results_document(model: str, mode: str, r: float | None, fits: list[fit.Word
     config = {"task": TASK, "output_type": "aoa", "dataset_path": "full_eval/aoa",
               "metric_list": [{"metric": "pearson", "higher_is_better": True}],
               "metadata": {"version": VERSION, "mode": mode, **settings,
-                           "checkpoints": [c.step for c in series]}}
+                           "checkpoints": [c.revision for c in series]}}
     return {
         "results": {TASK: metrics}, "group_subtasks": {TASK: []}, "configs": {TASK: config},
         "versions": {TASK: VERSION}, "n-shot": {TASK: 0},

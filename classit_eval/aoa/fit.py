@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from classit_eval.leaderboard.tracks import UNITS
+from classit_eval.data.series import UNITS
 
 OFFICIAL_VOCAB = 300_000  # the official `approximate_vocab`
 MIN_CHECKPOINTS = 4  # a sigmoid has four parameters

@@ -32,6 +32,7 @@ from pathlib import Path
 
 from classit_eval.aoa.words import Item, Words
 from classit_eval.data.files import write_atomically
+from classit_eval.data.series import Checkpoint
 from classit_eval.errors import DataError, OptionError
 
 MODES = ("full", "babylm2025")
@@ -43,16 +44,6 @@ def request(item: Item, mode: str) -> tuple[str, str]:
     if mode == "babylm2025":
         return context + " ", word
     return context, " " + word
-
-
-@dataclass(frozen=True)
-class Checkpoint:
-    """One point of the series: its name (the JSON's `step`), words seen, where it is."""
-
-    step: str
-    words: int
-    pretrained: str
-    revision: str | None = None  # a hub branch
 
 
 @dataclass
@@ -130,10 +121,11 @@ def score_series(words: Words, checkpoints: Sequence[Checkpoint], mode: str,
         try:
             scores = scorer.score_encoded(encoded)
         except ValueError as err:  # a context over the model's length
-            raise DataError(f"{checkpoint.step}: {err}") from err
-        surprisal[checkpoint.step] = [-logprob for logprob, _ in scores]
-        seconds[checkpoint.step] = round(time.perf_counter() - start, 3)
-        progress(f"{checkpoint.step}: {len(items)} surprisals ({seconds[checkpoint.step]:.1f} s)")
+            raise DataError(f"{checkpoint.revision}: {err}") from err
+        surprisal[checkpoint.revision] = [-logprob for logprob, _ in scores]
+        seconds[checkpoint.revision] = round(time.perf_counter() - start, 3)
+        progress(f"{checkpoint.revision}: {len(items)} surprisals "
+                 f"({seconds[checkpoint.revision]:.1f} s)")
     return Series(items=list(items), checkpoints=list(checkpoints), surprisal=surprisal,
                   word_tokens=[len(e.span) for e in encoded or []], unscored_first=unscored,
                   vocab_size=len(tokenizer), mode=mode, model="", seconds=seconds,
@@ -145,10 +137,10 @@ def official_json(series: Series, model_name: str) -> dict:
     """The official `surprisal.json`: `metadata` and one row per (checkpoint, item), in the
     official order (checkpoint by checkpoint, then word by word, then context by context).
     `metadata.classit` adds what the fit needs and the official file lacks."""
-    rows = [{"step": c.step, "word_count": c.words, "target_word": item.word,
+    rows = [{"step": c.revision, "word_count": c.words, "target_word": item.word,
              "context_id": item.context_id, "context": item.context, "surprisal": value}
             for c in series.checkpoints
-            for item, value in zip(series.items, series.surprisal[c.step], strict=True)]
+            for item, value in zip(series.items, series.surprisal[c.revision], strict=True)]
     metadata = {"model_name": model_name, "use_bos_only": False,
                 "total_steps": len(series.checkpoints),
                 "completed_steps": len(series.surprisal),

@@ -19,8 +19,6 @@ from classit_eval.compare import CompareError, CompareWarning
 from classit_eval.compare.load import NAME_FROM, guess_model_name, load, training_labels
 from classit_eval.compare.report import to_csv, to_json, to_markdown, to_text, write, write_json
 
-PROG = "classit-zscore"
-
 
 def parse_metric(text: str) -> tuple[str, str]:
     task, sep, metric = text.partition("=")
@@ -134,14 +132,3 @@ def check_unreadable(args: argparse.Namespace, unreadable: list[Path]) -> None:
         raise CompareError(f"Could not read {len(unreadable)} file(s): {', '.join(listed)}; see "
                            "the warnings above. Fix or remove the file, or leave it out of the "
                            "command.")
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`classit-zscore ARGV`, the same as `classit-eval zscore ARGV`."""
-    from classit_eval import cli
-
-    return cli.main(argv, job="zscore", prog=PROG)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

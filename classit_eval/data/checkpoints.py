@@ -14,6 +14,8 @@ of retries transformers makes without network; a cached hub model then loads off
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import os
 import re
@@ -65,6 +67,18 @@ def load_tokenizer(path_or_name: str | os.PathLike, revision: str | None = None,
         tokenizer.pad_token = tokenizer.eos_token or tokenizer.convert_ids_to_tokens(0)
         log.info("%s has no pad token; padding with %r.", path_or_name, tokenizer.pad_token)
     return tokenizer
+
+
+def fingerprint(tokenizer: PreTrainedTokenizerBase) -> str:
+    """A hash of everything that decides how a tokenizer tokenises: its vocabulary,
+    merges, normaliser, pre- and post-processor (the fast tokenizer's JSON), its special
+    tokens and class. Two checkpoints of a series share their tokenised texts only when
+    their fingerprints are equal."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    parts = [type(tokenizer).__name__,
+             backend.to_str() if backend is not None else repr(sorted(tokenizer.get_vocab())),
+             json.dumps(tokenizer.special_tokens_map, sort_keys=True, default=str)]
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
 
 def load_model(auto_class, path_or_name: str | os.PathLike, revision: str | None = None,

@@ -166,10 +166,3 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr)
     print(f"Use it with: export CLASSIT_DATA_DIR={root}")
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`classit-eval download-data ARGV`."""
-    from classit_eval import cli
-
-    return cli.main(["download-data", *(sys.argv[1:] if argv is None else argv)])

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import sys
 from pathlib import Path
 
 from classit_eval.data.files import cache_dir
@@ -71,10 +70,3 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     print(checkpoint(args.out))
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`classit-eval smollm2 ARGV`."""
-    from classit_eval import cli
-
-    return cli.main(["smollm2", *(sys.argv[1:] if argv is None else argv)])

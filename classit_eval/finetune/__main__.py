@@ -3,6 +3,6 @@ as `classit-finetune`."""
 
 import sys
 
-from classit_eval.finetune.cli import main
+from classit_eval.cli import finetune_main
 
-sys.exit(main())
+sys.exit(finetune_main())

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 import time
 from pathlib import Path
 
@@ -36,7 +35,6 @@ from classit_eval.finetune.train import (
 )
 
 log = logging.getLogger("classit_eval.finetune")
-PROG = "classit-finetune"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -159,15 +157,3 @@ def run(args: argparse.Namespace) -> int:
             log.info("%s: %s (best epoch %s) -> %s", task.lm_eval_name, shown, done.best_epoch,
                      paths[0])
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`classit-finetune ARGV`, the same as `classit-eval finetune ARGV` (also run by
-    `python -m classit_eval.finetune`, e.g. under torchrun)."""
-    from classit_eval import cli
-
-    return cli.main(argv, job="finetune", prog=PROG)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

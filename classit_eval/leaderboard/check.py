@@ -39,6 +39,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from classit_eval.data.series import TRACKS, check_revisions, revision_list, track_of
 from classit_eval.errors import MissingDataError, OptionError, ResultsError
 from classit_eval.leaderboard import scores
 from classit_eval.leaderboard.tracks import (
@@ -52,14 +53,10 @@ from classit_eval.leaderboard.tracks import (
     GLUE_SIZES,
     INCOMPLETE_KEY,
     SUBMISSION_KEYS,
-    TRACKS,
     WUG_FILES,
     Family,
-    check_revisions,
     expected_sizes,
     fast_score_keys,
-    revision_list,
-    track_of,
 )
 
 MULTIMODAL_KEYS = ("vqa", "winoground", "devbench")

@@ -17,8 +17,9 @@ import json
 import math
 from pathlib import Path
 
+from classit_eval.data.series import TRACKS, revision_words, track_of
 from classit_eval.errors import ResultsError
-from classit_eval.leaderboard.tracks import FAST_RESULTS_KEY, TRACKS, revision_words, track_of
+from classit_eval.leaderboard.tracks import FAST_RESULTS_KEY
 
 PANELS = {"blimp": "BLiMP (acc)", "blimp_supplement": "BLiMP supplement (acc)",
           "ewok": "EWoK (acc)", "entity_tracking": "Entity tracking (acc)",
@@ -58,8 +59,9 @@ def read_input(path: Path, track: str | None, data_dir: str | None) -> tuple[str
     """A model's label and curve, from a run folder or a submission file."""
     if path.is_dir():
         from classit_eval.leaderboard import export
+        from classit_eval.leaderboard.run_folder import read_manifest
 
-        manifest = export.read_manifest(path)
+        manifest = read_manifest(path)
         revisions = manifest.get("revisions") or TRACKS[track or manifest.get("track")
                                                         or "strict-small"]
         exporter = export.Exporter(path, manifest.get("model"), data_dir)

@@ -36,29 +36,31 @@ import math
 import os
 from pathlib import Path
 
+from classit_eval.data.series import FINAL, TRACKS, check_revisions, revision_list
 from classit_eval.errors import ResultsError
 from classit_eval.leaderboard import predictions as preds
 from classit_eval.leaderboard import scores
+from classit_eval.leaderboard.run_folder import (
+    AOA_UNIT,
+    MANIFEST,
+    read_json,
+    read_manifest,
+    read_marker,
+)
 from classit_eval.leaderboard.sandbox import inside
 from classit_eval.leaderboard.tracks import (
     AOA_KEY,
     FAMILIES,
     FAST_KEYS,
     FAST_RESULTS_KEY,
-    FINAL,
     GLUE_KEY,
     GLUE_SIZES,
     INCOMPLETE_KEY,
     OFFICIAL_BACKENDS,
-    TRACKS,
     Family,
-    check_revisions,
     fast_task,
-    revision_list,
 )
 from classit_eval.names import finetune_task
-
-MANIFEST = "classit_babylm.json"
 
 
 def file_name(backend: str) -> str:
@@ -100,8 +102,6 @@ class Exporter:
         beside it makes the folder ambiguous: an error naming both. `pattern` is
         `results_*.json` (an lm-eval task, found by the group it holds) or a fine-tuning
         predictions file's."""
-        from classit_eval.leaderboard.series import read_marker
-
         folder = inside(self.run_dir, revision)
         if pattern == "results_*.json":
             found = [path for path, _ in preds.result_files(folder, task)]
@@ -229,22 +229,6 @@ def same_model(model: str, revision: str, pretrained: str, hub_revision: str | N
     return pretrained == model and hub_revision == revision
 
 
-def read_json(path: Path) -> dict:
-    """A results or manifest file's JSON object; anything else is an error naming it."""
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as err:
-        raise ResultsError(f"{path}: not a readable JSON file ({err}).") from err
-    if not isinstance(data, dict):
-        raise ResultsError(f"{path}: not a JSON object.")
-    return data
-
-
-def read_manifest(run_dir: Path) -> dict:
-    path = inside(Path(run_dir), MANIFEST)
-    return read_json(path) if path.is_file() else {}
-
-
 def export(run_dir: Path, track: str, revisions: list[str] | None = None,
            allow_missing: bool = False, data_dir: str | None = None,
            glue_tasks: list[str] | None = None, aoa: Path | None = None,
@@ -292,8 +276,6 @@ def shorten(names: list[str], limit: int = 12) -> str:
 
 def run_aoa(run_dir: Path) -> Path | None:
     """The surprisal.json of the run's finished AoA task (`babylm run`), or None."""
-    from classit_eval.leaderboard.series import AOA_UNIT, read_marker
-
     record = read_marker(run_dir, *AOA_UNIT)
     return run_dir.joinpath(*AOA_UNIT, record["samples"][AOA_KEY]) if record else None
 

@@ -5,29 +5,18 @@ tokenizer. `SeriesLM` is the `classit` model (classit_eval.lmeval.backend.Classi
 whose `load_weights` puts another checkpoint in place (keeping the tokenizer, the scorer
 and its settings), with an encoding cache: `encode` remembers each request's tokens (keyed
 by the request's arguments and the encoding its document asks for), so a text is
-tokenised once per series, not once per checkpoint. `fingerprint` tells whether two
-checkpoints' tokenizers tokenise alike, so a series whose tokenizer changes is caught.
+tokenised once per series, not once per checkpoint. `data.checkpoints.fingerprint` tells
+whether two checkpoints' tokenizers tokenise alike, so a series whose tokenizer changes is
+caught.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 
+from classit_eval.data.checkpoints import fingerprint
 from classit_eval.lmeval.backend import ClassitLM
 from classit_eval.names import ENCODING_FIELD
-
-
-def fingerprint(tokenizer) -> str:
-    """A hash of everything that decides how a tokenizer tokenises: its vocabulary,
-    merges, normaliser, pre- and post-processor (the fast tokenizer's JSON), its special
-    tokens and class."""
-    backend = getattr(tokenizer, "backend_tokenizer", None)
-    parts = [type(tokenizer).__name__,
-             backend.to_str() if backend is not None else repr(sorted(tokenizer.get_vocab())),
-             json.dumps(tokenizer.special_tokens_map, sort_keys=True, default=str)]
-    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
 
 class SeriesLM(ClassitLM):

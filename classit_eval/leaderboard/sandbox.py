@@ -22,12 +22,6 @@ from classit_eval.errors import ResultsError
 
 LEDGER = "classit_babylm_files.json"
 LEDGER_TMP = re.compile(re.escape(LEDGER) + r"\.tmp\d+")
-PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*")
-
-
-def plain_name(name: str) -> bool:
-    """A folder name that stays one folder: letters, digits, `_.+-`, no `..`."""
-    return bool(PLAIN_NAME.fullmatch(name)) and ".." not in name
 
 
 def inside(root: Path, *parts: str) -> Path:

@@ -28,7 +28,6 @@ import datetime
 import functools
 import json
 import logging
-import os
 import shlex
 import sys
 import time
@@ -37,29 +36,39 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from classit_eval import options
-from classit_eval.data.files import write_atomically
+from classit_eval.data.series import (
+    FINAL,
+    TRACKS,
+    Checkpoint,
+    check_revisions,
+    final_checkpoint,
+    find_checkpoints,
+    revision_list,
+)
 from classit_eval.errors import MissingDataError, OptionError, ResultsError
 from classit_eval.leaderboard import sandbox
+from classit_eval.leaderboard.run_folder import (
+    AOA_UNIT,
+    DONE,
+    finish,
+    model_identity,
+    open_manifest,
+    read_marker,
+    unit_folder,
+)
 from classit_eval.leaderboard.sandbox import inside
 from classit_eval.leaderboard.tracks import (
     AOA_KEY,
     FAMILIES,
     FAST_KEYS,
-    FINAL,
     GLUE_KEY,
     GLUE_SIZES,
     OFFICIAL_BACKENDS,
-    TRACKS,
-    check_revisions,
     fast_task,
-    revision_list,
 )
 from classit_eval.names import finetune_task
 
 log = logging.getLogger(__name__)
-MANIFEST = "classit_babylm.json"
-DONE = "classit_babylm_done.json"
-AOA_UNIT = ("aoa", "classit_aoa")  # OUT/aoa/classit_aoa/: the AoA task over the series
 # official backend name -> the lm-eval model that scores it: the `classit` model scores
 # every official backend (its model argument `backend`)
 BACKENDS = dict.fromkeys(OFFICIAL_BACKENDS, "classit")
@@ -68,56 +77,6 @@ RESERVED_ARGS = ("pretrained", "revision", "backend", "scoring", "device", "batc
 # classit-eval finetune options that babylm run sets itself: where the model, the task, the
 # results and the checkpoints are (another value would write elsewhere, or mix tasks)
 RESERVED_FINETUNE = ("model", "tasks", "output_path", "data_dir", "checkpoint_dir")
-# what a resumed run must share with the run that began the folder (absent in a manifest of
-# an older version: its default)
-IDENTITY_DEFAULTS = {"finetune_args": []}
-
-
-# -- checkpoints ----------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Checkpoint:
-    """One model to evaluate: a revision name and where its weights are."""
-
-    revision: str  # chck_1M, or FINAL
-    pretrained: str  # a folder, or a hub name
-    hub_revision: str | None = None  # the branch of a hub model
-
-    def model_args(self) -> dict[str, str]:
-        args = {"pretrained": self.pretrained}
-        if self.hub_revision:
-            args["revision"] = self.hub_revision
-        return args
-
-
-def find_checkpoints(model: str, revisions: list[str]) -> tuple[list[Checkpoint], list[str]]:
-    """The checkpoints of `model` for `revisions` (subfolders of a local model, branches of
-    a hub one), and the revisions not found."""
-    folder = Path(model).expanduser()
-    if folder.is_dir():
-        found = [Checkpoint(r, str(folder / r)) for r in revisions
-                 if (folder / r / "config.json").is_file()]
-    else:
-        branches = hub_branches(model, revisions)
-        found = [Checkpoint(r, model, r) for r in revisions if r in branches]
-    names = {c.revision for c in found}
-    return found, [r for r in revisions if r not in names]
-
-
-def hub_branches(model: str, wanted: list[str]) -> set[str]:
-    """The branches of a hub model; offline, those of `wanted` in the local cache."""
-    from huggingface_hub import HfApi, try_to_load_from_cache
-
-    try:
-        return {ref.name for ref in HfApi().list_repo_refs(model).branches}
-    except Exception:  # offline, or no such repository: look in the cache
-        return {r for r in wanted
-                if isinstance(try_to_load_from_cache(model, "config.json", revision=r), str)}
-
-
-def final_checkpoint(model: str) -> Checkpoint:
-    """The final model: the folder itself, or the hub model's default branch."""
-    folder = Path(model).expanduser()
-    return Checkpoint(FINAL, str(folder) if folder.is_dir() else model)
 
 
 # -- what runs ------------------------------------------------------------------------------
@@ -201,71 +160,6 @@ def missing_reason(family, known: set[str], data_dir: str | None) -> str | None:
     return None
 
 
-# -- markers and the manifest ---------------------------------------------------------------
-def marker(out: Path, revision: str, task: str) -> Path:
-    return inside(out, revision, task, DONE)
-
-
-def read_marker(out: Path, revision: str, task: str) -> dict | None:
-    """The record of a finished (revision, task), or None when it must (re)run."""
-    path = marker(out, revision, task)
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if not isinstance(record, dict) or not isinstance(record.get("samples", {}), dict):
-        return None
-    files = [record.get("results"), *record.get("samples", {}).values()]
-    try:
-        return record if all(isinstance(f, str) and inside(path.parent, f).is_file()
-                             for f in files) else None
-    except ResultsError:  # a recorded path that leaves the folder: not this package's
-        return None
-
-
-def unit_folder(out: Path, revision: str, task: str) -> Path:
-    """`OUT/<revision>/<task>/`, emptied of the files an unfinished run of it wrote (its
-    ledger's), every other file left in place."""
-    folder = inside(out, revision, task)
-    sandbox.clear(folder)
-    return folder
-
-
-def write_json_atomically(path: Path, record: dict) -> None:
-    """Write `path` whole or not at all: a kill leaves the old file or none."""
-    write_atomically(path, json.dumps(record, indent=2, default=str) + "\n")
-
-
-def open_manifest(out: Path, identity: dict, settings: dict, run_id: str) -> dict:
-    """Create or update `OUT/classit_babylm.json`; a folder of another model (or backend,
-    scoring, model or fine-tuning arguments: `identity`) is an error, so that two models'
-    or settings' results never mix in one submission."""
-    path = inside(out, MANIFEST)
-    manifest = {}
-    if path.is_file():
-        try:
-            manifest = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as err:
-            raise ResultsError(f"{path}: not a readable run manifest ({err}); choose "
-                               "another --output-dir.") from err
-        if not isinstance(manifest, dict):
-            raise ResultsError(f"{path}: not a run manifest (a JSON object); choose another "
-                               "--output-dir.")
-        theirs = {k: manifest.get(k, IDENTITY_DEFAULTS.get(k)) for k in identity}
-        if theirs != identity:
-            diff = ", ".join(f"{k}={theirs[k]!r} here, {identity[k]!r} asked"
-                             for k in identity if theirs[k] != identity[k])
-            raise ResultsError(
-                f"{out} holds the results of another run ({diff}); choose another "
-                "--output-dir, or run the same model with the same settings.")
-    started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-    manifest = {**manifest, **identity, **settings,
-                "runs": [*manifest.get("runs", []), {"run_id": run_id, "started": started}]}
-    out.mkdir(parents=True, exist_ok=True)
-    write_json_atomically(path, manifest)
-    return manifest
-
-
 # -- evaluation -----------------------------------------------------------------------------
 def reuse_requests(task) -> None:
     """Make an lm-eval task build its requests once: later evaluations reuse the same
@@ -322,8 +216,7 @@ class Session:
         """The model, moved to `checkpoint`: its weights swapped in when its tokenizer is
         the current one's, else a new model (its texts are tokenised anew). A backend
         without `load_weights` gets a new model for every checkpoint."""
-        from classit_eval.data.checkpoints import load_tokenizer
-        from classit_eval.leaderboard.lm import fingerprint
+        from classit_eval.data.checkpoints import fingerprint, load_tokenizer
 
         if self.lm is not None and hasattr(self.lm, "load_weights"):
             tokenizer = load_tokenizer(checkpoint.pretrained, revision=checkpoint.hub_revision)
@@ -451,14 +344,6 @@ class Session:
         return finish(folder, record)
 
 
-def finish(folder: Path, record: dict) -> dict:
-    """Settle the unit's ledger on the files its record names, then write the marker."""
-    sandbox.settle(folder, [record["results"], *record["samples"].values(), DONE,
-                            f"{DONE}.tmp{os.getpid()}"])
-    write_json_atomically(inside(folder, DONE), record)
-    return record
-
-
 def newest(paths) -> Path:
     found = sorted(paths, key=lambda p: p.stat().st_mtime)
     if not found:
@@ -572,12 +457,6 @@ def run_series(settings: argparse.Namespace) -> dict[str, list[str]]:
         done["ran"].append(name)
         print(f"{name}: {format_scores(record['scores'])} ({record['seconds']:.1f} s)")
     return done
-
-
-def model_identity(model: str) -> str:
-    """A local model as its absolute path, a hub model by its name."""
-    folder = Path(model).expanduser()
-    return str(folder.resolve()) if folder.is_dir() else model
 
 
 def format_scores(scores: dict[str, float]) -> str:

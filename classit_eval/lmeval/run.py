@@ -205,10 +205,3 @@ def quiet_custom_dataset_warning(record: logging.LogRecord) -> bool:
     """False for lm-eval's `--metadata` hint on a classit task (repeated for every task)."""
     message = str(record.msg)
     return not (message.startswith(TASK_PREFIX) and "Custom kwargs can be passed" in message)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`classit-eval run ARGV`."""
-    from classit_eval import cli
-
-    return cli.main(["run", *(sys.argv[1:] if argv is None else argv)])

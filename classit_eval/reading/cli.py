@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 from classit_eval import options
@@ -86,13 +85,6 @@ def write_json(out: dict, target: str) -> None:
     else:
         Path(target).parent.mkdir(parents=True, exist_ok=True)
         Path(target).write_text(text + "\n", encoding="utf-8")
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`classit-eval reading-score ARGV`."""
-    from classit_eval import cli
-
-    return cli.main(["reading-score", *(sys.argv[1:] if argv is None else argv)])
 
 
 def bootstrap_summary(frames, n_resamples: int, seed: int) -> dict:
