@@ -72,27 +72,28 @@ def worker(part: str, revisions: list[str], run_argv: list[str]) -> None:
     units, fine-tunings and the AoA task (part "final"). The `babylm run` that follows
     finds them done and skips them."""
     from classit_eval import options
-    from classit_eval.leaderboard import series
+    from classit_eval.data.series import final_checkpoint, find_checkpoints
+    from classit_eval.leaderboard import plan, run, series
     from classit_eval.leaderboard.tracks import AOA_KEY, FAMILIES, GLUE_KEY
 
     parser = options.Parser(prog="classit-eval babylm run")
-    series.add_arguments(parser)
+    run.add_arguments(parser)
     settings = parser.parse_args(run_argv[3:])
     settings.prog = parser.prog
     settings.output_dir.mkdir(parents=True, exist_ok=True)
-    plan = series.make_plan([*FAMILIES, GLUE_KEY, AOA_KEY], settings.glue_tasks,
-                            settings.data_dir, explicit=False)
+    units = plan.make_plan([*FAMILIES, GLUE_KEY, AOA_KEY], settings.glue_tasks,
+                             settings.data_dir, explicit=False)
     session = series.Session(settings, settings.output_dir, f"dry-run-{part}")
     if part == "fast":
-        checkpoints, _ = series.find_checkpoints(settings.model, revisions)
+        checkpoints, _ = find_checkpoints(settings.model, revisions)
         work = [(c.revision, u.task, lambda c=c, u=u: session.evaluate(c, u))
-                for c in checkpoints for u in plan.fast]
+                for c in checkpoints for u in units.fast]
     else:
-        final = series.final_checkpoint(settings.model)
-        checkpoints, _ = series.find_checkpoints(settings.model, TRACKS["strict-small"])
+        final = final_checkpoint(settings.model)
+        checkpoints, _ = find_checkpoints(settings.model, TRACKS["strict-small"])
         work = [(final.revision, u.task, lambda u=u: session.evaluate(final, u))
-                for u in plan.full]
-        work += [(final.revision, t, lambda t=t: session.finetune(final, t)) for t in plan.glue]
+                for u in units.full]
+        work += [(final.revision, t, lambda t=t: session.finetune(final, t)) for t in units.glue]
         work.append(("aoa", "classit_aoa", lambda: session.aoa(checkpoints)))
     for revision, task, run_unit in work:
         record = run_unit()

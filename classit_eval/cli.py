@@ -47,7 +47,7 @@ TRAIN_STEPS: dict[str, Job] = {
 }
 # `babylm run` evaluates and ends with `export` and `check`
 BABYLM_STEPS: dict[str, Job] = {
-    "run": Job("classit_eval.leaderboard.series",
+    "run": Job("classit_eval.leaderboard.run",
                "evaluate a model and its checkpoints for the submission (resumable)"),
     "export": Job("classit_eval.leaderboard.export",
                   "write the official submission file from a run folder"),

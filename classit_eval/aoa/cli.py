@@ -19,6 +19,7 @@ import datetime
 import math
 import sys
 import time
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 from classit_eval import options
@@ -123,7 +124,44 @@ def results_document(model: str, mode: str, r: float | None, fits: list[fit.Word
     }
 
 
+@dataclass(frozen=True)
+class AoaSettings:
+    """What one AoA run is asked: the options of `classit-eval aoa` (their defaults are
+    these), as `babylm run` passes them without a command line."""
+
+    model: str
+    output_dir: Path
+    revisions: list[str] | None = None
+    track: str | None = None
+    mode: str = "full"
+    word_prob: str | None = None
+    min_contexts: int | None = None
+    words_file: Path | None = None
+    human: Path | None = None
+    data_dir: str | None = None
+    batch_size: int = 32
+    device: str | None = None
+    dtype: str = "float32"
+    null_permutations: int = 0
+    plot_words: list[str] | None = None
+    prog: str = "classit-eval aoa"  # the name its messages start with
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> AoaSettings:
+        return cls(**{f.name: getattr(args, f.name) for f in fields(cls)})
+
+
+@dataclass(frozen=True)
+class AoaResult:
+    """What an AoA run wrote: the folder, its files by role, and the results document."""
+
+    folder: Path
+    files: dict[str, str]  # surprisal, words, results, plot -> the file's name in `folder`
+    document: dict  # the lm-eval results document (RESULTS_FILE's content)
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    d = AoaSettings
     p.description = __doc__.split("\n\n")[2]
     p.add_argument("--model", required=True,
                    help="a folder of chck_* checkpoints (classit-eval train pretrain), or a "
@@ -135,7 +173,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--track", default=None,
                    choices=["strict-small", "strict", "interaction", "multimodal"],
                    help="take the track's revisions (strict-small: 19, others: 28)")
-    p.add_argument("--mode", default="full", choices=surprisal.MODES,
+    p.add_argument("--mode", default=d.mode, choices=surprisal.MODES,
                    help="full: the corrected task (default); babylm2025: the official "
                         "computation (docs/aoa.md lists what differs)")
     p.add_argument("--word-prob", default=None, choices=["corrected", "raw"],
@@ -151,11 +189,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="the CDI table (default: full_eval/aoa/cdi_human.csv if present)")
     p.add_argument("--data-dir", default=None,
                    help="evaluation data root (default: $CLASSIT_DATA_DIR, then the user cache)")
-    p.add_argument("--batch-size", type=options.positive_int, default=32)
+    p.add_argument("--batch-size", type=options.positive_int, default=d.batch_size)
     p.add_argument("--device", default=None, type=options.device,
                    help="cpu, cuda (default: cuda if any)")
-    p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
-    p.add_argument("--null-permutations", type=options.non_negative_int, default=0, metavar="N",
+    p.add_argument("--dtype", default=d.dtype, choices=["float32", "float64"])
+    p.add_argument("--null-permutations", type=options.non_negative_int,
+                   default=d.null_permutations, metavar="N",
                    help="N shufflings of each context's surprisals across the checkpoints, "
                         "each refitted, for the null of the Pearson r (seed 0; needs the CDI "
                         "table; each costs about one more fit of every word; default 0: none)")
@@ -164,6 +203,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    run_aoa(AoaSettings.from_args(args))
+    return 0
+
+
+def run_aoa(args: AoaSettings) -> AoaResult:
+    """Score the series, fit the words, write the four files; return what was written."""
     import torch
 
     start = time.time()
@@ -213,8 +258,9 @@ def run(args: argparse.Namespace) -> int:
              "created": datetime.datetime.now(datetime.timezone.utc).isoformat(),
              "words": [dict(f.row(), child_aoa=(child or {}).get(f.word)) for f in fits]}
     surprisal.write_json(table, out / WORDS_FILE)
-    surprisal.write_json(results_document(args.model, mode, r, fits, len(words.items), series,
-                                          settings, start, null), out / RESULTS_FILE)
+    results = results_document(args.model, mode, r, fits, len(words.items), series, settings,
+                               start, null)
+    surprisal.write_json(results, out / RESULTS_FILE)
     from classit_eval.aoa import plot
 
     plot.plot(document["results"], fits, mode, out / PLOT_FILE, args.plot_words, child, r)
@@ -228,4 +274,5 @@ def run(args: argparse.Namespace) -> int:
     if null:
         print(f"aoa: its null ({null['pearson_null_n']} shufflings across checkpoints, seed 0): "
               f"95th percentile {null['pearson_null_p95']:.4f}, p = {null['pearson_null_p']:.3f}")
-    return 0
+    return AoaResult(out, {"surprisal": SURPRISAL_FILE, "words": WORDS_FILE,
+                           "results": RESULTS_FILE, "plot": PLOT_FILE}, results)

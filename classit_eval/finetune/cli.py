@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from classit_eval import options
@@ -132,7 +133,25 @@ def check_model(model: str, trust_remote_code: bool = False) -> None:
         raise ModelLoadError(f"--model {model}: cannot load its config ({err})") from err
 
 
+@dataclass(frozen=True)
+class TaskResult:
+    """One fine-tuned task as written: its lm-eval name, results and predictions files, and
+    its validation metrics (those of the results file)."""
+
+    task: str
+    results: Path
+    predictions: Path
+    metrics: dict[str, float]
+
+
 def run(args: argparse.Namespace) -> int:
+    run_finetune(args)
+    return 0
+
+
+def run_finetune(args: argparse.Namespace) -> list[TaskResult]:
+    """Fine-tune on each task of `args` (the options of `add_arguments`) and write its
+    results; return what was written (nothing on the processes other than the main one)."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     tasks = list({task.name: task for task in args.tasks}.values())  # each task once
     keys = Settings.__dataclass_fields__
@@ -146,6 +165,7 @@ def run(args: argparse.Namespace) -> int:
             s = settings.for_task(task)
             check_resume(task, checkpoints / task.name,
                          resume_record(args.model, s, train_size(data[task.name][0], s)))
+    written = []
     for task in tasks:
         train, valid = data[task.name]
         start = time.time()
@@ -156,4 +176,5 @@ def run(args: argparse.Namespace) -> int:
             shown = ", ".join(f"{k}={v:.4f}" for k, v in done.metrics.items())
             log.info("%s: %s (best epoch %s) -> %s", task.lm_eval_name, shown, done.best_epoch,
                      paths[0])
-    return 0
+            written.append(TaskResult(task.lm_eval_name, *paths, dict(done.metrics)))
+    return written

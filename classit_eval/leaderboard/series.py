@@ -1,24 +1,12 @@
-"""`classit-eval babylm run`: evaluate a model and its checkpoint series for a submission.
+"""The runner of `classit-eval babylm run`: a session evaluates the plan's units on the
+checkpoints, and calls the fine-tuning and AoA jobs' functions for theirs.
 
-    classit-eval babylm run --model OUT --track strict-small --output-dir runs/mine
-
-What runs: the fast zero-shot suite on every checkpoint the track requires (`chck_1M`, ...),
-the full suite and the reading task on the final model, the (Super)GLUE fine-tuning of
-the final model (`classit-eval finetune`), and the AoA task over the checkpoints
-(`classit-eval aoa`, into `OUT/aoa/classit_aoa/`); then the submission file is exported
-and checked. Checkpoints are the `chck_*` subfolders `classit-eval train pretrain` writes, or
-the branches (revisions) of a hub model. A missing checkpoint stops the run before anything
-is evaluated, naming every missing one; `--allow-missing` evaluates the others and marks
-the submission incomplete.
-
-Resumable: each finished (revision, task) leaves a marker `OUT/<revision>/<task>/`
-`classit_babylm_done.json` (written last, atomically); a rerun skips those, and a task cut
-off by a kill is redone from the start. The run folder is a sandbox (leaderboard.sandbox):
-names are checked, links refused, and a redone task removes only the files the package
-recorded writing there. Efficient: the tasks are built and their texts
-tokenised once per run (leaderboard.lm.SeriesLM), and each checkpoint only loads its
-weights and runs the forward passes. Its tokenizer is checked first: a checkpoint whose
-tokenizer differs gets a model of its own.
+Resumable: each finished (revision, task) leaves a marker (`leaderboard.run_folder`); a
+rerun skips those, and a task cut off by a kill is redone from the start. Efficient: the
+tasks are built and their texts tokenised once per run (leaderboard.lm.SeriesLM), and each
+checkpoint only loads its weights and runs the forward passes. Its tokenizer is checked
+first: a checkpoint whose tokenizer differs gets a model of its own. The command line is
+`leaderboard.run`.
 """
 
 from __future__ import annotations
@@ -26,13 +14,9 @@ from __future__ import annotations
 import argparse
 import datetime
 import functools
-import json
 import logging
-import shlex
-import sys
 import time
 import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from classit_eval import options
@@ -43,10 +27,10 @@ from classit_eval.data.series import (
     check_revisions,
     final_checkpoint,
     find_checkpoints,
-    revision_list,
 )
-from classit_eval.errors import MissingDataError, OptionError, ResultsError
+from classit_eval.errors import MissingDataError, ResultsError
 from classit_eval.leaderboard import sandbox
+from classit_eval.leaderboard.plan import Unit, aoa_missing_reason, make_plan
 from classit_eval.leaderboard.run_folder import (
     AOA_UNIT,
     DONE,
@@ -60,11 +44,8 @@ from classit_eval.leaderboard.sandbox import inside
 from classit_eval.leaderboard.tracks import (
     AOA_KEY,
     FAMILIES,
-    FAST_KEYS,
     GLUE_KEY,
-    GLUE_SIZES,
     OFFICIAL_BACKENDS,
-    fast_task,
 )
 from classit_eval.names import finetune_task
 
@@ -73,91 +54,9 @@ log = logging.getLogger(__name__)
 # every official backend (its model argument `backend`)
 BACKENDS = dict.fromkeys(OFFICIAL_BACKENDS, "classit")
 SCORING = ("babylm2025", "full")
-RESERVED_ARGS = ("pretrained", "revision", "backend", "scoring", "device", "batch_size")
 # classit-eval finetune options that babylm run sets itself: where the model, the task, the
 # results and the checkpoints are (another value would write elsewhere, or mix tasks)
 RESERVED_FINETUNE = ("model", "tasks", "output_path", "data_dir", "checkpoint_dir")
-
-
-# -- what runs ------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Unit:
-    """One lm-eval task (or group) run as a whole on one checkpoint, and its key."""
-
-    task: str  # e.g. classit_blimp_fast
-    key: str  # the submission key it feeds, e.g. blimp
-
-
-@dataclass
-class Plan:
-    fast: list[Unit] = field(default_factory=list)  # on every revision
-    full: list[Unit] = field(default_factory=list)  # on the final model
-    glue: list[str] = field(default_factory=list)  # fine-tuned on the final model
-    aoa: bool = False  # the AoA task over the checkpoints
-    skipped: dict[str, str] = field(default_factory=dict)  # key -> why
-
-
-def make_plan(keys: list[str], glue_tasks: list[str], data_dir: str | None,
-              explicit: bool) -> Plan:
-    """The units of the chosen submission keys whose task and data exist. A key whose task
-    or data is missing is skipped with the reason, or, when the user named it, an error."""
-    from classit_eval.lmeval.plugin import task_manager
-
-    known = set(task_manager(classit_only=True).all_tasks)
-    plan = Plan()
-    for key in keys:
-        if key == GLUE_KEY:
-            plan.glue = list(glue_tasks)
-            continue
-        if key == AOA_KEY:
-            plan.aoa = True  # its data and checkpoints are checked by run_series
-            continue
-        family = FAMILIES[key]
-        why = missing_reason(family, known, data_dir)
-        if why:
-            if explicit:
-                raise MissingDataError(f"--tasks {key}: {why}.")
-            plan.skipped[key] = why
-            continue
-        if key in FAST_KEYS:
-            plan.fast.append(Unit(fast_task(family), key))
-        plan.full.append(Unit(family.task, key))
-    return plan
-
-
-def aoa_missing_reason(checkpoints: list[Checkpoint], data_dir: str | None) -> str | None:
-    """Why the AoA task cannot run on this series (too few checkpoints, no data), or None."""
-    from classit_eval.aoa.fit import MIN_CHECKPOINTS
-    from classit_eval.aoa.words import TASK, WORDS_FILE
-    from classit_eval.data.files import find_file
-
-    if len(checkpoints) < MIN_CHECKPOINTS:
-        return (f"{len(checkpoints)} checkpoint(s); a learning curve needs at least "
-                f"{MIN_CHECKPOINTS} (a sigmoid has four parameters)")
-    try:
-        find_file(WORDS_FILE, data_dir, task=TASK)
-    except MissingDataError:
-        return f"its data ({WORDS_FILE}) is not under the evaluation data root"
-    return None
-
-
-def missing_reason(family, known: set[str], data_dir: str | None) -> str | None:
-    """Why a family cannot run here (no task, no data), or None."""
-    from classit_eval.data.files import find_files
-    from classit_eval.reading.dataset import find_csv
-
-    if family.task not in known:
-        return f"no lm-eval task {family.task} in this package yet"
-    try:
-        if family.key == "reading":
-            find_csv(data_dir)
-        else:
-            find_files(family.full, data_dir, task=family.task)
-            if family.fast:
-                find_files(family.fast, data_dir, task=family.task)
-    except MissingDataError:
-        return f"its data ({family.full}) is not under the evaluation data root"
-    return None
 
 
 # -- evaluation -----------------------------------------------------------------------------
@@ -281,74 +180,70 @@ class Session:
         return finish(folder, record)
 
     def finetune(self, checkpoint: Checkpoint, task: str) -> dict:
-        """Fine-tune the final model on one GLUE task with classit-finetune; the marker
-        names its predictions file."""
-        from classit_eval.finetune import cli as finetune_cli
+        """Fine-tune the final model on one GLUE task (the finetune job's `run_finetune`,
+        with the run's --finetune-args); the marker names its predictions file."""
+        from classit_eval.finetune.cli import run_finetune
         from classit_eval.finetune.results import model_folder
+        from classit_eval.finetune.tasks import get_task
 
         name = finetune_task(task)
         folder = unit_folder(self.out, checkpoint.revision, name)
         start = time.time()
-        args = finetune_args(self.settings, checkpoint.pretrained, task, folder)
+        settings = finetune_options(self.settings.finetune_args, self.settings.prog)
+        settings.model, settings.tasks = checkpoint.pretrained, [get_task(task)]
+        settings.output_path = folder
+        settings.data_dir = str(self.settings.data_dir) if self.settings.data_dir else None
         sub = model_folder("", checkpoint.pretrained).name
-        pattern = f"predictions_{name}_*.jsonl"
-        sandbox.record(folder, [DONE], [sandbox.expect(folder, sub, ["results_*.json",
-                                                                     pattern])])
-        finetune_cli.run(args)
-        written = sandbox.own_files(folder)
-        results = newest(p for p in written if p.match("results_*.json"))
-        predictions = newest(p for p in written if p.match(pattern))
-        scores = json.loads(results.read_text(encoding="utf-8"))["results"][name]
+        sandbox.record(folder, [DONE], [sandbox.expect(
+            folder, sub, ["results_*.json", f"predictions_{name}_*.jsonl"])])
+        written = run_finetune(settings)
+        if len(written) != 1:
+            raise ResultsError(f"classit-eval finetune wrote {len(written)} results for {name}, "
+                               "not one.")
+        done = written[0]
         record = {
             "revision": checkpoint.revision, "task": name, "key": GLUE_KEY,
             "model_args": checkpoint.model_args(), "run_id": self.run_id,
-            "results": results.relative_to(folder).as_posix(),
-            "samples": {name: predictions.relative_to(folder).as_posix()},
-            "scores": {k.split(",")[0]: v for k, v in scores.items()
-                       if k.endswith(",none") and "_stderr" not in k},
+            "results": done.results.relative_to(folder).as_posix(),
+            "samples": {name: done.predictions.relative_to(folder).as_posix()},
+            "scores": done.metrics,
             "seconds": round(time.time() - start, 2),
             "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(),
         }
         return finish(folder, record)
 
     def aoa(self, checkpoints: list[Checkpoint]) -> dict:
-        """The AoA task over the checkpoints (classit-eval aoa, in the run's scoring mode);
-        the marker names its results file and the official surprisal.json."""
-        from classit_eval.aoa import cli as aoa_cli
+        """The AoA task over the checkpoints (the aoa job's `run_aoa`, in the run's scoring
+        mode); the marker names its results file and the official surprisal.json."""
+        from classit_eval.aoa.cli import (
+            PLOT_FILE,
+            RESULTS_FILE,
+            SURPRISAL_FILE,
+            WORDS_FILE,
+            AoaSettings,
+            run_aoa,
+        )
 
         folder = unit_folder(self.out, *AOA_UNIT)
-        sandbox.record(folder, [aoa_cli.SURPRISAL_FILE, aoa_cli.WORDS_FILE,
-                                aoa_cli.RESULTS_FILE, aoa_cli.PLOT_FILE, DONE],
+        sandbox.record(folder, [SURPRISAL_FILE, WORDS_FILE, RESULTS_FILE, PLOT_FILE, DONE],
                        [sandbox.expect(folder, "", ["*.tmp*"])])
         s, start = self.settings, time.time()
-        argv = ["--model", s.model, "--output-dir", str(folder),
-                "--revisions", ",".join(c.revision for c in checkpoints),
-                "--mode", s.scoring, "--batch-size", str(s.batch_size)]
-        argv += ["--device", s.device] if s.device else []
-        argv += ["--data-dir", str(s.data_dir)] if s.data_dir else []
-        if s.model_args.get("dtype") in ("float32", "float64"):
-            argv += ["--dtype", s.model_args["dtype"]]
-        parser = options.Parser(prog=f"{s.prog} aoa")
-        aoa_cli.add_arguments(parser)
-        args = parser.parse_args(argv)
-        args.prog = parser.prog
-        aoa_cli.run(args)
-        results = json.loads((folder / aoa_cli.RESULTS_FILE).read_text(encoding="utf-8"))
+        dtype = s.model_args.get("dtype")
+        done = run_aoa(AoaSettings(
+            model=s.model, output_dir=folder, revisions=[c.revision for c in checkpoints],
+            mode=s.scoring, batch_size=s.batch_size, device=s.device or None,
+            data_dir=str(s.data_dir) if s.data_dir else None,
+            dtype=dtype if dtype in ("float32", "float64") else AoaSettings.dtype,
+            prog=f"{s.prog} aoa"))
         record = {
             "revision": AOA_UNIT[0], "task": AOA_UNIT[1], "key": AOA_KEY,
             "revisions": [c.revision for c in checkpoints], "run_id": self.run_id,
-            "results": aoa_cli.RESULTS_FILE, "samples": {AOA_KEY: aoa_cli.SURPRISAL_FILE},
-            "scores": summary(results, AOA_UNIT[1]), "seconds": round(time.time() - start, 2),
+            "results": done.files["results"], "samples": {AOA_KEY: done.files["surprisal"]},
+            "scores": summary(done.document, AOA_UNIT[1]),
+            "seconds": round(time.time() - start, 2),
             "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(),
         }
         return finish(folder, record)
-
-
-def newest(paths) -> Path:
-    found = sorted(paths, key=lambda p: p.stat().st_mtime)
-    if not found:
-        raise ResultsError("classit-eval finetune ended without writing its results.")
-    return found[-1]
 
 
 def new_lm(backend: str, args: dict):
@@ -384,6 +279,7 @@ def env_info() -> dict:
 
 
 def finetune_parser(prog: str) -> options.Parser:
+    """The finetune job's own parser, for the options `--finetune-args` passes it."""
     from classit_eval.finetune import cli as finetune_cli
 
     parser = options.Parser(prog=f"{prog} --finetune-args")
@@ -391,13 +287,11 @@ def finetune_parser(prog: str) -> options.Parser:
     return parser
 
 
-def finetune_args(settings: argparse.Namespace, model: str, task: str,
-                  folder: Path) -> argparse.Namespace:
-    argv = ["--model", model, "--tasks", task, "--output_path", str(folder),
-            *settings.finetune_args]
-    if settings.data_dir:
-        argv += ["--data-dir", str(settings.data_dir)]
-    return finetune_parser(settings.prog).parse_args(argv)
+def finetune_options(finetune_args: list[str], prog: str) -> argparse.Namespace:
+    """`--finetune-args` as the finetune job's options, checked by its parser; the fields
+    babylm run sets itself (RESERVED_FINETUNE) are placeholders here."""
+    return finetune_parser(prog).parse_args(
+        ["--model", "MODEL", "--tasks", "rte", "--output_path", "OUT", *finetune_args])
 
 
 # -- the run --------------------------------------------------------------------------------
@@ -462,113 +356,3 @@ def run_series(settings: argparse.Namespace) -> dict[str, list[str]]:
 def format_scores(scores: dict[str, float]) -> str:
     shown = [f"{k}={v:.4f}" for k, v in scores.items() if not k.startswith(("acc_numops", "RT"))]
     return ", ".join(shown[:4]) or "no scores"
-
-
-# -- the command ----------------------------------------------------------------------------
-def model_arguments(text: str) -> dict[str, str]:
-    """`--model-args dtype=float32,max_length=2048`: extra `classit` model arguments."""
-    pairs = {}
-    for part in filter(None, (p.strip() for p in text.split(","))):
-        key, sep, value = part.partition("=")
-        if not sep or not key:
-            raise argparse.ArgumentTypeError(f"{part!r}: write KEY=VALUE")
-        if key in RESERVED_ARGS:
-            raise argparse.ArgumentTypeError(f"{key} is set by its own option, not here")
-        pairs[key] = value
-    return pairs
-
-
-def task_keys(text: str) -> list[str]:
-    keys = [k.strip() for k in text.split(",") if k.strip()]
-    known = [*FAMILIES, GLUE_KEY, AOA_KEY]
-    bad = [k for k in keys if k not in known]
-    if bad or not keys:
-        raise argparse.ArgumentTypeError(f"{', '.join(bad) or 'nothing'}: choose among "
-                                         f"{', '.join(known)}")
-    return keys
-
-
-def glue_task(name: str) -> str:
-    if name not in GLUE_SIZES:
-        raise ValueError(f"{name!r} is not a GLUE task of the submission "
-                         f"({', '.join(GLUE_SIZES)})")
-    return name
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.description = __doc__.split("\n\n")[2]
-    p.add_argument("--model", required=True,
-                   help="the final model: a folder holding chck_* checkpoint folders (as "
-                        "classit-eval train pretrain writes), or a hub name with chck_* branches")
-    p.add_argument("--track", required=True, choices=list(TRACKS),
-                   help="decides the checkpoints required (strict-small: 19, others: 28)")
-    p.add_argument("--output-dir", required=True, type=Path,
-                   help="results, sample logs and progress markers; rerun to resume")
-    p.add_argument("--backend", default="causal", choices=list(BACKENDS),
-                   help="the official backend name (the submission file carries it)")
-    p.add_argument("--scoring", default="babylm2025", choices=SCORING,
-                   help="the classit model's scoring (babylm2025: the official numbers)")
-    p.add_argument("--model-args", type=model_arguments, default={}, metavar="K=V[,K=V]",
-                   help="more classit model arguments, e.g. dtype=float32")
-    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda if any)")
-    p.add_argument("--batch-size", type=options.positive_int, default=32)
-    p.add_argument("--revisions", type=revision_list, default=None,
-                   metavar="REV[,REV...]",
-                   help="evaluate these checkpoints instead of the track's (for models trained "
-                        "on fewer words; the submission is then not the track's)")
-    p.add_argument("--allow-missing", action="store_true",
-                   help="evaluate the checkpoints that exist; the submission is marked incomplete")
-    p.add_argument("--tasks", type=task_keys, default=None, metavar="KEY[,KEY...]",
-                   help="only these submission keys (default: every key whose task and data "
-                        "exist)")
-    p.add_argument("--glue-tasks", type=options.comma_list(glue_task),
-                   default=list(GLUE_SIZES), metavar="TASK[,TASK...]",
-                   help="GLUE tasks to fine-tune (default: all seven)")
-    p.add_argument("--finetune-args", type=shlex.split, default=[], metavar="'ARGS'",
-                   help="options passed to classit-eval finetune, e.g. '--epochs 3'")
-    p.add_argument("--reading-bootstrap", type=options.non_negative_int, default=0,
-                   metavar="N", help="resamples of the reading scores' intervals (default 0)")
-    p.add_argument("--bootstrap-iters", type=options.non_negative_int, default=100000,
-                   help="lm-eval's stderr bootstrap iterations")
-    p.add_argument("--data-dir", default=None,
-                   help="evaluation data root (default: $CLASSIT_DATA_DIR, then the user cache)")
-    p.add_argument("--no-export", dest="export", action="store_false",
-                   help="do not write the submission file at the end")
-
-
-def check_finetune_args(args: list[str], prog: str) -> None:
-    """Refuse the finetune options babylm run sets itself (RESERVED_FINETUNE), then parse
-    the rest now, not after hours of evaluation."""
-    parser = finetune_parser(prog)
-    reserved = {option: action.dest for action in parser._actions
-                for option in action.option_strings if action.dest in RESERVED_FINETUNE}
-    for arg in args:
-        option = arg.split("=", 1)[0]
-        if option in reserved:
-            raise OptionError(
-                f"--finetune-args: {option} is set by babylm run itself (the final model, each "
-                "--glue-tasks task, and a folder inside --output-dir); use --glue-tasks or "
-                "--data-dir of babylm run instead, or leave it out.")
-    parser.parse_args(["--model", "MODEL", "--tasks", "rte", "--output_path", "OUT", *args])
-
-
-def run(args: argparse.Namespace) -> int:
-    out = Path(args.output_dir)
-    if out.exists() and not out.is_dir():
-        raise ResultsError(f"--output-dir {out}: a file, not a folder; name a folder (new or a "
-                           "run's) for the results.")
-    if args.finetune_args:
-        check_finetune_args(args.finetune_args, args.prog)
-    try:
-        run_series(args)
-        if args.export:
-            from classit_eval.leaderboard import export
-
-            export.export_and_check(out, track=args.track, backend=args.backend,
-                                    revisions=args.revisions, allow_missing=args.allow_missing,
-                                    data_dir=args.data_dir, glue_tasks=args.glue_tasks)
-    except KeyboardInterrupt:
-        print(f"{args.prog}: interrupted; rerun the same command to resume", file=sys.stderr)
-        return 130
-    return 0
-
