@@ -17,7 +17,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from classit_eval import cli
 from classit_eval.aoa import fit, surprisal
 from classit_eval.aoa.cli import loader
-from classit_eval.aoa.words import Item, Words, read_words
+from classit_eval.aoa.words import WordContext, Words, read_words
 from classit_eval.data.series import Checkpoint
 from classit_eval.errors import DataError, OptionError
 from classit_eval.leaderboard import check
@@ -110,7 +110,7 @@ def test_full_mode_scores_every_word_token_after_bos(series: Path, words_file: P
     """`full`: [BOS] + the running text, the word's tokens (leading space included) summed;
     and an empty context is the word after BOS alone."""
     words = read_words(words_file)
-    items = [*words.items[:20], Item("ball", 0, "   ")]
+    items = [*words.items[:20], WordContext("ball", 0, "   ")]
     checkpoint = Checkpoint("chck_30K", str(series / "chck_30K"))
     tokenizer = AutoTokenizer.from_pretrained(checkpoint.pretrained)
     runs = {wp: surprisal.score_series(Words(items, ["x"]), [checkpoint], "full",
@@ -263,14 +263,14 @@ def test_empty_context_without_bos(tiny_model_nobos: Path):
     one = next(w for w in ("the", "a", "and") if len(tokenizer(" " + w)["input_ids"]) == 1)
     two = "zebra"
     assert len(tokenizer(" " + two)["input_ids"]) > 1
-    scored = surprisal.score_series(Words([Item(two, 0, " ")], [two]), [checkpoint],
+    scored = surprisal.score_series(Words([WordContext(two, 0, " ")], [two]), [checkpoint],
                                     "babylm2025", load, tokenizer, progress=lambda _: None)
     assert scored.unscored_first == 1
     assert scored.word_tokens == [len(tokenizer(" " + two)["input_ids"]) - 1]
     with pytest.raises(DataError, match=f"AoA word '{one}', context 0: no token"):
-        surprisal.score_series(Words([Item(one, 0, "")], [one]), [checkpoint], "babylm2025",
+        surprisal.score_series(Words([WordContext(one, 0, "")], [one]), [checkpoint], "babylm2025",
                                load, tokenizer, progress=lambda _: None)
-    full = surprisal.score_series(Words([Item(one, 0, "")], [one]), [checkpoint], "full",
+    full = surprisal.score_series(Words([WordContext(one, 0, "")], [one]), [checkpoint], "full",
                                   load, tokenizer, progress=lambda _: None)
     assert full.word_tokens == [1] and full.unscored_first == 0
 

@@ -89,7 +89,7 @@ def test_token_count_surprisal_scores_exactly_the_token_null(tiny_model: Path,
     surprisal = dict(zip(zip(csv["item"], csv["word"].astype(str), strict=True), pred, strict=True))
     surprisal |= {(i, str(w)): s for i, w, s in zip(csv["prev_item"], csv["prev_word"], prev,
                                                      strict=True) if s == s}
-    run = task.Run(csv, bootstrap=0, seed=0, permutations=100,
+    run = task.ReadingRun(csv, bootstrap=0, seed=0, permutations=100,
                    tokenizer=(str(tiny_model), None), convention="running")
     got = run.scores([(c, w, s, "x") for (c, w), s in surprisal.items()])
     assert set(got) == set(READING_METRICS)
@@ -145,8 +145,8 @@ def test_wug_permutation_null(eval_data: Path) -> None:
 def test_token_null_without_a_usable_tokenizer_is_nan_with_one_warning(csv: pd.DataFrame,
                                                                       tmp_path: Path,
                                                                       caplog) -> None:
-    missing = task.Run(csv, 0, 0, permutations=10, tokenizer=(str(tmp_path / "none"), None))
-    unnamed = task.Run(csv, 0, 0, permutations=10)
+    missing = task.ReadingRun(csv, 0, 0, permutations=10, tokenizer=(str(tmp_path / "none"), None))
+    unnamed = task.ReadingRun(csv, 0, 0, permutations=10)
     with caplog.at_level("WARNING"):
         assert task._token_surprisals(missing) is None
         assert task._token_surprisals(unnamed) is None

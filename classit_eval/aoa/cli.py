@@ -33,6 +33,7 @@ from classit_eval.data.series import (
     revision_words,
 )
 from classit_eval.errors import DataError, MissingDataError, OptionError
+from classit_eval.lmeval.results import task_document
 
 SURPRISAL_FILE, WORDS_FILE, RESULTS_FILE, PLOT_FILE = (
     "surprisal.json", "aoa_words.json", "results_classit_aoa.json", "aoa.png")
@@ -113,15 +114,10 @@ def results_document(model: str, mode: str, r: float | None, fits: list[fit.Word
               "metric_list": [{"metric": "pearson", "higher_is_better": True}],
               "metadata": {"version": VERSION, "mode": mode, **settings,
                            "checkpoints": [c.revision for c in series]}}
-    return {
-        "results": {TASK: metrics}, "group_subtasks": {TASK: []}, "configs": {TASK: config},
-        "versions": {TASK: VERSION}, "n-shot": {TASK: 0},
-        "higher_is_better": {TASK: {"pearson": True}},
-        "n-samples": {TASK: {"original": n_items, "effective": n_items}},
-        "config": {"model": "classit-aoa", "model_args": f"pretrained={model}",
-                   "batch_size": settings["batch_size"], "device": settings["device"]},
-        "date": start,
-    }
+    run_config = {"model": "classit-aoa", "model_args": f"pretrained={model}",
+                  "batch_size": settings["batch_size"], "device": settings["device"]}
+    return task_document(TASK, metrics, config, VERSION, {"pearson": True}, n_items,
+                         run_config, start)
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from classit_eval.aoa.words import Item, Words
+from classit_eval.aoa.words import WordContext, Words
 from classit_eval.data.files import write_atomically
 from classit_eval.data.series import Checkpoint
 from classit_eval.errors import DataError, OptionError
@@ -38,7 +38,7 @@ from classit_eval.errors import DataError, OptionError
 MODES = ("full", "babylm2025")
 
 
-def request(item: Item, mode: str) -> tuple[str, str]:
+def request(item: WordContext, mode: str) -> tuple[str, str]:
     """The (context, continuation) the scorer scores for one item in `mode`."""
     context, word = item.context.strip(), item.word.strip()
     if mode == "babylm2025":
@@ -50,7 +50,7 @@ def request(item: Item, mode: str) -> tuple[str, str]:
 class Series:
     """The surprisals of a checkpoint series: `surprisal[step][i]` of `items[i]`."""
 
-    items: list[Item]
+    items: list[WordContext]
     checkpoints: list[Checkpoint]
     surprisal: dict[str, list[float]]
     word_tokens: list[int]  # scored tokens of each item's word
@@ -73,7 +73,7 @@ def word_prob_for(mode: str, word_prob: str | None) -> str:
     return word_prob
 
 
-def encode(scorer, items: Sequence[Item], mode: str, word_prob: str = "raw"
+def encode(scorer, items: Sequence[WordContext], mode: str, word_prob: str = "raw"
            ) -> tuple[list, int]:
     """The items as scorer requests, tokenised once; and how many lose their word's first
     token (babylm2025 only: an empty context and a tokenizer without BOS)."""

@@ -23,7 +23,7 @@ TASK = "classit_aoa"
 
 
 @dataclass(frozen=True)
-class Item:
+class WordContext:
     """One (word, context) to score: the word right after the context."""
 
     word: str
@@ -35,7 +35,7 @@ class Item:
 class Words:
     """The items in file order (word by word, contexts in order), and every word."""
 
-    items: list[Item]
+    items: list[WordContext]
     words: list[str]
     contexts: dict[str, int] = field(default_factory=dict)  # word -> number of contexts
 
@@ -69,7 +69,7 @@ def read_words(path: str | os.PathLike | None = None,
             context = entry.get("context") if isinstance(entry, dict) else None
             if not isinstance(context, str):
                 raise DataError(f"{name}: context {k} of {word!r} has no \"context\" text.")
-            items.append(Item(word, k, context))
+            items.append(WordContext(word, k, context))
         counts[word] = len(entries)
     return Words(items, list(data), counts)
 

@@ -2,7 +2,7 @@
 
 lm-eval's own pieces write the results file: `TaskConfig` gives the config entry,
 `EvaluationTracker` the run's general fields (model name, times) and the file
-`<output_path>/<model>/results_<timestamp>.json`, `add_env_info` the versions. So tools
+`<output_path>/<model>/results_<timestamp>.json`, `lmeval.results` the versions. So tools
 that read lm-eval results (`classit-zscore`) read it beside zero-shot results; the task is
 `classit_finetune_<task>`, metrics keyed `"acc,none"` as lm-eval keys them.
 
@@ -12,7 +12,6 @@ validation example: `doc_id` (its index in the file), `id`, `idx`, `pred`, `gold
 
 from __future__ import annotations
 
-import functools
 import json
 import time
 from pathlib import Path
@@ -22,24 +21,15 @@ import torch
 from lm_eval.api.metrics import mean_stderr
 from lm_eval.api.task import TaskConfig
 from lm_eval.loggers import EvaluationTracker
-from lm_eval.loggers.utils import add_env_info
 from lm_eval.utils import sanitize_model_name
 
 from classit_eval.errors import ResultsError
 from classit_eval.finetune.tasks import GLUE_FOLDER, Example, Task
-from classit_eval.finetune.train import Run
+from classit_eval.finetune.train import Finetuned
+from classit_eval.lmeval.results import env_info, task_document
 
 VERSION = 1.0
 MODEL_SOURCE = "classit-finetune"
-
-
-@functools.cache
-def env_info() -> dict:
-    """lm-eval's environment fields (versions, `pretty_env_info`), once per process: they
-    take seconds to collect and do not change between the tasks of a run."""
-    info: dict = {}
-    add_env_info(info)
-    return info
 
 
 def model_folder(output_path: str | Path, model: str) -> Path:
@@ -47,7 +37,7 @@ def model_folder(output_path: str | Path, model: str) -> Path:
     return Path(output_path) / sanitize_model_name(model)
 
 
-def results_dict(model: str, task: Task, run: Run, start: float) -> dict:
+def results_dict(model: str, task: Task, run: Finetuned, start: float) -> dict:
     """The task-level part of the lm-eval results document of one fine-tuned task."""
     name = task.lm_eval_name
     correct = (np.array(run.predictions) == np.array(run.labels)).astype(float).tolist()
@@ -68,32 +58,24 @@ def results_dict(model: str, task: Task, run: Run, start: float) -> dict:
             "validation_per_epoch": run.epochs,
         },
     )
-    return {
-        "results": {name: metrics},
-        "group_subtasks": {name: []},
-        "configs": {name: config.to_dict()},
-        "versions": {name: VERSION},
-        "n-shot": {name: 0},
-        "higher_is_better": {name: {m: True for m in task.metrics}},
-        "n-samples": {name: {"original": n, "effective": n}},
-        "config": {
-            "model": MODEL_SOURCE,
-            "model_args": f"pretrained={model},pooling={run.pooling}"
-                          + (",trust_remote_code=True" if run.settings.get("trust_remote_code")
-                             else ""),
-            "batch_size": run.settings["batch_size"],
-            "device": "cuda" if torch.cuda.is_available() else "cpu",
-            "random_seed": run.settings["seed"],
-            "numpy_seed": run.settings["seed"],
-            "torch_seed": run.settings["seed"],
-            **run.model_info,
-        },
-        **run.tokenizer_info,
-        "date": start,
+    run_config = {
+        "model": MODEL_SOURCE,
+        "model_args": f"pretrained={model},pooling={run.pooling}"
+                      + (",trust_remote_code=True" if run.settings.get("trust_remote_code")
+                         else ""),
+        "batch_size": run.settings["batch_size"],
+        "device": "cuda" if torch.cuda.is_available() else "cpu",
+        "random_seed": run.settings["seed"],
+        "numpy_seed": run.settings["seed"],
+        "torch_seed": run.settings["seed"],
+        **run.model_info,
     }
+    document = task_document(name, metrics, config.to_dict(), VERSION,
+                             {m: True for m in task.metrics}, n, run_config, start)
+    return {**document, **run.tokenizer_info}
 
 
-def write(output_path: str | Path, model: str, task: Task, valid: list[Example], run: Run,
+def write(output_path: str | Path, model: str, task: Task, valid: list[Example], run: Finetuned,
           start: float) -> tuple[Path, Path]:
     """Write the results JSON and the predictions file; return their paths."""
     tracker = EvaluationTracker(output_path=str(output_path))

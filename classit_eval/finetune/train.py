@@ -68,7 +68,7 @@ class Settings:
 
 
 @dataclass
-class Run:
+class Finetuned:
     """What one task's fine-tuning produced."""
 
     predictions: list[int]
@@ -217,7 +217,7 @@ def _save_record(checkpoint_dir: Path, record: dict) -> None:
 
 
 def finetune(model_path: str, task: Task, train: list[Example], valid: list[Example],
-             settings: Settings, checkpoint_dir: Path, resume: bool = False) -> Run:
+             settings: Settings, checkpoint_dir: Path, resume: bool = False) -> Finetuned:
     """Fine-tune `model_path` on `train`, keep the best epoch on `valid`, predict `valid`."""
     s = settings.for_task(task)
     if s["valid_metric"] not in task.metrics:
@@ -255,7 +255,7 @@ def finetune(model_path: str, task: Task, train: list[Example], valid: list[Exam
         raise RuntimeError(f"{task.name}: predictions came back out of the validation order.")
     evals = [entry for entry in trainer.state.log_history if "eval_loss" in entry]
     best = max(evals, key=lambda e: e[f"eval_{s['valid_metric']}"], default=None)
-    return Run(
+    return Finetuned(
         predictions=predictions, labels=labels,
         metrics=score(predictions, labels, task.metrics),
         best_epoch=best["epoch"] if best else None, settings=s, pooling=model.pooling,

@@ -31,7 +31,7 @@ from classit_eval import options
 from classit_eval.data.series import TRACKS, revision_list
 from classit_eval.errors import OptionError, ResultsError
 from classit_eval.leaderboard.series import (
-    BACKENDS,
+    LM_OF_BACKEND,
     RESERVED_FINETUNE,
     SCORING,
     finetune_options,
@@ -82,7 +82,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="decides the checkpoints required (strict-small: 19, others: 28)")
     p.add_argument("--output-dir", required=True, type=Path,
                    help="results, sample logs and progress markers; rerun to resume")
-    p.add_argument("--backend", default="causal", choices=list(BACKENDS),
+    p.add_argument("--backend", default="causal", choices=list(LM_OF_BACKEND),
                    help="the official backend name (the submission file carries it)")
     p.add_argument("--scoring", default="babylm2025", choices=SCORING,
                    help="the classit model's scoring (babylm2025: the official numbers)")

@@ -47,12 +47,13 @@ from classit_eval.leaderboard.tracks import (
     GLUE_KEY,
     OFFICIAL_BACKENDS,
 )
+from classit_eval.lmeval.results import env_info
 from classit_eval.names import finetune_task
 
 log = logging.getLogger(__name__)
 # official backend name -> the lm-eval model that scores it: the `classit` model scores
 # every official backend (its model argument `backend`)
-BACKENDS = dict.fromkeys(OFFICIAL_BACKENDS, "classit")
+LM_OF_BACKEND = dict.fromkeys(OFFICIAL_BACKENDS, "classit")
 SCORING = ("babylm2025", "full")
 # classit-eval finetune options that babylm run sets itself: where the model, the task, the
 # results and the checkpoints are (another value would write elsewhere, or mix tasks)
@@ -144,7 +145,7 @@ class Session:
         samples = results.pop("samples")
         model_args = self.model_args(checkpoint)
         results["config"] = {
-            "model": BACKENDS[self.settings.backend],
+            "model": LM_OF_BACKEND[self.settings.backend],
             "model_args": ",".join(f"{k}={v}" for k, v in model_args.items() if v is not None),
             "batch_size": self.settings.batch_size, "device": self.settings.device,
             "limit": None, "bootstrap_iters": self.settings.bootstrap_iters,
@@ -154,7 +155,7 @@ class Session:
         add_tokenizer_info(results, lm)
         tracker = EvaluationTracker(output_path=str(folder))
         tracker.general_config_tracker.log_experiment_args(
-            model_source=BACKENDS[self.settings.backend], model_args=results["config"]
+            model_source=LM_OF_BACKEND[self.settings.backend], model_args=results["config"]
             ["model_args"], system_instruction=None, chat_template=None,
             fewshot_as_multiturn=False)
         sub = str(tracker.general_config_tracker.model_name_sanitized)
@@ -248,8 +249,8 @@ class Session:
 
 def new_lm(backend: str, args: dict):
     """A model for `backend`: the reusable `classit` model (leaderboard.lm.SeriesLM) for
-    the causal backend, else the lm-eval model registered under BACKENDS[backend]."""
-    name = BACKENDS[backend]
+    the causal backend, else the lm-eval model registered under LM_OF_BACKEND[backend]."""
+    name = LM_OF_BACKEND[backend]
     if name == "classit":
         from classit_eval.leaderboard.lm import SeriesLM
 
@@ -264,18 +265,6 @@ def summary(results: dict, task: str) -> dict[str, float]:
     metrics = (results.get("results") or {}).get(task) or {}
     return {k.split(",")[0]: v for k, v in metrics.items()
             if "," in k and "_stderr" not in k and isinstance(v, (int, float))}
-
-
-_ENV: dict = {}
-
-
-def env_info() -> dict:
-    """lm-eval's environment fields, collected once per process (they take seconds)."""
-    if not _ENV:
-        from lm_eval.loggers.utils import add_env_info
-
-        add_env_info(_ENV)
-    return _ENV
 
 
 def finetune_parser(prog: str) -> options.Parser:

@@ -46,11 +46,11 @@ from classit_eval.scoring import (
 )
 
 log = logging.getLogger(__name__)
-Item = tuple[str, str, float, str]  # (context, word, surprisal, run key)
+Scored = tuple[str, str, float, str]  # (context, word, surprisal, run key)
 
 
 @dataclass(eq=False)
-class Run:
+class ReadingRun:
     """What the scores of one task need from its `load`: the csv and the interval settings."""
 
     csv: pd.DataFrame
@@ -60,9 +60,9 @@ class Run:
     tokenizer: tuple[str, str | None] | None = None  # (name or folder, revision)
     convention: str = "running"
     warned: bool = False  # that the token-count null has no tokenizer
-    scored: tuple[tuple[Item, ...], dict[str, float]] | None = None  # the last fits
+    scored: tuple[tuple[Scored, ...], dict[str, float]] | None = None  # the last fits
 
-    def scores(self, items: Sequence[Item]) -> dict[str, float]:
+    def scores(self, items: Sequence[Scored]) -> dict[str, float]:
         """Every metric of these items, from one set of fits shared by all metrics."""
         items = tuple(items)
         if self.scored is None or self.scored[0] != items:
@@ -72,7 +72,7 @@ class Run:
 
 # The csv and settings of each task's latest load, by task name (`classit_reading`,
 # `classit_reading_fast`): its documents carry that name as their run key.
-RUNS: dict[str, Run] = {}
+RUNS: dict[str, ReadingRun] = {}
 
 
 def load(classit_fast: bool = False, classit_task: str = "classit_reading",
@@ -97,7 +97,7 @@ def load(classit_fast: bool = False, classit_task: str = "classit_reading",
             classit_task,
         )
     csv = dataset.load_csv(dataset.find_csv(data_dir, fast=classit_fast))
-    RUNS[classit_task] = Run(csv, n_boot, seed, permutations, _tokenizer_name(model_args),
+    RUNS[classit_task] = ReadingRun(csv, n_boot, seed, permutations, _tokenizer_name(model_args),
                              reading_convention)
     # asks the `classit` backend for the official reader's scoring, or for a word inside
     # running text (what a masked model needs to know), see classit_eval.scoring
@@ -160,15 +160,15 @@ def doc_to_target(doc: dict) -> str:
     return doc["word"] if doc["convention"] == "babylm2025" else " " + doc["word"]
 
 
-def process_results(doc: dict, results: Sequence[tuple[float, bool]]) -> dict[str, Item]:
+def process_results(doc: dict, results: Sequence[tuple[float, bool]]) -> dict[str, Scored]:
     """Every metric receives the surprisal of this (context, word); aggregation scores them."""
     item = (doc["context"], doc["word"], -float(results[0][0]), doc["run"])
     return dict.fromkeys(READING_METRICS, item)
 
 
-def aggregation(metric: str) -> Callable[[Sequence[Item]], float]:
+def aggregation(metric: str) -> Callable[[Sequence[Scored]], float]:
     """The corpus-level aggregation of one metric (all metrics share one set of fits)."""
-    def aggregate(items: Sequence[Item]) -> float:
+    def aggregate(items: Sequence[Scored]) -> float:
         if not items:
             return math.nan
         return RUNS[items[0][3]].scores(items)[metric]
@@ -177,7 +177,7 @@ def aggregation(metric: str) -> Callable[[Sequence[Item]], float]:
     return aggregate
 
 
-def _fit(run: Run, items: Sequence[Item]) -> dict[str, float]:
+def _fit(run: ReadingRun, items: Sequence[Scored]) -> dict[str, float]:
     """The regression scores and their bootstrap intervals, NaN unless every word is scored."""
     csv = run.csv
     values = {(context, word): surprisal for context, word, surprisal, _ in items}
@@ -203,7 +203,7 @@ def _fit(run: Run, items: Sequence[Item]) -> dict[str, float]:
                                       _token_surprisals(run))
 
 
-def _token_surprisals(run: Run) -> tuple[list[float], list[float]] | None:
+def _token_surprisals(run: ReadingRun) -> tuple[list[float], list[float]] | None:
     """The token-count surprisals of the run's csv, or None (with a warning) without the
     model's tokenizer."""
     from classit_eval.data.checkpoints import load_tokenizer

@@ -25,11 +25,11 @@ from pathlib import Path
 from classit_eval import options
 from classit_eval.data.files import write_atomically
 from classit_eval.errors import OptionError
+from classit_eval.lmeval.backend import BACKENDS
 from classit_eval.surprisal.core import UNITS, Row
 from classit_eval.surprisal.inputs import CONTEXTS, read_texts
 
 OUTPUTS = {".csv": ",", ".tsv": "\t", ".jsonl": None}
-BACKENDS = ("causal", "mlm", "mntp", "enc_dec_mask", "enc_dec_prefix", "auto")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -55,7 +55,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--bits", action="store_true", help="surprisal in bits (default: nats)")
     p.add_argument("--entropy", action="store_true",
                    help="add the entropy of the next-token distribution before each row")
-    p.add_argument("--backend", choices=BACKENDS, default="causal",
+    p.add_argument("--backend", choices=(*BACKENDS, "auto"), default="causal",
                    help="how the model is scored (the classit backend's; non-causal "
                         "backends give raw word surprisals only)")
     p.add_argument("--batch-size", type=options.positive_int, default=32)
