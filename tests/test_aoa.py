@@ -372,7 +372,7 @@ def test_manifest_lists_both_aoa_files(eval_data: Path):
 
     from classit_eval.data import download
 
-    manifest = json.loads(download.MANIFEST.read_text())
+    manifest = json.loads(download.DATA_MANIFEST.read_text())
     digest = hashlib.sha256((eval_data / "full_eval/aoa/cdi_childes.json").read_bytes())
     assert manifest["full_eval/aoa/cdi_childes.json"] == digest.hexdigest()
     assert manifest["full_eval/aoa/cdi_human.csv"] == "fd6e4795...2037"

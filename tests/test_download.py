@@ -53,7 +53,7 @@ def test_download_unpacks_and_verifies(server, tmp_path, capsys):
     code = download_data(["--url", f"{server}/evaluation_data.zip", "--dest", str(dest)])
     out = capsys.readouterr()
     assert code == 0, out.err
-    manifest = json.loads(download.MANIFEST.read_text())
+    manifest = json.loads(download.DATA_MANIFEST.read_text())
     expected = sum(1 for k in manifest if k.startswith(("fast_eval/supplement_fast/",
                                                         "fast_eval/ewok_fast/",
                                                         "fast_eval/reading/")))
@@ -99,7 +99,7 @@ def test_foreign_archive_is_refused(tmp_path, capsys):
 def test_verify_an_existing_root(eval_data, tmp_path, capsys):
     assert download_data(["--verify", str(eval_data)]) == 0
     # every manifest file but the AoA CDI table, which the shared data lacks (SOURCES.md)
-    count = len(json.loads(download.MANIFEST.read_text())) - 1
+    count = len(json.loads(download.DATA_MANIFEST.read_text())) - 1
     assert not (eval_data / "full_eval" / "aoa" / "cdi_human.csv").exists()
     assert f"{count} files verified" in capsys.readouterr().out
     copy = tmp_path / "copy"

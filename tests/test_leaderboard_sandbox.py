@@ -15,7 +15,7 @@ import pytest
 from classit_eval import cli
 from classit_eval.errors import ResultsError
 from classit_eval.leaderboard import series
-from classit_eval.leaderboard.run_folder import MANIFEST, model_identity
+from classit_eval.leaderboard.run_folder import RUN_MANIFEST, model_identity
 
 
 def tree_hashes(root: Path) -> dict[str, str]:
@@ -129,7 +129,7 @@ def test_ctrl_c_is_one_line_and_status_130(world: Path, capsys, monkeypatch) -> 
 
 def manifest(world: Path, **changes) -> Path:
     (world / "run").mkdir()
-    path = world / "run" / MANIFEST
+    path = world / "run" / RUN_MANIFEST
     path.write_text(json.dumps({"model": model_identity(str(world / "model")),
                                 "backend": "causal", "scoring": "babylm2025",
                                 "model_args": {}, "finetune_args": ["--epochs", "3"],
@@ -185,7 +185,7 @@ def own_files(out: Path) -> set[str]:
     it lists (the marker among them)."""
     from classit_eval.leaderboard import sandbox
 
-    own = {MANIFEST}
+    own = {RUN_MANIFEST}
     for ledger in out.glob(f"*/*/{sandbox.LEDGER}"):
         folder = ledger.parent
         own |= {p.relative_to(out).as_posix() for p in [ledger, *sandbox.own_files(folder)]}

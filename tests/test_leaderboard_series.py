@@ -19,7 +19,7 @@ from transformers import AutoTokenizer
 
 from classit_eval import cli
 from classit_eval.data.series import Checkpoint, find_checkpoints, revision_words
-from classit_eval.leaderboard.run_folder import DONE, MANIFEST
+from classit_eval.leaderboard.run_folder import DONE, RUN_MANIFEST
 from classit_eval.leaderboard.series import Session, Unit
 from classit_eval.leaderboard.tracks import GLUE_SIZES
 
@@ -68,7 +68,7 @@ def test_an_output_folder_of_another_model_is_refused(tmp_path: Path, capsys) ->
     (tmp_path / "model" / "chck_1M" / "config.json").write_text("{}")
     out = tmp_path / "out"
     out.mkdir()
-    (out / MANIFEST).write_text(json.dumps({"model": "/models/other", "backend": "causal",
+    (out / RUN_MANIFEST).write_text(json.dumps({"model": "/models/other", "backend": "causal",
                                             "scoring": "babylm2025", "model_args": {}}))
     code = cli.main(["babylm", "run", "--model", str(tmp_path / "model"), "--track",
                      "strict-small", "--output-dir", str(out), "--revisions", "chck_1M"])
@@ -152,7 +152,7 @@ def test_a_killed_run_resumes_without_redoing_finished_work(pretrained: Path,
     assert cli.main(argv) == 0
     printed = capsys.readouterr().out
     after = markers(out)
-    first_run, second_run = (r["run_id"] for r in json.loads((out / MANIFEST).read_text())
+    first_run, second_run = (r["run_id"] for r in json.loads((out / RUN_MANIFEST).read_text())
                              ["runs"])
     for name in ("chck_2K/classit_wug_adj_fast", "chck_4K/classit_wug_adj_fast"):
         assert f"{name}: done before, skipped" in printed

@@ -32,7 +32,7 @@ from classit_eval.data.files import DataError, MissingDataError, cache_dir, find
 from classit_eval.errors import OptionError, UserError
 
 OSF_URL = "https://files.osf.io/v1/resources/ryjfm/providers/osfstorage/?zip="
-MANIFEST = Path(__file__).with_name("manifest.json")
+DATA_MANIFEST = Path(__file__).with_name("manifest.json")
 OFFLINE_HINT = (
     "Without network access, download `evaluation_data` from https://osf.io/ryjfm/ on a "
     "machine that has it, then run `classit-eval download-data --archive FILE.zip`, or "
@@ -100,7 +100,7 @@ def unpack(archive: Path, dest: Path) -> Path:
 
 def verify(root: Path, manifest: dict[str, str] | None = None) -> tuple[int, list[str]]:
     """Check every manifest file present under `root`; return (verified, missing paths)."""
-    manifest = manifest if manifest is not None else json.loads(MANIFEST.read_text())
+    manifest = manifest if manifest is not None else json.loads(DATA_MANIFEST.read_text())
     verified, missing = 0, []
     for relative, expected in manifest.items():
         try:

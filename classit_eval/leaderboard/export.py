@@ -42,7 +42,7 @@ from classit_eval.leaderboard import predictions as preds
 from classit_eval.leaderboard import scores
 from classit_eval.leaderboard.run_folder import (
     AOA_UNIT,
-    MANIFEST,
+    RUN_MANIFEST,
     read_json,
     read_manifest,
     read_marker,
@@ -327,7 +327,7 @@ def export_and_check(run_dir: Path, track: str, backend: str, revisions: list[st
 
         name = model or read_manifest(run_dir).get("model")
         if not name:
-            raise ResultsError(f"{run_dir} has no {MANIFEST}: pass --model (its name or "
+            raise ResultsError(f"{run_dir} has no {RUN_MANIFEST}: pass --model (its name or "
                                "path names the tree's model folder).")
         files = write_tree(official_tree, name, backend, submission, kept)
         print(f"wrote the official results tree: {len(files)} files under {official_tree}")
@@ -374,7 +374,7 @@ def run(args: argparse.Namespace) -> int:
     manifest = read_manifest(args.run_dir)
     track = args.track or manifest.get("track")
     if track is None:
-        raise ResultsError(f"{args.run_dir} has no {MANIFEST}: pass --track.")
+        raise ResultsError(f"{args.run_dir} has no {RUN_MANIFEST}: pass --track.")
     backend = args.backend or manifest.get("backend") or "causal"
     revisions = args.revisions or (manifest.get("revisions") if not args.track else None)
     export_and_check(args.run_dir, track, backend, revisions, args.allow_missing,

@@ -21,7 +21,7 @@ from classit_eval.errors import ResultsError
 from classit_eval.leaderboard import sandbox
 from classit_eval.leaderboard.sandbox import inside
 
-MANIFEST = "classit_babylm.json"
+RUN_MANIFEST = "classit_babylm.json"
 DONE = "classit_babylm_done.json"
 AOA_UNIT = ("aoa", "classit_aoa")  # OUT/aoa/classit_aoa/: the AoA task over the series
 # what a resumed run must share with the run that began the folder (absent in a manifest of
@@ -77,7 +77,7 @@ def read_json(path: Path) -> dict:
 
 def read_manifest(run_dir: Path) -> dict:
     """The run's manifest, `{}` when the folder has none (a folder of hand runs)."""
-    path = inside(Path(run_dir), MANIFEST)
+    path = inside(Path(run_dir), RUN_MANIFEST)
     return read_json(path) if path.is_file() else {}
 
 
@@ -85,7 +85,7 @@ def open_manifest(out: Path, identity: dict, settings: dict, run_id: str) -> dic
     """Create or update `OUT/classit_babylm.json`; a folder of another model (or backend,
     scoring, model or fine-tuning arguments: `identity`) is an error, so that two models'
     or settings' results never mix in one submission."""
-    path = inside(out, MANIFEST)
+    path = inside(out, RUN_MANIFEST)
     manifest = {}
     if path.is_file():
         try:
