@@ -1,4 +1,5 @@
-"""Command-line parsing shared by every job: the parser class and the option value checks.
+"""Command-line parsing shared by every job: the parser class, the option value checks, and
+settings declared once (`option`, `add_options`, `check_options`, `settings_from`).
 
 A bad option is refused when the command line is parsed, before anything is read or
 written, so that no job runs on a value it would silently replace (`--epochs 0` training
@@ -10,10 +11,14 @@ from __future__ import annotations
 
 import argparse
 import re
-from collections.abc import Callable
+import types
+from collections.abc import Callable, Sequence
+from dataclasses import MISSING, Field, field, fields
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn, TypeVar, get_args, get_type_hints
 from urllib.parse import urlparse
+
+from classit_eval.errors import OptionError
 
 
 def one_line(message: object) -> str:
@@ -188,3 +193,75 @@ def comma_list(item: Callable[[str], object]) -> Callable[[str], list]:
             raise argparse.ArgumentTypeError(str(err)) from None
     parse.__name__ = f"list of {item.__name__}"
     return parse
+
+
+# -- settings declared once -----------------------------------------------------------------
+# A job's settings are a dataclass whose `option` fields are its command-line options: the
+# help, default, type and valid range are written once, `add_options` makes the argparse
+# options, `settings_from` the settings of parsed arguments, and `check_options` checks a
+# value however it came (a command line, or another job's call, e.g. `babylm run` -> AoA).
+def option(help: str, default: Any = MISSING, *, at_least: float | None = None,
+           above: float | None = None, choices: Sequence[str] | None = None,
+           type: Callable[[str], Any] | None = None, metavar: str | None = None,
+           flag: str | None = None) -> Any:
+    """A settings field that is also a command-line option (`grad_accum` -> `--grad-accum`,
+    or `flag`). `type` parses the text (default: the field's type); `at_least`, `above`
+    and `choices` are checked by `check_options`, whatever gave the value."""
+    return field(default=default, metadata={
+        "help": help, "at_least": at_least, "above": above, "choices": choices, "type": type,
+        "metavar": metavar, "flag": flag})
+
+
+def option_fields(settings: type) -> list[Field]:
+    """The `option` fields of a settings dataclass, in their order."""
+    return [f for f in fields(settings) if "help" in f.metadata]
+
+
+def flag_of(f: Field) -> str:
+    return f.metadata["flag"] or "--" + f.name.replace("_", "-")
+
+
+def add_options(parser: argparse.ArgumentParser | argparse._ArgumentGroup, settings: type,
+                **defaults: Any) -> None:
+    """A command-line option for each `option` field of `settings`; `defaults` replace the
+    declared ones (a step's own recipe)."""
+    hints = get_type_hints(settings)
+    for f in option_fields(settings):
+        text, rules = f.metadata["help"], f.metadata
+        kind = rules["type"] or hints[f.name]
+        if isinstance(kind, types.UnionType):  # `int | None` -> int
+            kind = next(k for k in get_args(kind) if k is not type(None))
+        if kind is bool:
+            parser.add_argument(flag_of(f), action="store_true", dest=f.name, help=text)
+            continue
+        default = defaults.get(f.name, f.default)
+        parser.add_argument(
+            flag_of(f), type=kind, default=None if default is MISSING else default,
+            required=default is MISSING, choices=rules["choices"], metavar=rules["metavar"],
+            dest=f.name,
+            help=text if default in (None, MISSING) else f"{text} (default: %(default)s)",
+        )
+
+
+def check_options(settings: object, error: type[Exception] = OptionError) -> None:
+    """Each `option` field's range and choices, as `error` naming its flag."""
+    for f in option_fields(type(settings)):
+        value, rules, flag = getattr(settings, f.name), f.metadata, flag_of(f)
+        if value is None:
+            continue
+        if rules["at_least"] is not None and value < rules["at_least"]:
+            raise error(f"{flag} must be at least {rules['at_least']}, not {value}.")
+        if rules["above"] is not None and value <= rules["above"]:
+            raise error(f"{flag} must be above {rules['above']}, not {value}.")
+        if rules["choices"] and value not in rules["choices"]:
+            raise error(f"{flag} must be one of {', '.join(rules['choices'])}, not {value!r}.")
+
+
+SettingsT = TypeVar("SettingsT")
+
+
+def settings_from(settings: type[SettingsT], args: argparse.Namespace,
+                  **fixed: Any) -> SettingsT:
+    """The settings of parsed arguments (see `add_options`), plus what the caller fixes."""
+    given = {f.name: getattr(args, f.name) for f in option_fields(settings)}
+    return settings(**given, **fixed)

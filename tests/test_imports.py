@@ -19,8 +19,8 @@ PACKAGE = REPO / "classit_eval"
 
 # Bottom to top. Within a layer, a unit imports another only where CALLS says so.
 LAYERS: list[tuple[str, list[str]]] = [
-    ("bottom", ["classit_eval", "classit_eval.errors", "classit_eval.names",
-                "classit_eval.options"]),
+    ("errors", ["classit_eval", "classit_eval.errors"]),
+    ("names and options", ["classit_eval.names", "classit_eval.options"]),
     ("data", ["classit_eval.data"]),
     ("engine", ["classit_eval.scoring"]),
     # the task side and the lm-eval adapter; a backend never imports a task, nor a task it

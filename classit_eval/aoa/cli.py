@@ -19,7 +19,7 @@ import datetime
 import math
 import sys
 import time
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
 from classit_eval import options
@@ -34,6 +34,7 @@ from classit_eval.data.series import (
 )
 from classit_eval.errors import DataError, MissingDataError, OptionError
 from classit_eval.lmeval.results import task_document
+from classit_eval.options import add_options, check_options, option, settings_from
 
 SURPRISAL_FILE, WORDS_FILE, RESULTS_FILE, PLOT_FILE = (
     "surprisal.json", "aoa_words.json", "results_classit_aoa.json", "aoa.png")
@@ -122,29 +123,55 @@ def results_document(model: str, mode: str, r: float | None, fits: list[fit.Word
 
 @dataclass(frozen=True)
 class AoaSettings:
-    """What one AoA run is asked: the options of `classit-eval aoa` (their defaults are
-    these), as `babylm run` passes them without a command line."""
+    """What one AoA run is asked: the options of `classit-eval aoa`, declared once
+    (classit_eval.options), and checked however they come (`babylm run` passes them
+    without a command line)."""
 
-    model: str
-    output_dir: Path
-    revisions: list[str] | None = None
-    track: str | None = None
-    mode: str = "full"
-    word_prob: str | None = None
-    min_contexts: int | None = None
-    words_file: Path | None = None
-    human: Path | None = None
-    data_dir: str | None = None
-    batch_size: int = 32
-    device: str | None = None
-    dtype: str = "float32"
-    null_permutations: int = 0
-    plot_words: list[str] | None = None
+    model: str = option("a folder of chck_* checkpoints (classit-eval train pretrain), or a "
+                        "hub name with chck_* branches")
+    output_dir: Path = option("the folder of the four files", type=options.output_dir)
+    revisions: list[str] | None = option(
+        "the checkpoints (default: the track's, else every chck_* folder of --model)", None,
+        type=options.comma_list(str), metavar="REV[,REV...]")
+    track: str | None = option("take the track's revisions (strict-small: 19, others: 28)",
+                               None, choices=list(TRACKS))
+    mode: str = option("full: the corrected task; babylm2025: the official computation "
+                       "(docs/aoa.md lists what differs)", "full", choices=surprisal.MODES)
+    word_prob: str | None = option(
+        "corrected: each word's probability corrected for where it ends (default in full, "
+        "docs/surprisal.md); raw: its tokens' sum (the only choice in babylm2025)", None,
+        choices=("corrected", "raw"))
+    min_contexts: int | None = option(
+        "words with fewer contexts get no AoA (default: 20 in full, 0 in babylm2025); every "
+        "surprisal is written either way", None, type=options.non_negative_int, at_least=0)
+    words_file: Path | None = option(
+        "the words and contexts (default: full_eval/aoa/cdi_childes.json)", None,
+        type=options.existing_file)
+    human: Path | None = option(
+        "the CDI table (default: full_eval/aoa/cdi_human.csv if present)", None,
+        type=options.existing_file)
+    data_dir: str | None = option(
+        "evaluation data root (default: $CLASSIT_DATA_DIR, then the user cache)", None)
+    batch_size: int = option("contexts per forward pass", 32, type=options.positive_int,
+                             at_least=1)
+    device: str | None = option("cpu, cuda (default: cuda if any)", None, type=options.device)
+    dtype: str = option("the weights' precision", "float32", choices=("float32", "float64"))
+    null_permutations: int = option(
+        "N shufflings of each context's surprisals across the checkpoints, each refitted, for "
+        "the null of the Pearson r (seed 0; needs the CDI table; each costs about one more "
+        "fit of every word; 0: none)", 0, type=options.non_negative_int, at_least=0,
+        metavar="N")
+    plot_words: list[str] | None = option(
+        "words drawn in aoa.png (default: four with an AoA)", None,
+        type=options.comma_list(str), metavar="W[,W...]")
     prog: str = "classit-eval aoa"  # the name its messages start with
+
+    def __post_init__(self) -> None:
+        check_options(self)
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> AoaSettings:
-        return cls(**{f.name: getattr(args, f.name) for f in fields(cls)})
+        return settings_from(cls, args, prog=args.prog)
 
 
 @dataclass(frozen=True)
@@ -157,45 +184,8 @@ class AoaResult:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    d = AoaSettings
     p.description = __doc__.split("\n\n")[2]
-    p.add_argument("--model", required=True,
-                   help="a folder of chck_* checkpoints (classit-eval train pretrain), or a "
-                        "hub name with chck_* branches")
-    p.add_argument("--output-dir", required=True, type=options.output_dir)
-    p.add_argument("--revisions", type=options.comma_list(str), default=None,
-                   metavar="REV[,REV...]", help="the checkpoints (default: the track's, else "
-                   "every chck_* folder of --model)")
-    p.add_argument("--track", default=None,
-                   choices=["strict-small", "strict", "interaction", "multimodal"],
-                   help="take the track's revisions (strict-small: 19, others: 28)")
-    p.add_argument("--mode", default=d.mode, choices=surprisal.MODES,
-                   help="full: the corrected task (default); babylm2025: the official "
-                        "computation (docs/aoa.md lists what differs)")
-    p.add_argument("--word-prob", default=None, choices=["corrected", "raw"],
-                   help="corrected: each word's probability corrected for where it ends "
-                        "(default in full, docs/surprisal.md); raw: its tokens' sum (the "
-                        "only choice in babylm2025)")
-    p.add_argument("--min-contexts", type=options.non_negative_int, default=None,
-                   help="words with fewer contexts get no AoA (default: 20 in full, 0 in "
-                        "babylm2025); every surprisal is written either way")
-    p.add_argument("--words-file", type=options.existing_file, default=None,
-                   help="the words and contexts (default: full_eval/aoa/cdi_childes.json)")
-    p.add_argument("--human", type=options.existing_file, default=None,
-                   help="the CDI table (default: full_eval/aoa/cdi_human.csv if present)")
-    p.add_argument("--data-dir", default=None,
-                   help="evaluation data root (default: $CLASSIT_DATA_DIR, then the user cache)")
-    p.add_argument("--batch-size", type=options.positive_int, default=d.batch_size)
-    p.add_argument("--device", default=None, type=options.device,
-                   help="cpu, cuda (default: cuda if any)")
-    p.add_argument("--dtype", default=d.dtype, choices=["float32", "float64"])
-    p.add_argument("--null-permutations", type=options.non_negative_int,
-                   default=d.null_permutations, metavar="N",
-                   help="N shufflings of each context's surprisals across the checkpoints, "
-                        "each refitted, for the null of the Pearson r (seed 0; needs the CDI "
-                        "table; each costs about one more fit of every word; default 0: none)")
-    p.add_argument("--plot-words", type=options.comma_list(str), default=None,
-                   metavar="W[,W...]", help="words drawn in aoa.png (default: four with an AoA)")
+    add_options(p, AoaSettings)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -24,6 +24,7 @@ Run under `accelerate launch` or `torchrun` for several devices or nodes, unchan
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 import math
@@ -31,12 +32,11 @@ import os
 import pickle
 import shutil
 import time
-import types
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import MISSING, asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, get_args, get_type_hints
+from typing import Any
 
 import torch
 from accelerate import Accelerator
@@ -45,6 +45,7 @@ from torch.optim.lr_scheduler import LambdaLR
 
 from classit_eval.data.checkpoints import damaged_file, first_line
 from classit_eval.errors import ResumeStateError
+from classit_eval.options import add_options, check_options, option, settings_from
 from classit_eval.train.common import TrainError, words_label
 
 RESUME_DIR = "resume"
@@ -64,21 +65,13 @@ class Stage:
     labels: Sequence[int]
 
 
-def option(help: str, default: Any = MISSING, *, at_least: float | None = None,
-           above: float | None = None, choices: Sequence[str] | None = None) -> Any:
-    """A field of `Options` that is also a command-line option (`grad_accum` ->
-    `--grad-accum`): its help, default and valid range are declared here only."""
-    return field(default=default, metadata={"help": help, "at_least": at_least,
-                                            "above": above, "choices": choices})
-
-
 @dataclass
 class Options:
     """The loop's configuration, declared once.
 
-    Every `option` field is a command-line option of `pretrain` and `instruct`
-    (`add_arguments`), is checked here when the options are made, and is recorded in the
-    metadata of every checkpoint (`recipe`). lr, epochs and warm-up have no default here:
+    Every `option` field (classit_eval.options) is a command-line option of `pretrain` and
+    `instruct` (`add_arguments`), is checked here when the options are made, and is
+    recorded in the metadata of every checkpoint (`recipe`). lr, epochs and warm-up have no default here:
     each step gives its own recipe's.
     """
 
@@ -109,18 +102,7 @@ class Options:
     def __post_init__(self) -> None:
         if self.schedule not in SCHEDULES:
             raise TrainError(f"Unknown schedule {self.schedule!r}: one of {', '.join(SCHEDULES)}.")
-        for f in fields(self):
-            value, rules = getattr(self, f.name), f.metadata
-            flag = "--" + f.name.replace("_", "-")
-            if value is None or "help" not in rules:
-                continue
-            if rules["at_least"] is not None and value < rules["at_least"]:
-                raise TrainError(f"{flag} must be at least {rules['at_least']}, not {value}.")
-            if rules["above"] is not None and value <= rules["above"]:
-                raise TrainError(f"{flag} must be above {rules['above']}, not {value}.")
-            if rules["choices"] and value not in rules["choices"]:
-                raise TrainError(f"{flag} must be one of {', '.join(rules['choices'])}, "
-                                 f"not {value!r}.")
+        check_options(self, TrainError)
         # "auto" is resolved here, so that the metadata records what the run did
         gpu = not self.cpu and torch.cuda.is_available()
         if self.mixed_precision == "auto":
@@ -131,34 +113,17 @@ class Options:
     @classmethod
     def from_args(cls, args, **fixed) -> Options:
         """The options of parsed arguments (see `add_arguments`), plus what the step fixes."""
-        given = {f.name: getattr(args, f.name) for f in fields(cls) if "help" in f.metadata}
-        return cls(out=args.out, **given, **fixed)
+        return settings_from(cls, args, out=args.out, **fixed)
 
     def recipe(self) -> dict:
         """What the metadata records: every field but the output folder and `--resume`."""
         return {k: v for k, v in asdict(self).items() if k not in ("out", "resume")}
 
 
-def add_arguments(parser, **defaults) -> None:
+def add_arguments(parser: argparse.ArgumentParser, **defaults: Any) -> None:
     """Add a command-line option for each `option` field of `Options`; `defaults` are the
     step's own (`lr=2e-4, epochs=8, warmup_steps=5000` for `pretrain`)."""
-    hints = get_type_hints(Options)
-    for f in fields(Options):
-        if "help" not in f.metadata:
-            continue
-        flag, text = "--" + f.name.replace("_", "-"), f.metadata["help"]
-        kind = hints[f.name]
-        if isinstance(kind, types.UnionType):  # `int | None` -> int
-            kind = next(k for k in get_args(kind) if k is not type(None))
-        if kind is bool:
-            parser.add_argument(flag, action="store_true", help=text)
-            continue
-        default = defaults.get(f.name, f.default)
-        parser.add_argument(
-            flag, type=kind, default=None if default is MISSING else default,
-            required=default is MISSING, choices=f.metadata["choices"],
-            help=text if default in (None, MISSING) else f"{text} (default: %(default)s)",
-        )
+    add_options(parser, Options, **defaults)
 
 
 Batch = tuple[int, list[int]]  # (stage index, example indices of the global batch)
