@@ -231,8 +231,9 @@ def add_options(parser: argparse.ArgumentParser | argparse._ArgumentGroup, setti
         kind = rules["type"] or hints[f.name]
         if isinstance(kind, types.UnionType):  # `int | None` -> int
             kind = next(k for k in get_args(kind) if k is not type(None))
-        if kind is bool:
-            parser.add_argument(flag_of(f), action="store_true", dest=f.name, help=text)
+        if kind is bool:  # a flag that turns on (or, for a default of True, off) the field
+            parser.add_argument(flag_of(f), dest=f.name, help=text,
+                                action="store_false" if f.default is True else "store_true")
             continue
         default = defaults.get(f.name, f.default)
         parser.add_argument(

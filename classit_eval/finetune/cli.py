@@ -18,7 +18,6 @@ from classit_eval.data.checkpoints import config_dict, remote_code
 from classit_eval.data.files import DataError, MissingDataError
 from classit_eval.errors import ModelLoadError, OptionError
 from classit_eval.finetune import results
-from classit_eval.finetune.classifier import POOLINGS
 from classit_eval.finetune.tasks import (
     TASKS,
     Example,
@@ -34,12 +33,12 @@ from classit_eval.finetune.train import (
     resume_record,
     train_size,
 )
+from classit_eval.options import add_options
 
 log = logging.getLogger("classit_eval.finetune")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    d = Settings()
     p.description = ("Fine-tune a (Baby)LM on the BabyLM 2025 (Super)GLUE tasks and write "
                      "lm-eval results. Defaults are the official BabyLM 2025 fine-tuning.")
     p.formatter_class = argparse.ArgumentDefaultsHelpFormatter
@@ -60,32 +59,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--multirc-train-from", type=options.existing_file, default=None,
                    metavar="SUPERGLUE_TRAIN_JSONL",
                    help="train MultiRC on the original SuperGLUE MultiRC/train.jsonl (unfiltered)")
-    h = p.add_argument_group("hyper-parameters")
-    h.add_argument("--learning-rate", type=options.positive_float, default=d.learning_rate)
-    h.add_argument("--weight-decay", type=options.non_negative_float, default=d.weight_decay)
-    h.add_argument("--batch-size", type=options.positive_int, default=None,
-                   help="train batch size per device (default: 16 boolq/multirc, 32 others)")
-    h.add_argument("--eval-batch-size", type=options.positive_int, default=d.eval_batch_size)
-    h.add_argument("--epochs", type=options.positive_float, default=None,
-                   help="default: 30 wsc, 10 others")
-    h.add_argument("--max-length", type=options.positive_int, default=d.max_length,
-                   help="tokens per example (truncation)")
-    h.add_argument("--seed", type=options.non_negative_int, default=d.seed)
-    h.add_argument("--warmup-ratio", type=options.fraction, default=d.warmup_ratio,
-                   help="share of the steps spent warming up, in [0, 1)")
-    h.add_argument("--min-lr-ratio", type=options.ratio, default=d.min_lr_ratio,
-                   help="the cosine schedule ends at this fraction of the learning rate")
-    h.add_argument("--dropout", type=options.fraction, default=d.dropout,
-                   help="classifier head dropout, in [0, 1)")
-    h.add_argument("--pooling", choices=POOLINGS, default=d.pooling,
-                   help="token read by the head: auto = first for encoders and hybrids "
-                        "(GPT-BERT), last for decoders")
-    h.add_argument("--valid-metric", choices=("acc", "f1", "mcc"), default=None,
-                   help="metric choosing the best epoch (default: f1 mrpc/qqp, acc others)")
-    h.add_argument("--max-train-examples", type=options.positive_int, default=None,
-                   help="train on the first N examples only (quick runs)")
-    h.add_argument("--no-group-by-length", dest="group_by_length", action="store_false",
-                   help="random batches instead of length-grouped ones")
+    add_options(p.add_argument_group("hyper-parameters"), Settings)
 
 
 def load(task: Task, args: argparse.Namespace) -> tuple[list[Example], list[Example]]:

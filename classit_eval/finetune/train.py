@@ -27,33 +27,56 @@ from transformers import (
 )
 from transformers.trainer_utils import get_last_checkpoint
 
+from classit_eval import options
 from classit_eval.data.files import write_atomically
 from classit_eval.errors import OptionError, ResumeStateError
-from classit_eval.finetune.classifier import SequenceClassifier, load_tokenizer
+from classit_eval.finetune.classifier import POOLINGS, SequenceClassifier, load_tokenizer
 from classit_eval.finetune.tasks import Example, Task
+from classit_eval.options import check_options, option
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class Settings:
-    """Fine-tuning hyper-parameters; None means the task's official default."""
+    """Fine-tuning hyper-parameters, declared once (classit_eval.options): each is an option
+    of `classit-eval finetune`. None means the task's official default."""
 
-    learning_rate: float = 3e-5
-    weight_decay: float = 0.01
-    batch_size: int | None = None
-    eval_batch_size: int = 64
-    epochs: float | None = None
-    max_length: int = 512
-    seed: int = 42
-    warmup_ratio: float = 0.06
-    min_lr_ratio: float = 0.1
-    dropout: float = 0.1
-    pooling: str = "auto"
-    valid_metric: str | None = None
-    max_train_examples: int | None = None
-    group_by_length: bool = True
-    trust_remote_code: bool = False  # how the model loads; kept so the results record it
+    learning_rate: float = option("peak learning rate", 3e-5, type=options.positive_float,
+                                  above=0)
+    weight_decay: float = option("AdamW weight decay", 0.01,
+                                 type=options.non_negative_float, at_least=0)
+    batch_size: int | None = option(
+        "train batch size per device (default: 16 boolq/multirc, 32 others)", None,
+        type=options.positive_int, at_least=1)
+    eval_batch_size: int = option("evaluation batch size per device", 64,
+                                  type=options.positive_int, at_least=1)
+    epochs: float | None = option("default: 30 wsc, 10 others", None,
+                                  type=options.positive_float, above=0)
+    max_length: int = option("tokens per example (truncation)", 512, type=options.positive_int,
+                             at_least=1)
+    seed: int = option("random seed (the head's weights, the dropout, the batch order)", 42,
+                       type=options.non_negative_int, at_least=0)
+    warmup_ratio: float = option("share of the steps spent warming up, in [0, 1)", 0.06,
+                                 type=options.fraction, at_least=0)
+    min_lr_ratio: float = option("the cosine schedule ends at this fraction of the learning "
+                                 "rate", 0.1, type=options.ratio, at_least=0)
+    dropout: float = option("classifier head dropout, in [0, 1)", 0.1, type=options.fraction,
+                            at_least=0)
+    pooling: str = option("token read by the head: auto = first for encoders and hybrids "
+                          "(GPT-BERT), last for decoders", "auto", choices=POOLINGS)
+    valid_metric: str | None = option(
+        "metric choosing the best epoch (default: f1 mrpc/qqp, acc others)", None,
+        choices=("acc", "f1", "mcc"))
+    max_train_examples: int | None = option("train on the first N examples only (quick runs)",
+                                            None, type=options.positive_int, at_least=1)
+    group_by_length: bool = option("random batches instead of length-grouped ones", True,
+                                   flag="--no-group-by-length")
+    trust_remote_code: bool = False  # how the model loads (an option of the command, with
+    # its alias); kept here so that the results record it
+
+    def __post_init__(self) -> None:
+        check_options(self)
 
     def for_task(self, task: Task) -> dict:
         """These settings with the task's defaults filled in."""

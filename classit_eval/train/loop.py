@@ -71,8 +71,8 @@ class Options:
 
     Every `option` field (classit_eval.options) is a command-line option of `pretrain` and
     `instruct` (`add_arguments`), is checked here when the options are made, and is
-    recorded in the metadata of every checkpoint (`recipe`). lr, epochs and warm-up have no default here:
-    each step gives its own recipe's.
+    recorded in the metadata of every checkpoint (`recipe`). lr, epochs and warm-up have no
+    default here: each step gives its own recipe's.
     """
 
     out: Path
