@@ -72,8 +72,9 @@ def worker(part: str, revisions: list[str], run_argv: list[str]) -> None:
     units, fine-tunings and the AoA task (part "final"). The `babylm run` that follows
     finds them done and skips them."""
     from classit_eval import options
+    from classit_eval.families import FAMILIES
     from classit_eval.leaderboard import series
-    from classit_eval.leaderboard.tracks import AOA_KEY, FAMILIES, GLUE_KEY
+    from classit_eval.leaderboard.tracks import AOA_KEY, GLUE_KEY
 
     parser = options.Parser(prog="classit-eval babylm run")
     series.add_arguments(parser)

@@ -7,7 +7,8 @@ blimp/_generate_configs.py):
 
 It writes the `metric_list` of the reading and entity-tracking templates and the COMPS
 subtask and group YAMLs (one per subset, whatever files the data holds) from
-classit_eval.names, and (with `--data-dir`) the per-subtask and group YAMLs, listing
+classit_eval.names, and (with `--data-dir`) the per-subtask and group YAMLs of the
+families declared `per_file` in classit_eval.families (full and fast), listing
 paradigms, files and domains from the evaluation data. The rest of the templates
 (`<family>/_template_yaml`) and the `utils.py` files are written by hand.
 """
@@ -22,6 +23,7 @@ from pathlib import Path
 import yaml
 
 from classit_eval.data.files import find_files
+from classit_eval.families import FAMILIES, fast_task
 from classit_eval.names import COMPS_SUBSET_NAMES, NUMOPS, READING_METRICS, numops_metric
 
 HERE = Path(__file__).parent
@@ -66,24 +68,22 @@ def group(family: str, name: str, tasks: list[str], metric: str = "acc") -> None
     write(HERE / family / f"_{name}.yaml", group_config(name, tasks, metric))
 
 
-COMPS_FOLDER = "full_eval/comps"
-
-
 def comps_configs() -> dict[Path, dict]:
     """The COMPS YAMLs: a task per subset (names.COMPS_SUBSET_NAMES, each reading the files
     of the folder that map to it) and the group `classit_comps`, full only."""
+    comps = FAMILIES["comps"]
     configs: dict[Path, dict] = {}
     for subset in COMPS_SUBSET_NAMES:
-        task = f"classit_comps_{subset}"
-        configs[HERE / "comps" / f"{task}.yaml"] = {
+        task = f"{comps.task}_{subset}"
+        configs[HERE / comps.key / f"{task}.yaml"] = {
             "include": "_template_yaml",
             "task": task,
             "task_alias": subset,
-            "dataset_kwargs": {"classit_folder": COMPS_FOLDER, "classit_subset": subset,
+            "dataset_kwargs": {"classit_folder": comps.full, "classit_subset": subset,
                                "classit_task": task},
         }
     tasks = [config["task"] for config in configs.values()]
-    configs[HERE / "comps" / "_classit_comps.yaml"] = group_config("classit_comps", tasks)
+    configs[HERE / comps.key / f"_{comps.task}.yaml"] = group_config(comps.task, tasks)
     return configs
 
 
@@ -141,22 +141,13 @@ def main() -> None:
         write(path, config)
     if data_dir is None:
         return
-    for suffix, root, folders in [
-        ("", "full_eval",
-         ("blimp_filtered", "supplement_filtered", "ewok_filtered", "entity_tracking")),
-        ("_fast", "fast_eval",
-         ("blimp_fast", "supplement_fast", "ewok_fast", "entity_tracking_fast")),
-    ]:
-        blimp, supplement, ewok, entity = (f"{root}/{f}" for f in folders)
-        group("blimp", f"classit_blimp{suffix}",
-              subtasks("blimp", f"classit_blimp{suffix}", blimp, data_dir))
-        group("blimp_supplement", f"classit_blimp_supplement{suffix}",
-              subtasks("blimp_supplement", f"classit_blimp_supplement{suffix}", supplement,
-                       data_dir))
-        group("ewok", f"classit_ewok{suffix}",
-              subtasks("ewok", f"classit_ewok{suffix}", ewok, data_dir))
-        group("entity_tracking", f"classit_entity_tracking{suffix}",
-              subtasks("entity_tracking", f"classit_entity_tracking{suffix}", entity, data_dir))
+    for family in FAMILIES.values():
+        if not family.per_file:
+            continue
+        for name, folder in ((family.task, family.full), (fast_task(family), family.fast)):
+            if folder is not None:
+                tasks = subtasks(family.key, name, folder, data_dir)
+                group(family.key, name, tasks, family.metrics[0])
 
 
 if __name__ == "__main__":

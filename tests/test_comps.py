@@ -14,8 +14,8 @@ import pytest
 import yaml
 
 from classit_eval.data.files import find_files, read_jsonl
+from classit_eval.families import COMPS_SIZES, FAMILIES
 from classit_eval.leaderboard import predictions as preds
-from classit_eval.leaderboard.tracks import COMPS_SIZES, FAMILIES
 from classit_eval.lmeval.plugin import task_manager
 from classit_eval.zero_shot.tasks import load_comps, load_wug
 from scripts import make_format_fixtures as fixtures

@@ -18,6 +18,7 @@ import pytest
 from transformers import AutoTokenizer
 
 from classit_eval import cli
+from classit_eval.families import GLUE_SIZES
 from classit_eval.leaderboard.series import (
     DONE,
     MANIFEST,
@@ -26,7 +27,7 @@ from classit_eval.leaderboard.series import (
     Unit,
     find_checkpoints,
 )
-from classit_eval.leaderboard.tracks import GLUE_SIZES, revision_words
+from classit_eval.leaderboard.tracks import revision_words
 
 REPO = Path(__file__).resolve().parent.parent
 REVISIONS = "chck_2K,chck_4K,chck_6K"

@@ -33,8 +33,7 @@ from pathlib import Path
 from classit_eval.aoa.words import Item, Words
 from classit_eval.data.files import write_atomically
 from classit_eval.errors import DataError, OptionError
-
-MODES = ("full", "babylm2025")
+from classit_eval.names import SCORING_MODES as MODES
 
 
 def request(item: Item, mode: str) -> tuple[str, str]:

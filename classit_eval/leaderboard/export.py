@@ -37,28 +37,23 @@ import os
 from pathlib import Path
 
 from classit_eval.errors import ResultsError
+from classit_eval.families import FAMILIES, FAST_KEYS, GLUE_SIZES, Family, fast_task
 from classit_eval.leaderboard import predictions as preds
 from classit_eval.leaderboard import scores
 from classit_eval.leaderboard.sandbox import inside
+from classit_eval.leaderboard.series import MANIFEST
 from classit_eval.leaderboard.tracks import (
     AOA_KEY,
-    FAMILIES,
-    FAST_KEYS,
     FAST_RESULTS_KEY,
     FINAL,
     GLUE_KEY,
-    GLUE_SIZES,
     INCOMPLETE_KEY,
     OFFICIAL_BACKENDS,
     TRACKS,
-    Family,
     check_revisions,
-    fast_task,
     revision_list,
 )
 from classit_eval.names import finetune_task
-
-MANIFEST = "classit_babylm.json"
 
 
 def file_name(backend: str) -> str:

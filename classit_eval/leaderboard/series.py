@@ -39,31 +39,27 @@ from pathlib import Path
 from classit_eval import options
 from classit_eval.data.files import write_atomically
 from classit_eval.errors import MissingDataError, OptionError, ResultsError
+from classit_eval.families import AOA, FAMILIES, FAST_KEYS, GLUE_SIZES, fast_task
 from classit_eval.leaderboard import sandbox
 from classit_eval.leaderboard.sandbox import inside
 from classit_eval.leaderboard.tracks import (
     AOA_KEY,
-    FAMILIES,
-    FAST_KEYS,
     FINAL,
     GLUE_KEY,
-    GLUE_SIZES,
     OFFICIAL_BACKENDS,
     TRACKS,
     check_revisions,
-    fast_task,
     revision_list,
 )
-from classit_eval.names import finetune_task
+from classit_eval.names import SCORING_MODES, finetune_task
 
 log = logging.getLogger(__name__)
 MANIFEST = "classit_babylm.json"
 DONE = "classit_babylm_done.json"
-AOA_UNIT = ("aoa", "classit_aoa")  # OUT/aoa/classit_aoa/: the AoA task over the series
+AOA_UNIT = (AOA.key, AOA.task)  # OUT/aoa/classit_aoa/: the AoA task over the series
 # official backend name -> the lm-eval model that scores it: the `classit` model scores
 # every official backend (its model argument `backend`)
 BACKENDS = dict.fromkeys(OFFICIAL_BACKENDS, "classit")
-SCORING = ("babylm2025", "full")
 RESERVED_ARGS = ("pretrained", "revision", "backend", "scoring", "device", "batch_size")
 # classit-eval finetune options that babylm run sets itself: where the model, the task, the
 # results and the checkpoints are (another value would write elsewhere, or mix tasks)
@@ -627,7 +623,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="results, sample logs and progress markers; rerun to resume")
     p.add_argument("--backend", default="causal", choices=list(BACKENDS),
                    help="the official backend name (the submission file carries it)")
-    p.add_argument("--scoring", default="babylm2025", choices=SCORING,
+    p.add_argument("--scoring", default="babylm2025", choices=SCORING_MODES,
                    help="the classit model's scoring (babylm2025: the official numbers)")
     p.add_argument("--model-args", type=model_arguments, default={}, metavar="K=V[,K=V]",
                    help="more classit model arguments, e.g. dtype=float32")
