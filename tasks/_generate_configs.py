@@ -5,12 +5,14 @@ blimp/_generate_configs.py):
 
     python tasks/_generate_configs.py --data-dir ../shared/data/babylm-2025
 
-It writes the `metric_list` of the reading and entity-tracking templates and the COMPS
+It writes the `metric_list` of the reading and entity-tracking templates, the COMPS
 subtask and group YAMLs (one per subset, whatever files the data holds) from
-classit_eval.names, and (with `--data-dir`) the per-subtask and group YAMLs of the
-families declared `per_file` in classit_eval.families (full and fast), listing
-paradigms, files and domains from the evaluation data. The rest of the templates
-(`<family>/_template_yaml`) and the `utils.py` files are written by hand.
+classit_eval.names, the WUG task YAMLs (a task and its fast twin per family, each reading
+its data folder) from classit_eval.families, and (with `--data-dir`) the per-subtask and
+group YAMLs of the families declared `per_file` there (full and fast), listing paradigms,
+files and domains from the evaluation data. The rest of the templates
+(`<family>/_template_yaml`), the reading tasks, the suites and the `utils.py` files are
+written by hand.
 """
 
 from __future__ import annotations
@@ -34,8 +36,13 @@ def slug(name: str) -> str:
     return re.sub(r"[^0-9A-Za-z_]+", "_", name)
 
 
+def render(config: dict) -> str:
+    """A generated YAML file's text."""
+    return HEADER + yaml.safe_dump(config, sort_keys=False, width=100)
+
+
 def write(path: Path, config: dict) -> None:
-    path.write_text(HEADER + yaml.safe_dump(config, sort_keys=False, width=100))
+    path.write_text(render(config))
 
 
 def subtasks(family: str, prefix: str, folder: str, data_dir: str) -> list[str]:
@@ -84,6 +91,23 @@ def comps_configs() -> dict[Path, dict]:
         }
     tasks = [config["task"] for config in configs.values()]
     configs[HERE / comps.key / f"_{comps.task}.yaml"] = group_config(comps.task, tasks)
+    return configs
+
+
+WUG_FAMILIES = ("wug_adj", "wug_past")  # their YAMLs share tasks/wug/ and its template
+
+
+def wug_configs() -> dict[Path, dict]:
+    """The WUG YAMLs: per family, its task and fast twin, each reading every file of the
+    family's data folder."""
+    configs: dict[Path, dict] = {}
+    for family in map(FAMILIES.__getitem__, WUG_FAMILIES):
+        for task, folder in ((family.task, family.full), (fast_task(family), family.fast)):
+            configs[HERE / "wug" / f"{task}.yaml"] = {
+                "include": "_template_yaml",
+                "task": task,
+                "dataset_kwargs": {"classit_folder": folder, "classit_task": task},
+            }
     return configs
 
 
@@ -137,7 +161,7 @@ def main() -> None:
                         "templates' metric lists are written")
     data_dir = parser.parse_args().data_dir
     write_metric_lists()
-    for path, config in comps_configs().items():
+    for path, config in (comps_configs() | wug_configs()).items():
         write(path, config)
     if data_dir is None:
         return

@@ -152,6 +152,19 @@ def test_template_metric_lists_are_what_the_generator_writes(family):
     assert generator.GENERATED_LIST + "metric_list:\n" in text
 
 
+@pytest.mark.parametrize("folder", ["comps", "wug"])
+def test_configs_on_disk_are_the_generators(folder):
+    """The COMPS and WUG YAMLs are exactly what the generator writes (from
+    classit_eval.names and classit_eval.families), and no other YAML is in their folder."""
+    from tasks import _generate_configs as generator
+
+    configs = getattr(generator, f"{folder}_configs")()
+    on_disk = set((Path(generator.__file__).parent / folder).glob("*.yaml"))
+    assert on_disk == set(configs)
+    for path, config in configs.items():
+        assert path.read_text() == generator.render(config), path
+
+
 @pytest.mark.parametrize("fast", [False, True])
 def test_the_suites_hold_the_families_declared_in_them(fast):
     """`classit_zero_shot` (and its fast twin) lists the families classit_eval.families
