@@ -41,8 +41,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from classit_eval.data.series import TRACKS  # noqa: E402
 from classit_eval.leaderboard.run_folder import DONE  # noqa: E402
-from classit_eval.leaderboard.tracks import FAST_RESULTS_KEY, TRACKS  # noqa: E402
+from classit_eval.leaderboard.tracks import FAST_RESULTS_KEY  # noqa: E402
 from scripts import make_format_fixtures as fixtures  # noqa: E402
 from scripts import official_collator as collator  # noqa: E402
 
@@ -73,8 +74,9 @@ def worker(part: str, revisions: list[str], run_argv: list[str]) -> None:
     finds them done and skips them."""
     from classit_eval import options
     from classit_eval.data.series import final_checkpoint, find_checkpoints
+    from classit_eval.families import FAMILIES
     from classit_eval.leaderboard import plan, run, series
-    from classit_eval.leaderboard.tracks import AOA_KEY, FAMILIES, GLUE_KEY
+    from classit_eval.leaderboard.tracks import AOA_KEY, GLUE_KEY
 
     parser = options.Parser(prog="classit-eval babylm run")
     run.add_arguments(parser)

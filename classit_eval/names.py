@@ -17,6 +17,10 @@ def finetune_task(name: str) -> str:
     return FINETUNE_PREFIX + name
 
 
+# How a request is scored (the `classit` backend's `scoring`, AoA's `--mode`): `full`, every
+# request as written; `babylm2025`, as the official BabyLM 2025 pipeline scores it.
+SCORING_MODES = ("full", "babylm2025")
+
 # classit-train writes this file into every folder it makes; classit-zscore reads it.
 TRAINING_METADATA = "classit_train.json"
 

@@ -30,9 +30,9 @@ import official_oracle as oracle  # noqa: E402
 
 from classit_eval.data.files import find_files, read_jsonl  # noqa: E402
 from classit_eval.data.series import Checkpoint  # noqa: E402
+from classit_eval.families import FAMILIES, fast_task  # noqa: E402
 from classit_eval.leaderboard.export import Exporter  # noqa: E402
 from classit_eval.leaderboard.series import Session, Unit  # noqa: E402
-from classit_eval.leaderboard.tracks import FAMILIES, fast_task  # noqa: E402
 
 DECODERS = {"blimp": oracle.blimp_item, "blimp_supplement": oracle.blimp_item,
             "ewok": oracle.ewok_item, "entity_tracking": oracle.entity_item,

@@ -35,7 +35,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from classit_eval.leaderboard.tracks import COMPS_SIZES, WUG_FILES  # noqa: E402
+from classit_eval.families import COMPS_SIZES  # noqa: E402
+from classit_eval.leaderboard.tracks import WUG_FILES  # noqa: E402
 from classit_eval.names import COMPS_OTHER, COMPS_SUBSETS  # noqa: E402
 
 COMPS_FILES = {**{subset: stem for stem, subset in COMPS_SUBSETS.items()},

@@ -23,6 +23,8 @@ import datetime
 import json
 from pathlib import Path
 
+from classit_eval.families import FAMILIES, GLUE
+
 SOURCE = {
     "repository": "https://github.com/babylm/evaluation-pipeline-2025",
     "file": "README.md",
@@ -87,7 +89,6 @@ EWOK_DOMAINS = ("agent_properties", "material_dynamics", "material_properties",
                 "physical_dynamics", "physical_interactions", "physical_relations",
                 "quantitative_properties", "social_interactions", "social_properties",
                 "social_relations", "spatial_relations", "")
-GLUE_F1 = ("mrpc", "qqp")
 # The tables' WUG accuracy: not this package's classit_wug_adj (Spearman's rho), so under a
 # task name of its own, which classit-zscore leaves out unless asked (--metric).
 WUG_ACCURACY = "babylm2025_wugs_accuracy"
@@ -100,8 +101,10 @@ def acc(value: float) -> dict:
 def main_results(row: tuple) -> dict:
     values = dict(zip(MAIN, row, strict=True))
     out = {}
-    for key, task in (("blimp", "classit_blimp"), ("supplement", "classit_blimp_supplement"),
-                      ("ewok", "classit_ewok"), ("entity_tracking", "classit_entity_tracking"),
+    for key, task in (("blimp", FAMILIES["blimp"].task),
+                      ("supplement", FAMILIES["blimp_supplement"].task),
+                      ("ewok", FAMILIES["ewok"].task),
+                      ("entity_tracking", FAMILIES["entity_tracking"].task),
                       ("wug", WUG_ACCURACY)):
         if values[key] is not None:
             out[task] = acc(values[key])
@@ -114,8 +117,7 @@ def main_results(row: tuple) -> dict:
 def multimodal_results(tables: dict) -> dict:
     out = {}
     for task, value in tables["glue"].items():
-        metric = "f1" if task in GLUE_F1 else "acc"
-        out[f"classit_finetune_{task}"] = {f"{metric},none": round(value / 100, 6)}
+        out[GLUE[task].task] = {f"{GLUE[task].metrics[0]},none": round(value / 100, 6)}
     for name, value in tables["supplement"].items():
         out["classit_blimp_supplement" + (f"_{name}" if name else "")] = acc(value)
     for name, value in zip(EWOK_DOMAINS, tables["ewok"], strict=True):

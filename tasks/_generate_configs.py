@@ -5,11 +5,14 @@ blimp/_generate_configs.py):
 
     python tasks/_generate_configs.py --data-dir ../shared/data/babylm-2025
 
-It writes the `metric_list` of the reading and entity-tracking templates and the COMPS
+It writes the `metric_list` of the reading and entity-tracking templates, the COMPS
 subtask and group YAMLs (one per subset, whatever files the data holds) from
-classit_eval.names, and (with `--data-dir`) the per-subtask and group YAMLs, listing
-paradigms, files and domains from the evaluation data. The rest of the templates
-(`<family>/_template_yaml`) and the `utils.py` files are written by hand.
+classit_eval.names, the WUG task YAMLs (a task and its fast twin per family, each reading
+its data folder) from classit_eval.families, and (with `--data-dir`) the per-subtask and
+group YAMLs of the families declared `per_file` there (full and fast), listing paradigms,
+files and domains from the evaluation data. The rest of the templates
+(`<family>/_template_yaml`), the reading tasks, the suites and the `utils.py` files are
+written by hand.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from pathlib import Path
 import yaml
 
 from classit_eval.data.files import find_files
+from classit_eval.families import FAMILIES, fast_task
 from classit_eval.names import COMPS_SUBSET_NAMES, NUMOPS, READING_METRICS, numops_metric
 
 HERE = Path(__file__).parent
@@ -32,8 +36,13 @@ def slug(name: str) -> str:
     return re.sub(r"[^0-9A-Za-z_]+", "_", name)
 
 
+def render(config: dict) -> str:
+    """A generated YAML file's text."""
+    return HEADER + yaml.safe_dump(config, sort_keys=False, width=100)
+
+
 def write(path: Path, config: dict) -> None:
-    path.write_text(HEADER + yaml.safe_dump(config, sort_keys=False, width=100))
+    path.write_text(render(config))
 
 
 def subtasks(family: str, prefix: str, folder: str, data_dir: str) -> list[str]:
@@ -66,24 +75,39 @@ def group(family: str, name: str, tasks: list[str], metric: str = "acc") -> None
     write(HERE / family / f"_{name}.yaml", group_config(name, tasks, metric))
 
 
-COMPS_FOLDER = "full_eval/comps"
-
-
 def comps_configs() -> dict[Path, dict]:
     """The COMPS YAMLs: a task per subset (names.COMPS_SUBSET_NAMES, each reading the files
     of the folder that map to it) and the group `classit_comps`, full only."""
+    comps = FAMILIES["comps"]
     configs: dict[Path, dict] = {}
     for subset in COMPS_SUBSET_NAMES:
-        task = f"classit_comps_{subset}"
-        configs[HERE / "comps" / f"{task}.yaml"] = {
+        task = f"{comps.task}_{subset}"
+        configs[HERE / comps.key / f"{task}.yaml"] = {
             "include": "_template_yaml",
             "task": task,
             "task_alias": subset,
-            "dataset_kwargs": {"classit_folder": COMPS_FOLDER, "classit_subset": subset,
+            "dataset_kwargs": {"classit_folder": comps.full, "classit_subset": subset,
                                "classit_task": task},
         }
     tasks = [config["task"] for config in configs.values()]
-    configs[HERE / "comps" / "_classit_comps.yaml"] = group_config("classit_comps", tasks)
+    configs[HERE / comps.key / f"_{comps.task}.yaml"] = group_config(comps.task, tasks)
+    return configs
+
+
+WUG_FAMILIES = ("wug_adj", "wug_past")  # their YAMLs share tasks/wug/ and its template
+
+
+def wug_configs() -> dict[Path, dict]:
+    """The WUG YAMLs: per family, its task and fast twin, each reading every file of the
+    family's data folder."""
+    configs: dict[Path, dict] = {}
+    for family in map(FAMILIES.__getitem__, WUG_FAMILIES):
+        for task, folder in ((family.task, family.full), (fast_task(family), family.fast)):
+            configs[HERE / "wug" / f"{task}.yaml"] = {
+                "include": "_template_yaml",
+                "task": task,
+                "dataset_kwargs": {"classit_folder": folder, "classit_task": task},
+            }
     return configs
 
 
@@ -137,26 +161,17 @@ def main() -> None:
                         "templates' metric lists are written")
     data_dir = parser.parse_args().data_dir
     write_metric_lists()
-    for path, config in comps_configs().items():
+    for path, config in (comps_configs() | wug_configs()).items():
         write(path, config)
     if data_dir is None:
         return
-    for suffix, root, folders in [
-        ("", "full_eval",
-         ("blimp_filtered", "supplement_filtered", "ewok_filtered", "entity_tracking")),
-        ("_fast", "fast_eval",
-         ("blimp_fast", "supplement_fast", "ewok_fast", "entity_tracking_fast")),
-    ]:
-        blimp, supplement, ewok, entity = (f"{root}/{f}" for f in folders)
-        group("blimp", f"classit_blimp{suffix}",
-              subtasks("blimp", f"classit_blimp{suffix}", blimp, data_dir))
-        group("blimp_supplement", f"classit_blimp_supplement{suffix}",
-              subtasks("blimp_supplement", f"classit_blimp_supplement{suffix}", supplement,
-                       data_dir))
-        group("ewok", f"classit_ewok{suffix}",
-              subtasks("ewok", f"classit_ewok{suffix}", ewok, data_dir))
-        group("entity_tracking", f"classit_entity_tracking{suffix}",
-              subtasks("entity_tracking", f"classit_entity_tracking{suffix}", entity, data_dir))
+    for family in FAMILIES.values():
+        if not family.per_file:
+            continue
+        for name, folder in ((family.task, family.full), (fast_task(family), family.fast)):
+            if folder is not None:
+                tasks = subtasks(family.key, name, folder, data_dir)
+                group(family.key, name, tasks, family.metrics[0])
 
 
 if __name__ == "__main__":

@@ -11,11 +11,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
-import yaml
 
 from classit_eval.data.files import find_files, read_jsonl
+from classit_eval.families import COMPS_SIZES, FAMILIES
 from classit_eval.leaderboard import predictions as preds
-from classit_eval.leaderboard.tracks import COMPS_SIZES, FAMILIES
 from classit_eval.lmeval.plugin import task_manager
 from classit_eval.zero_shot.tasks import load_comps, load_wug
 from scripts import make_format_fixtures as fixtures
@@ -37,17 +36,6 @@ def comps_root(tmp_path_factory) -> Path:
     base.write_text(base.read_text() + json.dumps(tie) + "\n")
     fixtures.write_jsonl(folder / "comps_other_stem.jsonl", lines[1:3])
     return root
-
-
-def test_comps_configs_on_disk_are_the_generators():
-    from tasks import _generate_configs as generator
-
-    configs = generator.comps_configs()
-    on_disk = {p for p in (Path(generator.__file__).parent / "comps").glob("*.yaml")}
-    assert on_disk == set(configs)
-    for path, config in configs.items():
-        text = path.read_text()
-        assert text.startswith(generator.HEADER) and yaml.safe_load(text) == config
 
 
 def test_fixture_counts_are_the_official_ones(tmp_path):

@@ -116,6 +116,19 @@ def test_task_templates_on_real_validation_data() -> None:
     assert (get_task("boolq").batch_size, get_task("wsc").epochs) == (16, 30)
 
 
+def test_every_glue_family_is_a_task_with_its_official_count() -> None:
+    """The fine-tuning tasks are the GLUE families of classit_eval.families: each reads a
+    validation file of the family's count, with labels in its label set."""
+    from classit_eval.families import GLUE
+    from classit_eval.finetune.tasks import TASKS
+
+    assert set(TASKS) == set(GLUE)
+    for name, family in GLUE.items():
+        labels = [e.label for e in load_split(TASKS[name], "valid")]
+        assert len(labels) == family.sizes, name
+        assert set(labels) == set(range(family.labels)), name
+
+
 def test_multirc_train_from_superglue(shared_data: Path) -> None:
     examples = multirc_from_superglue(shared_data / "superglue" / "MultiRC" / "train.jsonl")
     assert len(examples) == 27243

@@ -21,6 +21,7 @@ PACKAGE = REPO / "classit_eval"
 LAYERS: list[tuple[str, list[str]]] = [
     ("errors", ["classit_eval", "classit_eval.errors"]),
     ("names and options", ["classit_eval.names", "classit_eval.options"]),
+    ("task families", ["classit_eval.families"]),
     ("data", ["classit_eval.data"]),
     ("engine", ["classit_eval.scoring"]),
     # the task side and the lm-eval adapter; a backend never imports a task, nor a task it

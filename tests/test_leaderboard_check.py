@@ -14,17 +14,17 @@ import pytest
 
 from classit_eval import cli
 from classit_eval.data.series import TRACKS
-from classit_eval.leaderboard import check, export
-from classit_eval.leaderboard.items import family_items, glue_labels
-from classit_eval.leaderboard.tracks import (
+from classit_eval.families import (
     AOA_SIZE,
     COMPS_SIZES,
     FAMILIES,
     FAST_KEYS,
     GLUE_SIZES,
     expected_sizes,
-    fast_score_keys,
 )
+from classit_eval.leaderboard import check, export
+from classit_eval.leaderboard.items import family_items, glue_labels
+from classit_eval.leaderboard.tracks import fast_score_keys
 
 REVISIONS = TRACKS["strict-small"]
 OUTPUTS = "reference/babylm-2025-pipeline-outputs"

@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 
 from classit_eval import cli
+from classit_eval.families import FAMILIES, FAST_KEYS
 from classit_eval.leaderboard import check, export
 from classit_eval.leaderboard.items import glue_labels
-from classit_eval.leaderboard.tracks import FAMILIES, FAST_KEYS, fast_score_keys
+from classit_eval.leaderboard.tracks import fast_score_keys
 
 REVISIONS = ["chck_1M", "chck_2M"]
 

@@ -17,9 +17,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from classit_eval import cli
+from classit_eval.families import FAMILIES, FAST_KEYS
 from classit_eval.leaderboard.items import family_items, glue_labels
 from classit_eval.leaderboard.run_folder import DONE
-from classit_eval.leaderboard.tracks import FAMILIES, FAST_KEYS, fast_score_keys
+from classit_eval.leaderboard.tracks import fast_score_keys
 from tests.test_leaderboard_sandbox import tree_hashes
 
 REVISIONS = ["chck_1M", "chck_2M"]

@@ -19,9 +19,9 @@ from transformers import AutoTokenizer
 
 from classit_eval import cli
 from classit_eval.data.series import Checkpoint, find_checkpoints, revision_words
+from classit_eval.families import GLUE_SIZES
 from classit_eval.leaderboard.run_folder import DONE, RUN_MANIFEST
 from classit_eval.leaderboard.series import Session, Unit
-from classit_eval.leaderboard.tracks import GLUE_SIZES
 
 REPO = Path(__file__).resolve().parent.parent
 REVISIONS = "chck_2K,chck_4K,chck_6K"

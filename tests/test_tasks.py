@@ -152,6 +152,32 @@ def test_template_metric_lists_are_what_the_generator_writes(family):
     assert generator.GENERATED_LIST + "metric_list:\n" in text
 
 
+@pytest.mark.parametrize("folder", ["comps", "wug"])
+def test_configs_on_disk_are_the_generators(folder):
+    """The COMPS and WUG YAMLs are exactly what the generator writes (from
+    classit_eval.names and classit_eval.families), and no other YAML is in their folder."""
+    from tasks import _generate_configs as generator
+
+    configs = getattr(generator, f"{folder}_configs")()
+    on_disk = set((Path(generator.__file__).parent / folder).glob("*.yaml"))
+    assert on_disk == set(configs)
+    for path, config in configs.items():
+        assert path.read_text() == generator.render(config), path
+
+
+@pytest.mark.parametrize("fast", [False, True])
+def test_the_suites_hold_the_families_declared_in_them(fast):
+    """`classit_zero_shot` (and its fast twin) lists the families classit_eval.families
+    declares `suite`, in the table's order (COMPS has no fast twin)."""
+    from classit_eval.families import FAMILIES, fast_task
+    from classit_eval.lmeval.plugin import task_dir
+
+    suite = yaml.safe_load((task_dir() / f"_classit_zero_shot{'_fast' if fast else ''}.yaml")
+                           .read_text())
+    declared = [f for f in FAMILIES.values() if f.suite and (f.fast or not fast)]
+    assert suite["task"] == [fast_task(f) if fast else f.task for f in declared]
+
+
 def test_entity_tracking_numops_outside_names_is_a_data_error(tmp_path):
     from classit_eval.errors import DataError
     from classit_eval.zero_shot.tasks import load_entity_tracking

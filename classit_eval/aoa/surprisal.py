@@ -34,8 +34,7 @@ from classit_eval.aoa.words import WordContext, Words
 from classit_eval.data.files import write_atomically
 from classit_eval.data.series import Checkpoint
 from classit_eval.errors import DataError, OptionError
-
-MODES = ("full", "babylm2025")
+from classit_eval.names import SCORING_MODES as MODES
 
 
 def request(item: WordContext, mode: str) -> tuple[str, str]:

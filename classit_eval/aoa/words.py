@@ -16,10 +16,11 @@ from pathlib import Path
 
 from classit_eval.data.files import find_file
 from classit_eval.errors import DataError
+from classit_eval.families import AOA
 
-WORDS_FILE = "full_eval/aoa/cdi_childes.json"
+WORDS_FILE = AOA.full
 HUMAN_FILE = "full_eval/aoa/cdi_human.csv"
-TASK = "classit_aoa"
+TASK = AOA.task
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""The one registry of each classit task's primary metric, and the columns it makes.
+"""Each classit task's primary metrics (declared in classit_eval.families), as the columns
+of a model comparison.
 
 A task (an lm-eval group or task name) maps to one or more columns of a model comparison:
 most give one column named after the task, `classit_reading` gives two (eye tracking and
@@ -10,11 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from classit_eval.names import FAST_SUFFIX, FINETUNE_PREFIX, READING_SCORES, finetune_task
+from classit_eval.families import FINETUNE, TABLE, ZERO_SHOT
+from classit_eval.names import FAST_SUFFIX, FINETUNE_PREFIX
 
-FINETUNE = "finetune"
-ZERO_SHOT = "zero_shot"
 FAMILIES = (FINETUNE, ZERO_SHOT)
+SEVERAL = {family.task for family in TABLE if len(family.metrics) > 1}  # classit_reading
 
 
 @dataclass(frozen=True)
@@ -27,39 +28,19 @@ class Column:
 
     @property
     def name(self) -> str:
-        """`task` when the task has one column, `task/metric` for `classit_reading`."""
-        return f"{self.task}/{self.metric}" if self.task == "classit_reading" else self.task
+        """`task` when the task has one column, `task/metric` when it has several
+        (`classit_reading`: eye tracking and self-paced reading)."""
+        return f"{self.task}/{self.metric}" if self.task in SEVERAL else self.task
 
 
-def _zero_shot(task: str, *metrics: str) -> tuple[str, tuple[Column, ...]]:
-    return task, tuple(Column(task, metric, ZERO_SHOT) for metric in metrics)
-
-
-def _finetune(name: str, metric: str) -> tuple[str, tuple[Column, ...]]:
-    task = finetune_task(name)
-    return task, (Column(task, metric, FINETUNE),)
-
-
-PRIMARY: dict[str, tuple[Column, ...]] = dict(
-    [
-        _zero_shot("classit_blimp", "acc"),
-        _zero_shot("classit_blimp_supplement", "acc"),
-        _zero_shot("classit_ewok", "acc"),
-        _zero_shot("classit_entity_tracking", "acc"),
-        _zero_shot("classit_wug_adj", "spearman"),
-        _zero_shot("classit_wug_past", "spearman"),
-        _zero_shot("classit_comps", "acc"),
-        _zero_shot("classit_reading", *READING_SCORES),
-        _zero_shot("classit_aoa", "pearson"),
-        _finetune("boolq", "acc"),
-        _finetune("mnli", "acc"),
-        _finetune("mrpc", "f1"),
-        _finetune("multirc", "acc"),
-        _finetune("qqp", "f1"),
-        _finetune("rte", "acc"),
-        _finetune("wsc", "acc"),
-    ]
-)
+# Each family's primary metrics (classit_eval.families), in the table's order: the
+# zero-shot families and AoA, then the fine-tuning tasks.
+PRIMARY: dict[str, tuple[Column, ...]] = {
+    family.task: tuple(
+        Column(family.task, metric, FINETUNE if family.kind == FINETUNE else ZERO_SHOT)
+        for metric in family.metrics)
+    for family in TABLE
+}
 
 
 def canonical_task(task: str) -> str:

@@ -1,9 +1,10 @@
 """The (Super)GLUE tasks of the BabyLM 2025 fine-tuning: files, input templates, labels.
 
 Each task reads `full_eval/glue_filtered/<task>.{train,valid}.jsonl` under the evaluation
-data root. An example becomes a text pair (A, B) handed to the tokenizer as a pair, the
-way the official pipeline builds its inputs (e.g. MultiRC: A = "Question: q Answer: a",
-B = the paragraph).
+data root; its label count and the metric that picks the best epoch (the organisers'
+score) are its family's (classit_eval.families.GLUE). An example becomes a text pair
+(A, B) handed to the tokenizer as a pair, the way the official pipeline builds its inputs
+(e.g. MultiRC: A = "Question: q Answer: a", B = the paragraph).
 """
 
 from __future__ import annotations
@@ -16,11 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from classit_eval.data.files import DataError, MissingDataError, Source, find_file, read_jsonl
-from classit_eval.names import finetune_task
+from classit_eval.families import GLUE, GLUE_FOLDER
 
 log = logging.getLogger(__name__)
 
-GLUE_FOLDER = "full_eval/glue_filtered"
 OSF_HINT = (
     "It is part of the official BabyLM 2025 evaluation data (https://osf.io/ryjfm/, "
     "evaluation_data/full_eval/glue_filtered/); put it there or run `classit-eval download-data`."
@@ -43,15 +43,22 @@ class Example:
 
 @dataclass(frozen=True)
 class Task:
-    """A fine-tuning task and its official defaults."""
+    """A fine-tuning task (`name`: a key of families.GLUE) and its official defaults."""
 
     name: str
     fields: tuple[str, ...]
     pair: Callable[[dict], tuple[str, str | None]]
-    num_labels: int = 2
-    valid_metric: str = "acc"
     batch_size: int = 32
     epochs: int = 10
+
+    @property
+    def num_labels(self) -> int:
+        return GLUE[self.name].labels
+
+    @property
+    def valid_metric(self) -> str:
+        """The metric that picks the best epoch: the organisers' score of the task."""
+        return GLUE[self.name].metrics[0]
 
     @property
     def metrics(self) -> tuple[str, ...]:
@@ -60,7 +67,7 @@ class Task:
 
     @property
     def lm_eval_name(self) -> str:
-        return finetune_task(self.name)
+        return GLUE[self.name].task
 
 
 def _fields(a: str, b: str) -> Callable[[dict], tuple[str, str]]:
@@ -83,11 +90,9 @@ TASKS: dict[str, Task] = {
                        r["text"]),
             epochs=30,
         ),
-        Task("mrpc", ("sentence1", "sentence2"), _fields("sentence1", "sentence2"),
-             valid_metric="f1"),
-        Task("qqp", ("question1", "question2"), _fields("question1", "question2"),
-             valid_metric="f1"),
-        Task("mnli", ("premise", "hypothesis"), _fields("premise", "hypothesis"), num_labels=3),
+        Task("mrpc", ("sentence1", "sentence2"), _fields("sentence1", "sentence2")),
+        Task("qqp", ("question1", "question2"), _fields("question1", "question2")),
+        Task("mnli", ("premise", "hypothesis"), _fields("premise", "hypothesis")),
     )
 }
 

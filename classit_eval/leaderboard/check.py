@@ -41,21 +41,23 @@ from pathlib import Path
 
 from classit_eval.data.series import TRACKS, check_revisions, revision_list, track_of
 from classit_eval.errors import MissingDataError, OptionError, ResultsError
-from classit_eval.leaderboard import scores
-from classit_eval.leaderboard.tracks import (
-    AOA_KEY,
+from classit_eval.families import (
     AOA_SIZE,
     FAMILIES,
     FAST_KEYS,
+    GLUE,
+    GLUE_SIZES,
+    Family,
+    expected_sizes,
+)
+from classit_eval.leaderboard import scores
+from classit_eval.leaderboard.tracks import (
+    AOA_KEY,
     FAST_RESULTS_KEY,
     GLUE_KEY,
-    GLUE_LABELS,
-    GLUE_SIZES,
     INCOMPLETE_KEY,
     SUBMISSION_KEYS,
     WUG_FILES,
-    Family,
-    expected_sizes,
     fast_score_keys,
 )
 
@@ -240,7 +242,7 @@ def check_family(report: Report, family: Family, value: object, items: dict | No
 def check_reading(report: Report, value: object, csv) -> None:
     """Reading: 1,726 rows, ids 0..1725, finite `pred`, `prev_pred` NaN exactly where the
     row has no previous word."""
-    from classit_eval.leaderboard.tracks import READING_SIZE
+    from classit_eval.families import READING_SIZE
 
     if not isinstance(value, dict) or set(value) != {"reading"}:
         report.add("reading", None, None, 'expected {"reading": {"predictions": [...]}}')
@@ -299,7 +301,7 @@ def check_glue(report: Report, value: object, skipped: set[str], data_dir) -> No
         if task not in value:
             report.add(GLUE_KEY, task, None, "missing task")
             continue
-        labels = GLUE_LABELS[task]
+        labels = GLUE[task].labels
 
         def check_item(i: int, prediction: dict, labels=labels) -> str | None:
             pred = prediction["pred"]

@@ -38,6 +38,7 @@ from pathlib import Path
 
 from classit_eval.data.series import FINAL, TRACKS, check_revisions, revision_list
 from classit_eval.errors import ResultsError
+from classit_eval.families import FAMILIES, FAST_KEYS, GLUE_SIZES, Family, fast_task
 from classit_eval.leaderboard import predictions as preds
 from classit_eval.leaderboard import scores
 from classit_eval.leaderboard.run_folder import (
@@ -50,15 +51,10 @@ from classit_eval.leaderboard.run_folder import (
 from classit_eval.leaderboard.sandbox import inside
 from classit_eval.leaderboard.tracks import (
     AOA_KEY,
-    FAMILIES,
-    FAST_KEYS,
     FAST_RESULTS_KEY,
     GLUE_KEY,
-    GLUE_SIZES,
     INCOMPLETE_KEY,
     OFFICIAL_BACKENDS,
-    Family,
-    fast_task,
 )
 from classit_eval.names import finetune_task
 

@@ -17,7 +17,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from classit_eval.data.files import find_files, read_jsonl
-from classit_eval.leaderboard.tracks import FAMILIES, Family
+from classit_eval.families import FAMILIES, GLUE_FOLDER, Family
 from classit_eval.names import comps_subset
 
 
@@ -84,7 +84,7 @@ def glue_labels(task: str, data_dir: str | os.PathLike | None = None) -> list[in
     """The gold labels of a (Super)GLUE task's validation file, in file order."""
     from classit_eval.data.files import find_file
 
-    source = find_file(f"full_eval/glue_filtered/{task}.valid.jsonl", data_dir, task=task)
+    source = find_file(f"{GLUE_FOLDER}/{task}.valid.jsonl", data_dir, task=task)
     return [int(r["label"]) for r in read_jsonl(source, ("label",))]
 
 

@@ -25,8 +25,9 @@ from pathlib import Path, PurePath
 
 from classit_eval.data.series import FINAL
 from classit_eval.errors import ResultsError
+from classit_eval.families import FAMILIES, Family
 from classit_eval.leaderboard.sandbox import inside
-from classit_eval.leaderboard.tracks import AOA_KEY, FAMILIES, GLUE_KEY, Family
+from classit_eval.leaderboard.tracks import AOA_KEY, GLUE_KEY
 
 # The official `--task` of a family where it is not the family's key.
 OFFICIAL_TASKS = {"blimp_supplement": "blimp"}

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 
 from classit_eval.data.series import Checkpoint
 from classit_eval.errors import MissingDataError
-from classit_eval.leaderboard.tracks import AOA_KEY, FAMILIES, FAST_KEYS, GLUE_KEY, fast_task
+from classit_eval.families import FAMILIES, FAST_KEYS, fast_task
+from classit_eval.leaderboard.tracks import AOA_KEY, GLUE_KEY
 
 
 @dataclass(frozen=True)

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from classit_eval.errors import ResultsError
+from classit_eval.families import GLUE_SIZES, READING_SIZE, Family
 from classit_eval.leaderboard.items import Item, file_items
-from classit_eval.leaderboard.tracks import GLUE_SIZES, READING_SIZE, Family
 
 RESULTS_FILE = re.compile(r"results_(?P<date>.+)\.json")
 

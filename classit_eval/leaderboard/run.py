@@ -30,15 +30,16 @@ from pathlib import Path
 from classit_eval import options
 from classit_eval.data.series import TRACKS, revision_list
 from classit_eval.errors import OptionError, ResultsError
+from classit_eval.families import FAMILIES, GLUE_SIZES
 from classit_eval.leaderboard.series import (
     LM_OF_BACKEND,
     RESERVED_FINETUNE,
-    SCORING,
     finetune_options,
     finetune_parser,
     run_series,
 )
-from classit_eval.leaderboard.tracks import AOA_KEY, FAMILIES, GLUE_KEY, GLUE_SIZES
+from classit_eval.leaderboard.tracks import AOA_KEY, GLUE_KEY
+from classit_eval.names import SCORING_MODES
 
 RESERVED_ARGS = ("pretrained", "revision", "backend", "scoring", "device", "batch_size")
 
@@ -84,7 +85,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="results, sample logs and progress markers; rerun to resume")
     p.add_argument("--backend", default="causal", choices=list(LM_OF_BACKEND),
                    help="the official backend name (the submission file carries it)")
-    p.add_argument("--scoring", default="babylm2025", choices=SCORING,
+    p.add_argument("--scoring", default="babylm2025", choices=SCORING_MODES,
                    help="the classit model's scoring (babylm2025: the official numbers)")
     p.add_argument("--model-args", type=model_arguments, default={}, metavar="K=V[,K=V]",
                    help="more classit model arguments, e.g. dtype=float32")

@@ -18,12 +18,13 @@ from pathlib import Path
 
 from classit_eval.data.files import write_atomically
 from classit_eval.errors import ResultsError
+from classit_eval.families import AOA
 from classit_eval.leaderboard import sandbox
 from classit_eval.leaderboard.sandbox import inside
 
 RUN_MANIFEST = "classit_babylm.json"
 DONE = "classit_babylm_done.json"
-AOA_UNIT = ("aoa", "classit_aoa")  # OUT/aoa/classit_aoa/: the AoA task over the series
+AOA_UNIT = (AOA.key, AOA.task)  # OUT/aoa/classit_aoa/: the AoA task over the series
 # what a resumed run must share with the run that began the folder (absent in a manifest of
 # an older version: its default)
 IDENTITY_DEFAULTS = {"finetune_args": []}

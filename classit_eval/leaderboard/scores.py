@@ -15,8 +15,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from classit_eval.families import GLUE
 from classit_eval.leaderboard.items import Item
-from classit_eval.leaderboard.tracks import GLUE_F1
 
 Predictions = list[dict]  # [{"id": ..., "pred": ..., ...}] of one subtask
 
@@ -67,7 +67,7 @@ def glue_scores(task: str, predictions: Predictions, labels: Sequence[int]) -> d
     """Accuracy, and F1 of label 1 for the tasks the organisers score by F1."""
     preds = [p.get("pred") for p in predictions]
     out = {"acc": sum(p == y for p, y in zip(preds, labels, strict=True)) / len(labels)}
-    if task in GLUE_F1:
+    if "f1" in GLUE[task].metrics:
         tp = sum(p == 1 and y == 1 for p, y in zip(preds, labels, strict=True))
         fp = sum(p == 1 and y != 1 for p, y in zip(preds, labels, strict=True))
         fn = sum(p != 1 and y == 1 for p, y in zip(preds, labels, strict=True))
@@ -77,7 +77,7 @@ def glue_scores(task: str, predictions: Predictions, labels: Sequence[int]) -> d
 
 def glue_score(task: str, scores: dict[str, float]) -> float:
     """The number the organisers average for a GLUE task (F1 for MRPC and QQP)."""
-    return scores["f1" if task in GLUE_F1 else "acc"]
+    return scores[GLUE[task].metrics[0]]
 
 
 def mean(values: Sequence[float]) -> float:

@@ -29,6 +29,7 @@ from classit_eval.data.series import (
     find_checkpoints,
 )
 from classit_eval.errors import MissingDataError, ResultsError
+from classit_eval.families import FAMILIES
 from classit_eval.leaderboard import sandbox
 from classit_eval.leaderboard.plan import Unit, aoa_missing_reason, make_plan
 from classit_eval.leaderboard.run_folder import (
@@ -41,12 +42,7 @@ from classit_eval.leaderboard.run_folder import (
     unit_folder,
 )
 from classit_eval.leaderboard.sandbox import inside
-from classit_eval.leaderboard.tracks import (
-    AOA_KEY,
-    FAMILIES,
-    GLUE_KEY,
-    OFFICIAL_BACKENDS,
-)
+from classit_eval.leaderboard.tracks import AOA_KEY, GLUE_KEY, OFFICIAL_BACKENDS
 from classit_eval.lmeval.results import env_info
 from classit_eval.names import finetune_task
 
@@ -54,7 +50,6 @@ log = logging.getLogger(__name__)
 # official backend name -> the lm-eval model that scores it: the `classit` model scores
 # every official backend (its model argument `backend`)
 LM_OF_BACKEND = dict.fromkeys(OFFICIAL_BACKENDS, "classit")
-SCORING = ("babylm2025", "full")
 # classit-eval finetune options that babylm run sets itself: where the model, the task, the
 # results and the checkpoints are (another value would write elsewhere, or mix tasks)
 RESERVED_FINETUNE = ("model", "tasks", "output_path", "data_dir", "checkpoint_dir")

@@ -19,10 +19,12 @@ import pandas as pd
 
 from classit_eval.data.files import Source, find_file
 from classit_eval.errors import DataError
+from classit_eval.families import FAMILIES, fast_task
 from classit_eval.reading.regression import check_columns
 
-FULL_CSV = "full_eval/reading/reading_data.csv"
-FAST_CSV = "fast_eval/reading/reading_data.csv"
+READING = FAMILIES["reading"]
+FULL_CSV = f"{READING.full}/reading_data.csv"
+FAST_CSV = f"{READING.fast}/reading_data.csv"
 
 
 def load_csv(source: Source | str | os.PathLike) -> pd.DataFrame:
@@ -36,7 +38,7 @@ def load_csv(source: Source | str | os.PathLike) -> pd.DataFrame:
 
 def find_csv(data_dir: str | os.PathLike | None = None, fast: bool = False) -> Source:
     """The full (or fast) reading csv under the data root."""
-    task = "classit_reading_fast" if fast else "classit_reading"
+    task = fast_task(READING) if fast else READING.task
     return find_file(FAST_CSV if fast else FULL_CSV, data_dir, task=task)
 
 

@@ -17,9 +17,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from classit_eval.names import ENCODING_FIELD
+from classit_eval.names import ENCODING_FIELD, SCORING_MODES
 
-MODES = ("full", "babylm2025")
+MODES = SCORING_MODES  # the engine's modes, named in classit_eval.names
 
 
 @dataclass(frozen=True)
