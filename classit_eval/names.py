@@ -21,6 +21,12 @@ def finetune_task(name: str) -> str:
 # request as written; `babylm2025`, as the official BabyLM 2025 pipeline scores it.
 SCORING_MODES = ("full", "babylm2025")
 
+# The official backends (`--backend` of the official scripts, the `classit` model's `backend`
+# argument; a submission file's name carries one): how a model family is scored.
+MASKED_BACKENDS = ("mlm", "mntp")
+ENC_DEC_BACKENDS = ("enc_dec_mask", "enc_dec_prefix")
+BACKENDS = ("causal", *MASKED_BACKENDS, *ENC_DEC_BACKENDS)
+
 # classit-train writes this file into every folder it makes; classit-zscore reads it.
 TRAINING_METADATA = "classit_train.json"
 

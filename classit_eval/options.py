@@ -195,6 +195,19 @@ def comma_list(item: Callable[[str], object]) -> Callable[[str], list]:
     return parse
 
 
+def key_values(text: str) -> dict[str, str]:
+    """`key=value,key=value` (lm-eval's `--model_args` form) as strings, in order; a part
+    without `=` or without a key is an error. The one splitter of model arguments: `babylm
+    run --model-args` keeps the strings, `classit-eval run` types them as lm-eval does."""
+    pairs: dict[str, str] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        key, sep, value = part.partition("=")
+        if not sep or not key.strip():
+            raise argparse.ArgumentTypeError(f"{part!r}: write KEY=VALUE")
+        pairs[key.strip()] = value.strip()
+    return pairs
+
+
 # -- settings declared once -----------------------------------------------------------------
 # A job's settings are a dataclass whose `option` fields are its command-line options: the
 # help, default, type and valid range are written once, `add_options` makes the argparse

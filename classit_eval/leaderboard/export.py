@@ -54,9 +54,8 @@ from classit_eval.leaderboard.tracks import (
     FAST_RESULTS_KEY,
     GLUE_KEY,
     INCOMPLETE_KEY,
-    OFFICIAL_BACKENDS,
 )
-from classit_eval.names import finetune_task
+from classit_eval.names import BACKENDS, finetune_task
 
 
 def file_name(backend: str) -> str:
@@ -338,7 +337,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="one folder per revision (chck_*/, main/) of lm-eval results")
     p.add_argument("--track", default=None, choices=list(TRACKS),
                    help="decides the revisions (default: the run's, from RUN_DIR)")
-    p.add_argument("--backend", default=None, choices=OFFICIAL_BACKENDS,
+    p.add_argument("--backend", default=None, choices=BACKENDS,
                    help="the official backend name in the file name (default: the run's)")
     p.add_argument("--revisions", default=None, metavar="REV[,REV...]", type=revision_list,
                    help="the revisions instead of the track's (default: the run's)")

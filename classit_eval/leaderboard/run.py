@@ -46,14 +46,10 @@ RESERVED_ARGS = ("pretrained", "revision", "backend", "scoring", "device", "batc
 
 def model_arguments(text: str) -> dict[str, str]:
     """`--model-args dtype=float32,max_length=2048`: extra `classit` model arguments."""
-    pairs = {}
-    for part in filter(None, (p.strip() for p in text.split(","))):
-        key, sep, value = part.partition("=")
-        if not sep or not key:
-            raise argparse.ArgumentTypeError(f"{part!r}: write KEY=VALUE")
+    pairs = options.key_values(text)
+    for key in pairs:
         if key in RESERVED_ARGS:
             raise argparse.ArgumentTypeError(f"{key} is set by its own option, not here")
-        pairs[key] = value
     return pairs
 
 

@@ -42,14 +42,14 @@ from classit_eval.leaderboard.run_folder import (
     unit_folder,
 )
 from classit_eval.leaderboard.sandbox import inside
-from classit_eval.leaderboard.tracks import AOA_KEY, GLUE_KEY, OFFICIAL_BACKENDS
+from classit_eval.leaderboard.tracks import AOA_KEY, GLUE_KEY
 from classit_eval.lmeval.results import env_info
-from classit_eval.names import finetune_task
+from classit_eval.names import BACKENDS, finetune_task
 
 log = logging.getLogger(__name__)
 # official backend name -> the lm-eval model that scores it: the `classit` model scores
 # every official backend (its model argument `backend`)
-LM_OF_BACKEND = dict.fromkeys(OFFICIAL_BACKENDS, "classit")
+LM_OF_BACKEND = dict.fromkeys(BACKENDS, "classit")
 # classit-eval finetune options that babylm run sets itself: where the model, the task, the
 # results and the checkpoints are (another value would write elsewhere, or mix tasks)
 RESERVED_FINETUNE = ("model", "tasks", "output_path", "data_dir", "checkpoint_dir")

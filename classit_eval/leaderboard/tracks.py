@@ -1,4 +1,4 @@
-"""What a BabyLM 2025 submission holds: its keys and the official backends.
+"""What a BabyLM 2025 submission holds: its keys.
 
 Restated from the official pipeline (github babylm/evaluation-pipeline-2025,
 `evaluation_pipeline/collate_preds.py`). The tracks' revisions are `classit_eval.data.series`;
@@ -11,9 +11,6 @@ from __future__ import annotations
 from pathlib import PurePosixPath
 
 from classit_eval.families import AOA, FAMILIES, Family, expected_sizes
-
-# The official backends (`--backend` of the official scripts); the file name carries one.
-OFFICIAL_BACKENDS = ("causal", "mlm", "mntp", "enc_dec_mask", "enc_dec_prefix")
 
 # -- the submission's keys ------------------------------------------------------------------
 GLUE_KEY, AOA_KEY, FAST_RESULTS_KEY = "glue", AOA.key, "fast_eval_results"

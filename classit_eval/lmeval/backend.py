@@ -71,11 +71,14 @@ from lm_eval.api.registry import register_model
 
 from classit_eval.data.checkpoints import model_kind, remote_code
 from classit_eval.errors import OptionError
-from classit_eval.names import ENCODING_FIELD, PREFIXES_FIELD
-from classit_eval.scoring import (
+from classit_eval.names import (
+    BACKENDS,
     ENC_DEC_BACKENDS,
+    ENCODING_FIELD,
+    PREFIXES_FIELD,
+)
+from classit_eval.scoring import (
     ENGINES,
-    MASKED_BACKENDS,
     MODES,
     Encoded,
     MaskedScorer,
@@ -90,7 +93,6 @@ log = logging.getLogger(__name__)
 run_log = logging.getLogger("lm_eval").getChild("classit")
 DTYPES = {"float64": torch.float64, "float32": torch.float32, "bfloat16": torch.bfloat16,
           "float16": torch.float16}
-BACKENDS = ("causal", *MASKED_BACKENDS, *ENC_DEC_BACKENDS)
 BOOLEANS = {"true": True, "false": False, "1": True, "0": False}
 # The model arguments this backend reads, and those lm-eval passes to every model
 # (simple_evaluate adds batch_size, max_batch_size and device; --trust_remote_code adds

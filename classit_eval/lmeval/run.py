@@ -26,6 +26,7 @@ import math
 import sys
 from pathlib import Path
 
+from classit_eval import options
 from classit_eval.errors import OptionError
 from classit_eval.names import TASK_PREFIX
 
@@ -190,15 +191,20 @@ def check_task_names(names: list[str]) -> None:
 
 
 def parse_model_args(text: str) -> dict:
-    """lm-eval's `--model_args`: `key=value,...` or a JSON object."""
-    from lm_eval.utils import simple_parse_args_string
+    """lm-eval's `--model_args`: `key=value,...` (each value typed as lm-eval types it) or
+    a JSON object."""
+    from lm_eval.utils import handle_arg_string
 
     if text.lstrip().startswith("{"):
         try:
             return dict(json.loads(text))
         except (json.JSONDecodeError, TypeError, ValueError) as err:
             raise OptionError(f"--model_args {text!r}: not a JSON object ({err}).") from err
-    return simple_parse_args_string(text)
+    try:
+        pairs = options.key_values(text)
+    except argparse.ArgumentTypeError as err:
+        raise OptionError(f"--model_args {text!r}: {err}.") from None
+    return {key: handle_arg_string(value) for key, value in pairs.items()}
 
 
 def quiet_custom_dataset_warning(record: logging.LogRecord) -> bool:

@@ -30,7 +30,7 @@ from classit_eval.scoring.encodings import (
     step_encoding,
     word_steps,
 )
-from classit_eval.scoring.masked import ENC_DEC_BACKENDS, MASKED_BACKENDS, MaskedScorer
+from classit_eval.scoring.masked import MaskedScorer
 from classit_eval.scoring.probes import caches_work, kv_bytes_per_token
 from classit_eval.scoring.scorer import ENGINES, Scorer, score_sequences
 from classit_eval.scoring.trie import Stats
@@ -44,9 +44,9 @@ from classit_eval.scoring.wordprob import (
 )
 
 __all__ = [
-    "BABYLM2025_READER", "CONVENTIONS", "ENC_DEC_BACKENDS", "ENGINES", "MASKED_BACKENDS",
-    "MODES", "WORD_IN_TEXT", "WORD_IN_TEXT_CORRECTED", "WORD_PROBS", "Encoded", "MaskedScorer",
-    "Scorer", "Stats", "Step", "babylm2025_reader", "boundary_ids", "caches_work", "corrected",
-    "corrects", "kv_bytes_per_token", "reader_chain", "scheme", "score_sequences", "step_encoding",
+    "BABYLM2025_READER", "CONVENTIONS", "ENGINES", "MODES", "WORD_IN_TEXT",
+    "WORD_IN_TEXT_CORRECTED", "WORD_PROBS", "Encoded", "MaskedScorer", "Scorer", "Stats",
+    "Step", "babylm2025_reader", "boundary_ids", "caches_work", "corrected", "corrects",
+    "kv_bytes_per_token", "reader_chain", "scheme", "score_sequences", "step_encoding",
     "word_requests", "word_steps",
 ]

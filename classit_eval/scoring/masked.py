@@ -53,6 +53,7 @@ from dataclasses import dataclass
 import torch
 from tqdm import tqdm
 
+from classit_eval.names import ENC_DEC_BACKENDS, MASKED_BACKENDS
 from classit_eval.scoring.encodings import (
     BABYLM2025_READER,
     MODES,
@@ -65,8 +66,6 @@ from classit_eval.scoring.trie import Stats
 
 log = logging.getLogger(__name__)
 
-MASKED_BACKENDS = ("mlm", "mntp")
-ENC_DEC_BACKENDS = ("enc_dec_mask", "enc_dec_prefix")
 NUM_READER_MASKS = 3  # the official reader appends this many mask tokens to the context
 
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from classit_eval import options
 from classit_eval.data.files import write_atomically
 from classit_eval.errors import OptionError
-from classit_eval.lmeval.backend import BACKENDS
+from classit_eval.names import BACKENDS
 from classit_eval.surprisal.core import UNITS, Row
 from classit_eval.surprisal.inputs import CONTEXTS, read_texts
 
