@@ -20,6 +20,18 @@ Prints, on one machine in one run:
    process), hf and the old backend extrapolated from their subsets: their time outside
    scoring as measured, plus their scoring time times the ratio of separate-sequence
    positions of the whole family to the subset's, plus their model loading.
+
+The engine's own cost (`--tiny`): the whole `classit_zero_shot_fast` in this process with
+`--model classit`, batch 64, on a LLaMA that does almost no arithmetic (SmolLM2's
+tokenizer, hidden 16, one layer, the 49,152-word head tied to the embeddings: 0.79M
+parameters, random, built on the fly in a temporary folder). What is left is the engine
+and the framework around it. Prints, wall and process CPU seconds each: building and
+loading the model, tokenising, float32 scoring, float64 re-scoring (documents and
+positions), the whole process (imports included), the time inside the model's forward
+calls and the LM head, and the engine's microseconds per position (scoring time outside
+the model, over the positions computed).
+
+    OMP_NUM_THREADS=1 nice python benchmarks/bench_engine.py --tiny
 """
 
 from __future__ import annotations
@@ -157,6 +169,109 @@ def full_run(model: str, batch_size: int, out: Path) -> float:
     return seconds
 
 
+def process_seconds() -> tuple[float, float]:
+    """(wall, CPU) seconds since this process started, its start-up and imports included."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    started = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19]) / ticks
+    uptime = float(Path("/proc/uptime").read_text().split()[0])
+    return uptime - started, time.process_time()
+
+
+def tiny_model(out: Path) -> Path:
+    """SmolLM2's tokenizer and a random LLaMA with almost no arithmetic, saved to `out`."""
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    from classit_eval.data.smollm2 import checkpoint
+
+    tokenizer = AutoTokenizer.from_pretrained(checkpoint())
+    config = LlamaConfig(
+        vocab_size=len(tokenizer), hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+        num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=8192,
+        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id, tie_word_embeddings=True)
+    torch.manual_seed(0)
+    LlamaForCausalLM(config).save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return out
+
+
+class Clock:
+    """Wall and process CPU seconds spent in the calls of wrapped functions."""
+
+    def __init__(self) -> None:
+        self.wall: dict[str, float] = defaultdict(float)
+        self.cpu: dict[str, float] = defaultdict(float)
+
+    def wrap(self, owner: object, name: str, label: str) -> None:
+        """Time every call of `owner.name` under `label` (an instance attribute shadows it)."""
+        function = getattr(owner, name)
+
+        def timed(*args, **kwargs):
+            wall, cpu = time.perf_counter(), time.process_time()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                self.wall[label] += time.perf_counter() - wall
+                self.cpu[label] += time.process_time() - cpu
+
+        setattr(owner, name, timed)
+
+    def line(self, label: str, what: str = "") -> str:
+        return (f"{label:28} {self.wall[label]:8.1f} s wall {self.cpu[label]:8.1f} s CPU"
+                + (f"  {what}" if what else ""))
+
+
+def tiny(batch_size: int, tasks: str) -> None:
+    """The engine's own cost on a model that costs nothing (see the module doc)."""
+    clock = Clock()
+    with tempfile.TemporaryDirectory() as folder:
+        wall, cpu = time.perf_counter(), time.process_time()
+        path = tiny_model(Path(folder) / "tiny")
+        lm = get_model("classit").create_from_arg_string(
+            f"pretrained={path}", {"batch_size": batch_size, "device": "cpu"})
+        clock.wall["model"], clock.cpu["model"] = (time.perf_counter() - wall,
+                                                   time.process_time() - cpu)
+        scorer = lm.scorer
+        clock.wrap(lm, "encode", "tokenising")
+        clock.wrap(scorer, "score_requests", "float32 scoring")
+        clock.wrap(scorer, "exact_scores", "float64 re-scoring")
+        forward = {"wall": 0.0}
+
+        def timed_forward(module, *_):
+            module._bench_start = time.perf_counter()
+
+        def forward_done(module, *_):
+            forward["wall"] += time.perf_counter() - module._bench_start
+
+        for model in (lm.model, scorer.exact_model()):  # the float64 copy made now, timed
+            for module in (model.model, model.lm_head):
+                module.register_forward_pre_hook(timed_forward)
+                module.register_forward_hook(forward_done)
+        out = lm_eval.simple_evaluate(model=lm, tasks=tasks.split(","),
+                                      task_manager=task_manager(classit_only=True))
+    whole_wall, whole_cpu = process_seconds()
+    params = sum(p.numel() for p in lm.model.parameters())
+    stats, exact, cert = scorer.stats, scorer.exact_stats, scorer.certificate
+    print(f"\ntiny LLaMA ({params / 1e6:.2f}M parameters), {tasks}, batch {batch_size}; "
+          f"torch threads {torch.get_num_threads()}; load average {os.getloadavg()[0]:.1f}")
+    print(clock.line("model (build, save, load)"))
+    print(clock.line("tokenising"))
+    print(clock.line("float32 scoring",
+                     f"{stats.positions} positions, {stats.calls} calls"))
+    print(clock.line("float64 re-scoring",
+                     f"{cert.rescored} documents, {exact.positions} positions, "
+                     f"{exact.calls} calls"))
+    print(f"{'whole process':28} {whole_wall:8.1f} s wall {whole_cpu:8.1f} s CPU")
+    scoring = clock.wall["float32 scoring"] + clock.wall["float64 re-scoring"]
+    positions = stats.positions + exact.positions
+    print(f"inside the model (forward calls and LM head): {forward['wall']:.1f} s wall; "
+          f"the engine outside it: {scoring - forward['wall']:.1f} s, "
+          f"{1e6 * (scoring - forward['wall']) / positions:.0f} us per position "
+          f"({1e6 * scoring / positions:.0f} us with the model)")
+    accuracies = sum(1 for r in out["results"].values() for k in r if k == "acc,none")
+    print(f"{accuracies} accuracies")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=None, help="default: SmolLM2-135M-Instruct")
@@ -167,8 +282,14 @@ def main() -> None:
     parser.add_argument("--output", default="results/bench_engine",
                         help="where the full run writes its results")
     parser.add_argument("--families", default=",".join(FAMILIES))
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--batch-size", type=int, default=None, help="default 32 (64 --tiny)")
+    parser.add_argument("--tiny", action="store_true",
+                        help="only the engine's own cost, on a tiny model (see the module doc)")
+    parser.add_argument("--tasks", default="classit_zero_shot_fast", help="with --tiny")
     args = parser.parse_args()
+    if args.tiny:
+        return tiny(args.batch_size or 64, args.tasks)
+    args.batch_size = args.batch_size or 32
     if args.model is None:
         from classit_eval.data.smollm2 import checkpoint
 
