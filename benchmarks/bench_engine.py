@@ -51,6 +51,7 @@ import torch
 from lm_eval.api.registry import get_model
 
 import classit_eval.lmeval.backend  # noqa: F401  (registers `classit`)
+from classit_eval.leaderboard.lm import time_forward
 from classit_eval.lmeval.plugin import task_manager
 from classit_eval.names import ENCODING_FIELD
 from classit_eval.scoring import Scorer, babylm2025_reader
@@ -229,24 +230,16 @@ def tiny(batch_size: int, tasks: str) -> None:
         path = tiny_model(Path(folder) / "tiny")
         lm = get_model("classit").create_from_arg_string(
             f"pretrained={path}", {"batch_size": batch_size, "device": "cpu"})
-        clock.wall["model"], clock.cpu["model"] = (time.perf_counter() - wall,
-                                                   time.process_time() - cpu)
+        built = "model (build, save, load)"
+        clock.wall[built], clock.cpu[built] = (time.perf_counter() - wall,
+                                               time.process_time() - cpu)
         scorer = lm.scorer
         clock.wrap(lm, "encode", "tokenising")
         clock.wrap(scorer, "score_requests", "float32 scoring")
         clock.wrap(scorer, "exact_scores", "float64 re-scoring")
-        forward = {"wall": 0.0}
-
-        def timed_forward(module, *_):
-            module._bench_start = time.perf_counter()
-
-        def forward_done(module, *_):
-            forward["wall"] += time.perf_counter() - module._bench_start
-
+        forward = argparse.Namespace(seconds=0.0)
         for model in (lm.model, scorer.exact_model()):  # the float64 copy made now, timed
-            for module in (model.model, model.lm_head):
-                module.register_forward_pre_hook(timed_forward)
-                module.register_forward_hook(forward_done)
+            time_forward(model, forward, "seconds")
         out = lm_eval.simple_evaluate(model=lm, tasks=tasks.split(","),
                                       task_manager=task_manager(classit_only=True))
     whole_wall, whole_cpu = process_seconds()
@@ -264,9 +257,9 @@ def tiny(batch_size: int, tasks: str) -> None:
     print(f"{'whole process':28} {whole_wall:8.1f} s wall {whole_cpu:8.1f} s CPU")
     scoring = clock.wall["float32 scoring"] + clock.wall["float64 re-scoring"]
     positions = stats.positions + exact.positions
-    print(f"inside the model (forward calls and LM head): {forward['wall']:.1f} s wall; "
-          f"the engine outside it: {scoring - forward['wall']:.1f} s, "
-          f"{1e6 * (scoring - forward['wall']) / positions:.0f} us per position "
+    print(f"inside the model (forward calls and LM head): {forward.seconds:.1f} s wall; "
+          f"the engine outside it: {scoring - forward.seconds:.1f} s, "
+          f"{1e6 * (scoring - forward.seconds) / positions:.0f} us per position "
           f"({1e6 * scoring / positions:.0f} us with the model)")
     accuracies = sum(1 for r in out["results"].values() for k in r if k == "acc,none")
     print(f"{accuracies} accuracies")

@@ -7,6 +7,10 @@ and its settings), with an encoding cache: `encode` remembers each request's tok
 by the request's arguments and the encoding its document asks for), so a text is
 tokenised once per series, not once per checkpoint. `fingerprint` tells whether two
 checkpoints' tokenizers tokenise alike, so a series whose tokenizer changes is caught.
+The engine's compiled schedule of each task's requests is kept by the scorer
+(classit_eval.scoring.Scorer) and run again with every checkpoint; what a checkpoint costs
+is its weights' loading (`load_seconds`), the model's forward calls (`forward_seconds`)
+and the rest of scoring (a second or less).
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+
+import torch
 
 from classit_eval.lmeval.backend import ClassitLM
 from classit_eval.names import ENCODING_FIELD
@@ -34,6 +40,8 @@ class SeriesLM(ClassitLM):
     """The `classit` model, able to move to another checkpoint of the same model."""
 
     def __init__(self, **model_args) -> None:
+        self.load_seconds = 0.0  # time spent loading weights (float64 copies included)
+        self.forward_seconds = 0.0  # time inside the models' forward calls and LM heads
         super().__init__(**model_args)
         self.fingerprint = fingerprint(self.tokenizer)
         self.encodings: dict[tuple, list] = {}
@@ -51,9 +59,33 @@ class SeriesLM(ClassitLM):
             self.encode_seconds += time.perf_counter() - start
         return [self.encodings[key] for key in keys]
 
+    def _load(self, pretrained: str, revision: str | None, dtype) -> torch.nn.Module:
+        start = time.perf_counter()
+        model = super()._load(pretrained, revision, dtype)
+        self.load_seconds += time.perf_counter() - start
+        time_forward(model, self, "forward_seconds")
+        return model
+
     def loglikelihood(self, requests, disable_tqdm: bool = False):
         start = time.perf_counter()
         try:
             return super().loglikelihood(requests, disable_tqdm)
         finally:
             self.score_seconds += time.perf_counter() - start
+
+
+def time_forward(model: torch.nn.Module, owner: object, attribute: str) -> None:
+    """Add the seconds of every call of `model`'s body and LM head to `owner.attribute`
+    (forward hooks: the engine calls the two apart)."""
+    started: list[float] = []
+
+    def begin(*_) -> None:
+        started.append(time.perf_counter())
+
+    def end(*_) -> None:
+        setattr(owner, attribute, getattr(owner, attribute) + time.perf_counter() - started.pop())
+
+    body, head = getattr(model, "base_model", model), model.get_output_embeddings()
+    for module in (body, head) if body is not model and head is not None else (model,):
+        module.register_forward_pre_hook(begin)
+        module.register_forward_hook(end)

@@ -58,6 +58,7 @@ from classit_eval.scoring.probes import (
 log = logging.getLogger(__name__)
 Tokens = tuple[int, ...]
 HEAD_ROWS = 1024  # hidden states per LM-head call: bounds the logits' memory
+HEAD_MIN_ROWS = 16  # ... and at least these (see TrieScorer.head_rows)
 ROW_TOKENS = 16  # a call holds at most batch_size * ROW_TOKENS positions (or one row)
 PACK = 128  # a row packs the segments of subtrees up to this many positions
 SIMILAR, SLACK = 0.9, 4  # a call's rows: >= 0.9 of its first's width, or <= 4 narrower
@@ -293,10 +294,12 @@ def plan(encoded: Sequence, batch_size: int = 32, cache_tokens: int = 16384,
 
 @dataclass(eq=False)
 class Head:
-    """A run of the LM head over the states queued since the last: per chunk of HEAD_ROWS
-    states, its first state and its targets' rows (in the chunk), tokens and slots."""
+    """A run of the LM head over the states queued since the last: its targets' rows (in
+    the queue, ascending), tokens and slots."""
 
-    chunks: list[tuple[int, torch.Tensor, torch.Tensor, torch.Tensor]]
+    rows: np.ndarray
+    tokens: torch.Tensor
+    slots: torch.Tensor
 
 
 @dataclass(eq=False)
@@ -397,15 +400,11 @@ class _Targets:
     slots: list[int] = field(default_factory=list)
 
     def head(self) -> Head:
-        rows, tokens, slots = (np.asarray(a, dtype=np.int64)
-                               for a in (self.rows, self.tokens, self.slots))
-        chunks = []
-        for lo in range(0, self.queued, HEAD_ROWS):
-            pick = (rows >= lo) & (rows < lo + HEAD_ROWS)
-            chunks.append((lo, torch.from_numpy(rows[pick] - lo),
-                           torch.from_numpy(tokens[pick]), torch.from_numpy(slots[pick])))
+        head = Head(np.asarray(self.rows, dtype=np.int64),
+                    torch.tensor(self.tokens, dtype=torch.long),
+                    torch.tensor(self.slots, dtype=torch.long))
         self.queued, self.rows, self.tokens, self.slots = 0, [], [], []
-        return Head(chunks)
+        return head
 
     def add(self, node: Node, offset: int) -> None:
         """A target of the last queued state: the token at `offset` of `node` (a target
@@ -496,6 +495,11 @@ class TrieScorer:
         self.base, self.head = split_head(model)
         self.cache_argument = cache_argument(self.base)
         self.budget = PACK if tree_masks_work(self.base, self.cache_argument) else 0
+        # the head reads its whole weight (vocabulary x hidden) per block of states and writes
+        # block x vocabulary logits: a block of twice the hidden size reads at most half as
+        # much as it writes, and a smaller block keeps a small model's logits in the cache
+        hidden = self.head.in_features if isinstance(self.head, torch.nn.Linear) else HEAD_ROWS
+        self.head_rows = min(HEAD_ROWS, max(HEAD_MIN_ROWS, 2 * hidden))
         if not self.budget:
             log.info("%s ignores 4-D attention masks: one trie segment a row (more calls).",
                      type(model).__name__)
@@ -617,8 +621,11 @@ class TrieScorer:
         (vocabulary x hidden) and a call of a few hundred rows reads all of it for little
         work; on SmolLM2 the head took a quarter of blimp's scoring time in calls of ~120
         rows. A boundary mass is a log-sum-exp over the boundary ids of the same logits."""
-        for lo, rows, tokens, where in head.chunks:
-            chunk = flat[lo: lo + HEAD_ROWS]
+        block = self.head_rows
+        cuts = np.searchsorted(head.rows, np.arange(0, flat.shape[0] + block, block))
+        for b, lo in enumerate(range(0, flat.shape[0], block)):
+            pick = slice(int(cuts[b]), int(cuts[b + 1]))
+            chunk = flat[lo: lo + block]
             logits = self.head(chunk) if self.head else chunk
             logits = logits.to(torch.promote_types(logits.dtype, torch.float32))
             if not results:
@@ -628,16 +635,26 @@ class TrieScorer:
                     results["mass"] = logits.new_full((slots,), math.nan)
                 if self.entropy:
                     results["entropy"] = logits.new_full((slots,), math.nan)
-            r, t = rows.to(logits.device), tokens.to(logits.device)
-            where = where.to(logits.device)
-            total = logits.logsumexp(-1)
+            device = logits.device
+            r = torch.from_numpy(head.rows[pick] - lo).to(device)
+            t, where = head.tokens[pick].to(device), head.slots[pick].to(device)
+            total, argmax = logsumexp_argmax(logits)
             results["logprob"][where] = logits[r, t] - total[r]
-            results["greedy"][where] = logits.argmax(-1)[r] == t
+            results["greedy"][where] = argmax[r] == t
             if self.boundary_ids is not None:
-                ids = self.boundary_ids.to(logits.device)
+                ids = self.boundary_ids.to(device)
                 results["mass"][where] = (logits.index_select(-1, ids).logsumexp(-1) - total)[r]
             if self.entropy:
                 results["entropy"][where] = distribution_entropy(logits, total)[r]
+
+
+def logsumexp_argmax(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """`logits.logsumexp(-1)` computed as torch computes it (the same numbers), and
+    `logits.argmax(-1)`, from one pass for the maximum and its index instead of two."""
+    top, argmax = logits.max(-1)
+    shift = top.masked_fill(top.abs() == math.inf, 0)
+    total = (logits - shift.unsqueeze(-1)).exp_().sum(-1).log_().add_(shift)
+    return total, argmax
 
 
 def distribution_entropy(logits: torch.Tensor, total: torch.Tensor) -> torch.Tensor:
