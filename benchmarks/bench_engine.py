@@ -27,11 +27,18 @@ tokenizer, hidden 16, one layer, the 49,152-word head tied to the embeddings: 0.
 parameters, random, built on the fly in a temporary folder). What is left is the engine
 and the framework around it. Prints, wall and process CPU seconds each: building and
 loading the model, tokenising, float32 scoring, float64 re-scoring (documents and
-positions), the whole process (imports included), the time inside the model's forward
-calls and the LM head, and the engine's microseconds per position (scoring time outside
-the model, over the positions computed).
+positions), the whole process (imports included), the time inside the model's body (its
+forward calls) and in the LM head with its log-softmax over the vocabulary, and the
+engine's own microseconds per position (scoring time outside those two, over the
+positions computed).
 
-    OMP_NUM_THREADS=1 nice python benchmarks/bench_engine.py --tiny
+    OMP_NUM_THREADS=1 nice python benchmarks/bench_engine.py --tiny [--tokenise-full]
+
+`--tokenise-full` then times tokenising every request of the full `classit_zero_shot` with
+the same model (the `tokenising` stage alone). Its data includes COMPS, which is not
+distributed here: point CLASSIT_DATA_DIR at a root that has it, e.g. the real data with
+format fixtures where files are missing (`python scripts/make_format_fixtures.py ROOT
+--overlay ../shared/data/babylm-2025`).
 """
 
 from __future__ import annotations
@@ -55,7 +62,7 @@ from classit_eval.leaderboard.lm import time_forward
 from classit_eval.lmeval.plugin import task_manager
 from classit_eval.names import ENCODING_FIELD
 from classit_eval.scoring import Scorer, babylm2025_reader
-from classit_eval.scoring.trie import plan, trie_size
+from classit_eval.scoring.trie import TrieScorer, plan, trie_size
 
 FAMILIES = {  # family -> lm-eval group
     "blimp": "classit_blimp_fast", "supplement": "classit_blimp_supplement_fast",
@@ -222,7 +229,7 @@ class Clock:
                 + (f"  {what}" if what else ""))
 
 
-def tiny(batch_size: int, tasks: str) -> None:
+def tiny(batch_size: int, tasks: str, tokenise_full: bool) -> None:
     """The engine's own cost on a model that costs nothing (see the module doc)."""
     clock = Clock()
     with tempfile.TemporaryDirectory() as folder:
@@ -239,7 +246,8 @@ def tiny(batch_size: int, tasks: str) -> None:
         clock.wrap(scorer, "exact_scores", "float64 re-scoring")
         forward = argparse.Namespace(seconds=0.0)
         for model in (lm.model, scorer.exact_model()):  # the float64 copy made now, timed
-            time_forward(model, forward, "seconds")
+            time_forward(model.base_model, forward, "seconds")  # the body, not the head
+        clock.wrap(TrieScorer, "_head", "head")
         out = lm_eval.simple_evaluate(model=lm, tasks=tasks.split(","),
                                       task_manager=task_manager(classit_only=True))
     whole_wall, whole_cpu = process_seconds()
@@ -257,12 +265,31 @@ def tiny(batch_size: int, tasks: str) -> None:
     print(f"{'whole process':28} {whole_wall:8.1f} s wall {whole_cpu:8.1f} s CPU")
     scoring = clock.wall["float32 scoring"] + clock.wall["float64 re-scoring"]
     positions = stats.positions + exact.positions
-    print(f"inside the model (forward calls and LM head): {forward.seconds:.1f} s wall; "
-          f"the engine outside it: {scoring - forward.seconds:.1f} s, "
-          f"{1e6 * (scoring - forward.seconds) / positions:.0f} us per position "
-          f"({1e6 * scoring / positions:.0f} us with the model)")
+    head = clock.wall["head"]
+    print(clock.line("LM head and log-softmax", "over the whole vocabulary, per position read"))
+    print(f"{'model body (forward calls)':28} {forward.seconds:8.1f} s wall")
+    engine = scoring - forward.seconds - head
+    print(f"the engine's own work: {engine:.1f} s wall, {1e6 * engine / positions:.0f} us per "
+          f"position ({1e6 * scoring / positions:.0f} us with the model and its head)")
     accuracies = sum(1 for r in out["results"].values() for k in r if k == "acc,none")
     print(f"{accuracies} accuracies")
+    if tokenise_full:
+        tokenising(lm)
+
+
+def tokenising(lm) -> None:
+    """Seconds to tokenise every request of the full `classit_zero_shot` (one call, as
+    lm-eval's one loglikelihood call; its data must include COMPS: see the module doc)."""
+    tasks = leaf_tasks(task_manager(classit_only=True).load(["classit_zero_shot"]))
+    requests = []
+    for task in tasks.values():
+        task.build_all_requests(rank=0, world_size=1)
+        requests += task.instances
+    wall, cpu = time.perf_counter(), time.process_time()
+    pieces = lm.encode(requests)
+    print(f"tokenising the full classit_zero_shot ({len(requests)} requests, "
+          f"{sum(len(p) for p in pieces)} pieces): {time.perf_counter() - wall:.1f} s wall "
+          f"{time.process_time() - cpu:.1f} s CPU")
 
 
 def main() -> None:
@@ -279,9 +306,11 @@ def main() -> None:
     parser.add_argument("--tiny", action="store_true",
                         help="only the engine's own cost, on a tiny model (see the module doc)")
     parser.add_argument("--tasks", default="classit_zero_shot_fast", help="with --tiny")
+    parser.add_argument("--tokenise-full", action="store_true",
+                        help="with --tiny: then time tokenising the full classit_zero_shot")
     args = parser.parse_args()
     if args.tiny:
-        return tiny(args.batch_size or 64, args.tasks)
+        return tiny(args.batch_size or 64, args.tasks, args.tokenise_full)
     args.batch_size = args.batch_size or 32
     if args.model is None:
         from classit_eval.data.smollm2 import checkpoint

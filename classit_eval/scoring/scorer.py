@@ -162,14 +162,14 @@ class Scorer:
             encodings = self._encodings(texts, special)
             for (context, continuation), text, (ids, offsets) in zip(
                     part, texts, encodings, strict=True):
-                ids, offsets = list(ids), [tuple(o) for o in offsets]
                 if special:
                     start = len(text) - len(continuation) + (offsets[0][0] if offsets else 0)
-                else:
-                    ids, offsets = [self.prefix_token_id, *ids], [(0, 0), *offsets]
+                    span = tuple(i for i, (_, end) in enumerate(offsets) if end > start and i)
+                    out.append(Encoded(tuple(ids), span))
+                else:  # token i + 1 after the prefix token has offsets[i]
                     start = len(context)
-                span = tuple(i for i, (_, end) in enumerate(offsets) if end > start and i > 0)
-                out.append(Encoded(tuple(ids), span))
+                    span = tuple(i for i, (_, end) in enumerate(offsets, 1) if end > start)
+                    out.append(Encoded((self.prefix_token_id, *ids), span))
         return out
 
     def _encodings(self, texts: list[str], special: bool):
