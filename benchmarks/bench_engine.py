@@ -266,7 +266,7 @@ def tiny(batch_size: int, tasks: str, tokenise_full: bool) -> None:
     scoring = clock.wall["float32 scoring"] + clock.wall["float64 re-scoring"]
     positions = stats.positions + exact.positions
     head = clock.wall["head"]
-    print(clock.line("LM head and log-softmax", "over the whole vocabulary, per position read"))
+    print(clock.line("head", "the LM head and its log-softmax over the whole vocabulary"))
     print(f"{'model body (forward calls)':28} {forward.seconds:8.1f} s wall")
     engine = scoring - forward.seconds - head
     print(f"the engine's own work: {engine:.1f} s wall, {1e6 * engine / positions:.0f} us per "
