@@ -9,8 +9,9 @@ tokenised once per series, not once per checkpoint. `fingerprint` tells whether 
 checkpoints' tokenizers tokenise alike, so a series whose tokenizer changes is caught.
 The engine's compiled schedule of each task's requests is kept by the scorer
 (classit_eval.scoring.Scorer) and run again with every checkpoint; what a checkpoint costs
-is its weights' loading (`load_seconds`), the model's forward calls (`forward_seconds`)
-and the rest of scoring (a second or less).
+is its weights' loading (`load_seconds`), the model's forward calls (its body:
+`forward_seconds`; then the LM head and its log-softmax at the positions read) and the rest
+of scoring.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ class SeriesLM(ClassitLM):
 
     def __init__(self, **model_args) -> None:
         self.load_seconds = 0.0  # time spent loading weights (float64 copies included)
-        self.forward_seconds = 0.0  # time inside the models' forward calls and LM heads
+        self.forward_seconds = 0.0  # time inside the models' bodies (the decoder's calls)
         super().__init__(**model_args)
         self.fingerprint = fingerprint(self.tokenizer)
         self.encodings: dict[tuple, list] = {}
@@ -63,7 +64,7 @@ class SeriesLM(ClassitLM):
         start = time.perf_counter()
         model = super()._load(pretrained, revision, dtype)
         self.load_seconds += time.perf_counter() - start
-        time_forward(model, self, "forward_seconds")
+        time_forward(model.base_model, self, "forward_seconds")
         return model
 
     def loglikelihood(self, requests, disable_tqdm: bool = False):
@@ -74,9 +75,8 @@ class SeriesLM(ClassitLM):
             self.score_seconds += time.perf_counter() - start
 
 
-def time_forward(model: torch.nn.Module, owner: object, attribute: str) -> None:
-    """Add the seconds of every call of `model`'s body and LM head to `owner.attribute`
-    (forward hooks: the engine calls the two apart)."""
+def time_forward(module: torch.nn.Module, owner: object, attribute: str) -> None:
+    """Add the seconds of every call of `module` to `owner.attribute` (forward hooks)."""
     started: list[float] = []
 
     def begin(*_) -> None:
@@ -85,7 +85,5 @@ def time_forward(model: torch.nn.Module, owner: object, attribute: str) -> None:
     def end(*_) -> None:
         setattr(owner, attribute, getattr(owner, attribute) + time.perf_counter() - started.pop())
 
-    body, head = getattr(model, "base_model", model), model.get_output_embeddings()
-    for module in (body, head) if body is not model and head is not None else (model,):
-        module.register_forward_pre_hook(begin)
-        module.register_forward_hook(end)
+    module.register_forward_pre_hook(begin)
+    module.register_forward_hook(end)
