@@ -68,8 +68,6 @@ def main() -> None:
     from classit_eval.leaderboard.series import Checkpoint, Session, Unit
     from classit_eval.scoring.trie import TrieScorer
 
-    clock = Clock()  # the LM head with its log-softmax, a part of the forward passes
-    clock.wrap(TrieScorer, "_head", "head")
 
     base_times, base_scores = [], []
     for revision in revisions:
@@ -78,6 +76,8 @@ def main() -> None:
         base_scores.append(found)
         print(f"baseline {revision}: {seconds:.1f} s")
 
+    clock = Clock()  # the series' LM head with its log-softmax, a part of the forward passes
+    clock.wrap(TrieScorer, "_head", "head")
     settings = argparse.Namespace(
         reading_bootstrap=0, scoring="babylm2025", data_dir=None,
         model_args={"dtype": args.dtype}, device="cpu", batch_size=args.batch_size,
