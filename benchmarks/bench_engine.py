@@ -34,6 +34,24 @@ positions computed).
 
     OMP_NUM_THREADS=1 nice python benchmarks/bench_engine.py --tiny [--tokenise-full]
 
+What it showed (issue #25; a 2-core machine shared with three other jobs, so wall times
+are 3-9x the CPU times and only the CPU times compare): on a model that costs nothing the
+scoring is not the engine's bookkeeping but the LM head's log-softmax over the 49,152-word
+vocabulary at every position read (339,000 predicted tokens, float32 and float64
+together: 17 billion logits). Profiled on main, the head's matrix product, `logsumexp`,
+`argmax` and the boundary masses' `index_select` were 468 of the 515 s in the engine.
+What changed: the schedule is compiled once into arrays and run with a few tensor
+operations per call (reused for every checkpoint of a series); the head runs in blocks of
+twice the hidden size for a small model and takes the maximum and its index in one pass.
+Main and the change side by side (`--tasks classit_blimp_fast,classit_entity_tracking_fast,
+classit_reading_fast`, load 5-8), CPU seconds: tokenising 4.2 -> 4.1, float32 scoring
+115.6 -> 57.6, float64 re-scoring 44.3 -> 19.3, the head 154.9 -> 71.8, whole 175.5 ->
+92.5. The engine's own work is ~12 us of CPU per position either way. The whole fast
+suite after the change (load 8-10): float32 58.5 s CPU (261,208 positions), float64 27.4 s
+(5,200 documents, 106,985 positions), whole 101.7 s; tokenising the full suite 20.8 s CPU.
+The issue's targets (float32 <= 8 s, float64 <= 6 s, whole <= 30 s, full tokenising
+<= 5 s) are not met: the head alone costs more on one thread here (docs/zero_shot.md).
+
 `--tokenise-full` then times tokenising every request of the full `classit_zero_shot` with
 the same model (the `tokenising` stage alone). Its data includes COMPS, which is not
 distributed here: point CLASSIT_DATA_DIR at a root that has it, e.g. the real data with
