@@ -243,16 +243,16 @@ class Scorer:
         return scores
 
     def _schedule(self, scorer: TrieScorer, encoded: Sequence[Encoded]) -> Schedule:
-        """The engine's compiled schedule for `encoded`, kept for the next SCHEDULES calls
-        with other requests: a checkpoint series scores the same requests with every
-        checkpoint, and the schedule depends only on the requests and the settings."""
+        """The engine's compiled schedule for `encoded`, kept while fewer than SCHEDULES
+        others were used since (a checkpoint series scores the same requests with every
+        checkpoint; a schedule depends only on the requests and the settings)."""
         key = (scorer.batch_size, scorer.cache_tokens, scorer.budget,
                tuple((e.tokens, e.span, getattr(e, "boundary", ())) for e in encoded))
-        if key not in self._schedules:
-            while len(self._schedules) >= SCHEDULES:
-                del self._schedules[next(iter(self._schedules))]
-            self._schedules[key] = scorer.compile(encoded)
-        return self._schedules[key]
+        compiled = self._schedules.pop(key, None) or scorer.compile(encoded)
+        while len(self._schedules) >= SCHEDULES:  # the least recently used goes
+            del self._schedules[next(iter(self._schedules))]
+        self._schedules[key] = compiled
+        return compiled
 
     def score_requests(self, requests: Sequence[Sequence[Encoded]]) -> list[tuple[float, bool]]:
         """Each request's pieces scored (one call for them all) and summed."""
