@@ -15,8 +15,11 @@ MODEL_DIR holds `chck_*` checkpoint folders (`classit-eval train pretrain
   loaded and requests built once, texts tokenised once, then per checkpoint its weights
   and the forward passes; it also writes the results and sample logs, the baseline not.
 
-Prints the seconds of each checkpoint both ways, the part of the series spent in forward
-passes, the cumulative cost of N checkpoints, the ratio, and whether every score agrees.
+Prints the seconds of each checkpoint both ways; of the series', the split into weight
+loading, the model's forward calls (body and LM head), tokenising and the rest (the
+engine's own work, with its schedule compiled for the first checkpoint and reused, plus
+lm-eval's metrics and the files written); the cumulative cost of N checkpoints, the ratio,
+and whether every score agrees.
 """
 
 from __future__ import annotations
@@ -60,7 +63,11 @@ def main() -> None:
     args = p.parse_args()
     revisions, tasks = args.revisions.split(","), args.tasks.split(",")
 
+    from bench_engine import Clock
+
     from classit_eval.leaderboard.series import Checkpoint, Session, Unit
+    from classit_eval.scoring.trie import TrieScorer
+
 
     base_times, base_scores = [], []
     for revision in revisions:
@@ -69,6 +76,8 @@ def main() -> None:
         base_scores.append(found)
         print(f"baseline {revision}: {seconds:.1f} s")
 
+    clock = Clock()  # the series' LM head with its log-softmax, a part of the forward passes
+    clock.wrap(TrieScorer, "_head", "head")
     settings = argparse.Namespace(
         reading_bootstrap=0, scoring="babylm2025", data_dir=None,
         model_args={"dtype": args.dtype}, device="cpu", batch_size=args.batch_size,
@@ -84,16 +93,20 @@ def main() -> None:
             checkpoint = Checkpoint(revision, str(args.model / revision))
             records = [session.evaluate(checkpoint, unit) for unit in units]
             lm = session.lm
-            before = getattr(lm, "_bench_seen", (0.0, 0.0))
-            lm._bench_seen = (lm.score_seconds, lm.encode_seconds)
-            forward = (lm.score_seconds - before[0]) - (lm.encode_seconds - before[1])
+            now = (lm.score_seconds, lm.encode_seconds, lm.load_seconds,
+                   lm.forward_seconds + clock.wall["head"])
+            before = getattr(lm, "_bench_seen", (0.0, 0.0, 0.0, 0.0))
+            lm._bench_seen = now
+            scored, encoded, loaded, forward = (a - b for a, b in zip(now, before, strict=True))
             series_times.append(time.perf_counter() - start)
             forward_times.append(forward)
             series_scores.append({r["task"]: r["scores"].get("acc", r["scores"].get("spearman"))
                                   for r in records})
-            print(f"series   {revision}: {series_times[-1]:.1f} s "
-                  f"(forward passes {forward:.1f} s, tokenising "
-                  f"{lm.encode_seconds - before[1]:.1f} s)")
+            rest = series_times[-1] - loaded - forward - encoded
+            print(f"series   {revision}: {series_times[-1]:.1f} s: weights {loaded:.1f} s "
+                  f"(float64 copies included), forward passes {forward:.1f} s, tokenising "
+                  f"{encoded:.1f} s, the rest {rest:.1f} s (of which the engine's own work "
+                  f"{scored - encoded - forward:.1f} s)")
     series_times[0] += setup
     print(f"\nseries set-up (task index): {setup:.1f} s, counted in its first checkpoint, "
           "which also loads the tasks and tokenises the texts")

@@ -20,6 +20,49 @@ Prints, on one machine in one run:
    process), hf and the old backend extrapolated from their subsets: their time outside
    scoring as measured, plus their scoring time times the ratio of separate-sequence
    positions of the whole family to the subset's, plus their model loading.
+
+The engine's own cost (`--tiny`): the whole `classit_zero_shot_fast` in this process with
+`--model classit`, batch 64, on a LLaMA that does almost no arithmetic (SmolLM2's
+tokenizer, hidden 16, one layer, the 49,152-word head tied to the embeddings: 0.79M
+parameters, random, built on the fly in a temporary folder). What is left is the engine
+and the framework around it. Prints, wall and process CPU seconds each: building and
+loading the model, tokenising, float32 scoring, float64 re-scoring (documents and
+positions), the whole process (imports included), the time inside the model's body (its
+forward calls) and in the LM head with its log-softmax over the vocabulary, and the
+engine's own microseconds per position (scoring time outside those two, over the
+positions computed).
+
+    OMP_NUM_THREADS=1 nice python benchmarks/bench_engine.py --tiny [--tokenise-full]
+
+What it showed (issue #25; a 2-core machine shared with three other jobs, so wall times
+are 3-9x the CPU times and only the CPU times compare): on a model that costs nothing the
+scoring is not the engine's bookkeeping but the LM head's log-softmax over the 49,152-word
+vocabulary at every position read (339,000 predicted tokens, float32 and float64
+together: 17 billion logits). Profiled on main, the head's matrix product, `logsumexp`,
+`argmax` and the boundary masses' `index_select` were 468 of the 515 s in the engine.
+What changed: the schedule is compiled once into arrays and run with a few tensor
+operations per call (reused for every checkpoint of a series); the head runs in blocks of
+twice the hidden size for a small model and takes the maximum and its index in one pass.
+The whole fast suite, one after the other on a quieter machine (load 2.6-3.0), one
+thread, wall seconds main -> now: tokenising 3.9 -> 4.2, float32 scoring 123.7 -> 49.9,
+float64 re-scoring 46.0 -> 26.8, of which the LM head with its log-softmax 165.1 -> 72.1,
+whole process 187.0 -> 92.4 (CPU 179.0 -> 89.5); the engine's own work 3.6 s either way
+(10 us per position). With two threads the run did not finish in 400 s while other jobs
+ran: not measured.
+Main and the change side by side (`--tasks classit_blimp_fast,classit_entity_tracking_fast,
+classit_reading_fast`, load 5-8), CPU seconds: tokenising 4.2 -> 4.1, float32 scoring
+115.6 -> 57.6, float64 re-scoring 44.3 -> 19.3, the head 154.9 -> 71.8, whole 175.5 ->
+92.5. The engine's own work is ~12 us of CPU per position either way. The whole fast
+suite after the change (load 8-10): float32 58.5 s CPU (261,208 positions), float64 27.4 s
+(5,200 documents, 106,985 positions), whole 101.7 s; tokenising the full suite 20.8 s CPU.
+The issue's targets (float32 <= 8 s, float64 <= 6 s, whole <= 30 s, full tokenising
+<= 5 s) are not met: the head alone costs more on one thread here (docs/zero_shot.md).
+
+`--tokenise-full` then times tokenising every request of the full `classit_zero_shot` with
+the same model (the `tokenising` stage alone). Its data includes COMPS, which is not
+distributed here: point CLASSIT_DATA_DIR at a root that has it, e.g. the real data with
+format fixtures where files are missing (`python scripts/make_format_fixtures.py ROOT
+--overlay ../shared/data/babylm-2025`).
 """
 
 from __future__ import annotations
@@ -39,10 +82,11 @@ import torch
 from lm_eval.api.registry import get_model
 
 import classit_eval.lmeval.backend  # noqa: F401  (registers `classit`)
+from classit_eval.leaderboard.lm import time_forward
 from classit_eval.lmeval.plugin import task_manager
 from classit_eval.names import ENCODING_FIELD
 from classit_eval.scoring import Scorer, babylm2025_reader
-from classit_eval.scoring.trie import plan, trie_size
+from classit_eval.scoring.trie import TrieScorer, plan, trie_size
 
 FAMILIES = {  # family -> lm-eval group
     "blimp": "classit_blimp_fast", "supplement": "classit_blimp_supplement_fast",
@@ -157,6 +201,121 @@ def full_run(model: str, batch_size: int, out: Path) -> float:
     return seconds
 
 
+def process_seconds() -> tuple[float, float]:
+    """(wall, CPU) seconds since this process started, its start-up and imports included."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    started = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19]) / ticks
+    uptime = float(Path("/proc/uptime").read_text().split()[0])
+    return uptime - started, time.process_time()
+
+
+def tiny_model(out: Path) -> Path:
+    """SmolLM2's tokenizer and a random LLaMA with almost no arithmetic, saved to `out`."""
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    from classit_eval.data.smollm2 import checkpoint
+
+    tokenizer = AutoTokenizer.from_pretrained(checkpoint())
+    config = LlamaConfig(
+        vocab_size=len(tokenizer), hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+        num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=8192,
+        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id, tie_word_embeddings=True)
+    torch.manual_seed(0)
+    LlamaForCausalLM(config).save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return out
+
+
+class Clock:
+    """Wall and process CPU seconds spent in the calls of wrapped functions."""
+
+    def __init__(self) -> None:
+        self.wall: dict[str, float] = defaultdict(float)
+        self.cpu: dict[str, float] = defaultdict(float)
+
+    def wrap(self, owner: object, name: str, label: str) -> None:
+        """Time every call of `owner.name` under `label` (an instance attribute shadows it)."""
+        function = getattr(owner, name)
+
+        def timed(*args, **kwargs):
+            wall, cpu = time.perf_counter(), time.process_time()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                self.wall[label] += time.perf_counter() - wall
+                self.cpu[label] += time.process_time() - cpu
+
+        setattr(owner, name, timed)
+
+    def line(self, label: str, what: str = "") -> str:
+        return (f"{label:28} {self.wall[label]:8.1f} s wall {self.cpu[label]:8.1f} s CPU"
+                + (f"  {what}" if what else ""))
+
+
+def tiny(batch_size: int, tasks: str, tokenise_full: bool) -> None:
+    """The engine's own cost on a model that costs nothing (see the module doc)."""
+    clock = Clock()
+    with tempfile.TemporaryDirectory() as folder:
+        wall, cpu = time.perf_counter(), time.process_time()
+        path = tiny_model(Path(folder) / "tiny")
+        lm = get_model("classit").create_from_arg_string(
+            f"pretrained={path}", {"batch_size": batch_size, "device": "cpu"})
+        built = "model (build, save, load)"
+        clock.wall[built], clock.cpu[built] = (time.perf_counter() - wall,
+                                               time.process_time() - cpu)
+        scorer = lm.scorer
+        clock.wrap(lm, "encode", "tokenising")
+        clock.wrap(scorer, "score_requests", "float32 scoring")
+        clock.wrap(scorer, "exact_scores", "float64 re-scoring")
+        forward = argparse.Namespace(seconds=0.0)
+        for model in (lm.model, scorer.exact_model()):  # the float64 copy made now, timed
+            time_forward(model.base_model, forward, "seconds")  # the body, not the head
+        clock.wrap(TrieScorer, "_head", "head")
+        out = lm_eval.simple_evaluate(model=lm, tasks=tasks.split(","),
+                                      task_manager=task_manager(classit_only=True))
+    whole_wall, whole_cpu = process_seconds()
+    params = sum(p.numel() for p in lm.model.parameters())
+    stats, exact, cert = scorer.stats, scorer.exact_stats, scorer.certificate
+    print(f"\ntiny LLaMA ({params / 1e6:.2f}M parameters), {tasks}, batch {batch_size}; "
+          f"torch threads {torch.get_num_threads()}; load average {os.getloadavg()[0]:.1f}")
+    print(clock.line("model (build, save, load)"))
+    print(clock.line("tokenising"))
+    print(clock.line("float32 scoring",
+                     f"{stats.positions} positions, {stats.calls} calls"))
+    print(clock.line("float64 re-scoring",
+                     f"{cert.rescored} documents, {exact.positions} positions, "
+                     f"{exact.calls} calls"))
+    print(f"{'whole process':28} {whole_wall:8.1f} s wall {whole_cpu:8.1f} s CPU")
+    scoring = clock.wall["float32 scoring"] + clock.wall["float64 re-scoring"]
+    positions = stats.positions + exact.positions
+    head = clock.wall["head"]
+    print(clock.line("head", "the LM head and its log-softmax over the whole vocabulary"))
+    print(f"{'model body (forward calls)':28} {forward.seconds:8.1f} s wall")
+    engine = scoring - forward.seconds - head
+    print(f"the engine's own work: {engine:.1f} s wall, {1e6 * engine / positions:.0f} us per "
+          f"position ({1e6 * scoring / positions:.0f} us with the model and its head)")
+    accuracies = sum(1 for r in out["results"].values() for k in r if k == "acc,none")
+    print(f"{accuracies} accuracies")
+    if tokenise_full:
+        tokenising(lm)
+
+
+def tokenising(lm) -> None:
+    """Seconds to tokenise every request of the full `classit_zero_shot` (one call, as
+    lm-eval's one loglikelihood call; its data must include COMPS: see the module doc)."""
+    tasks = leaf_tasks(task_manager(classit_only=True).load(["classit_zero_shot"]))
+    requests = []
+    for task in tasks.values():
+        task.build_all_requests(rank=0, world_size=1)
+        requests += task.instances
+    wall, cpu = time.perf_counter(), time.process_time()
+    pieces = lm.encode(requests)
+    print(f"tokenising the full classit_zero_shot ({len(requests)} requests, "
+          f"{sum(len(p) for p in pieces)} pieces): {time.perf_counter() - wall:.1f} s wall "
+          f"{time.process_time() - cpu:.1f} s CPU")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=None, help="default: SmolLM2-135M-Instruct")
@@ -167,8 +326,16 @@ def main() -> None:
     parser.add_argument("--output", default="results/bench_engine",
                         help="where the full run writes its results")
     parser.add_argument("--families", default=",".join(FAMILIES))
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--batch-size", type=int, default=None, help="default 32 (64 --tiny)")
+    parser.add_argument("--tiny", action="store_true",
+                        help="only the engine's own cost, on a tiny model (see the module doc)")
+    parser.add_argument("--tasks", default="classit_zero_shot_fast", help="with --tiny")
+    parser.add_argument("--tokenise-full", action="store_true",
+                        help="with --tiny: then time tokenising the full classit_zero_shot")
     args = parser.parse_args()
+    if args.tiny:
+        return tiny(args.batch_size or 64, args.tasks, args.tokenise_full)
+    args.batch_size = args.batch_size or 32
     if args.model is None:
         from classit_eval.data.smollm2 import checkpoint
 

@@ -195,3 +195,36 @@ def test_a_bound_found_too_tight_is_widened(tiny_model, pieces, monkeypatch):
     assert scorer.certificate.widened > 1
     decide = lambda s: [s[a][0] > s[b][0] for a, b in documents]  # noqa: E731
     assert decide(scores) == decide(exact)
+
+
+def test_logsumexp_and_argmax_in_one_pass_are_torchs():
+    """The head's one pass for the maximum and its index gives torch's own numbers: ties
+    go to the first index, an all -inf row stays -inf."""
+    torch.manual_seed(0)
+    logits = torch.randn(37, 1000) * 8
+    logits[3, 10] = logits[3, 900] = logits[3].max() + 1  # a tie for the maximum
+    logits[5] = -torch.inf
+    for dtype in (torch.float32, torch.float64):
+        total, argmax = trie.logsumexp_argmax(logits.to(dtype))
+        assert torch.equal(total, logits.to(dtype).logsumexp(-1))
+        assert torch.equal(argmax, logits.to(dtype).argmax(-1))
+    assert trie.logsumexp_argmax(logits)[1][3] == 10
+
+
+def test_a_schedule_is_compiled_once_for_every_checkpoint(tiny64, pieces, monkeypatch):
+    """A checkpoint series scores the same requests with each checkpoint: the engine's
+    schedule is compiled for the first and run again, with the same scores as a new scorer."""
+    model, tok = tiny64
+    flat = [p for request in pieces[:6] for p in request]
+    compiled = []
+    compile_schedule = trie.compile_schedule
+    monkeypatch.setattr(trie, "compile_schedule",
+                        lambda *a, **k: compiled.append(1) or compile_schedule(*a, **k))
+    scorer = Scorer(model, tok, progress=False)
+    first = scorer.score_encoded(flat)
+    torch.manual_seed(1)
+    other = AutoModelForCausalLM.from_config(model.config).double().eval()
+    scorer.set_model(other)
+    again = scorer.score_encoded(flat)
+    assert len(compiled) == 1
+    assert again == Scorer(other, tok, progress=False).score_encoded(flat) != first

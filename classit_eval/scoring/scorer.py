@@ -41,7 +41,13 @@ from classit_eval.scoring.encodings import (
     Encoded,
     encoding,
 )
-from classit_eval.scoring.trie import Stats, TrieScorer, distribution_entropy, trie_size
+from classit_eval.scoring.trie import (
+    Schedule,
+    Stats,
+    TrieScorer,
+    distribution_entropy,
+    trie_size,
+)
 
 # -- the scorer ---------------------------------------------------------------------------
 ENGINES = ("trie", "sequences")
@@ -56,6 +62,9 @@ ERROR_PER_TOKEN_EPS = 2**15  # in units of the dtype's epsilon: 3.9e-3 nats for 
 
 
 EXACT_BATCH, EXACT_CACHE_TOKENS = 64, 2**30  # fixed, so float64 scores never depend on a run
+# compiled schedules a scorer keeps (the tasks of a checkpoint series, each scored again with
+# every checkpoint; a schedule's arrays take about 100 bytes per position computed)
+SCHEDULES = 64
 
 
 def error_per_token(dtype: torch.dtype) -> float:
@@ -105,6 +114,7 @@ class Scorer:
         self.stats, self.exact_stats = Stats(), Stats()
         self.certificate = Certificate()
         self._boundary: torch.Tensor | None = None
+        self._schedules: dict[tuple, Schedule] = {}  # compiled schedules, see _schedule
         self.set_model(model, exact_model)
 
     @property
@@ -152,14 +162,14 @@ class Scorer:
             encodings = self._encodings(texts, special)
             for (context, continuation), text, (ids, offsets) in zip(
                     part, texts, encodings, strict=True):
-                ids, offsets = list(ids), [tuple(o) for o in offsets]
                 if special:
                     start = len(text) - len(continuation) + (offsets[0][0] if offsets else 0)
-                else:
-                    ids, offsets = [self.prefix_token_id, *ids], [(0, 0), *offsets]
+                    span = tuple(i for i, (_, end) in enumerate(offsets) if end > start and i)
+                    out.append(Encoded(tuple(ids), span))
+                else:  # token i + 1 after the prefix token has offsets[i]
                     start = len(context)
-                span = tuple(i for i, (_, end) in enumerate(offsets) if end > start and i > 0)
-                out.append(Encoded(tuple(ids), span))
+                    span = tuple(i for i, (_, end) in enumerate(offsets, 1) if end > start)
+                    out.append(Encoded((self.prefix_token_id, *ids), span))
         return out
 
     def _encodings(self, texts: list[str], special: bool):
@@ -228,9 +238,21 @@ class Scorer:
         scorer.batch_size, scorer.cache_tokens = batch_size, cache_tokens
         scorer.boundary_ids, scorer.entropy = boundary, entropy
         scorer.progress, scorer.desc = progress, desc
-        scores, run = scorer.score(encoded)
+        scores, run = scorer.score(encoded, self._schedule(scorer, encoded))
         stats.add(run)
         return scores
+
+    def _schedule(self, scorer: TrieScorer, encoded: Sequence[Encoded]) -> Schedule:
+        """The engine's compiled schedule for `encoded`, kept while fewer than SCHEDULES
+        others were used since (a checkpoint series scores the same requests with every
+        checkpoint; a schedule depends only on the requests and the settings)."""
+        key = (scorer.batch_size, scorer.cache_tokens, scorer.budget,
+               tuple((e.tokens, e.span, getattr(e, "boundary", ())) for e in encoded))
+        compiled = self._schedules.pop(key, None) or scorer.compile(encoded)
+        while len(self._schedules) >= SCHEDULES:  # the least recently used goes
+            del self._schedules[next(iter(self._schedules))]
+        self._schedules[key] = compiled
+        return compiled
 
     def score_requests(self, requests: Sequence[Sequence[Encoded]]) -> list[tuple[float, bool]]:
         """Each request's pieces scored (one call for them all) and summed."""

@@ -58,6 +58,7 @@ from classit_eval.scoring.probes import (
 log = logging.getLogger(__name__)
 Tokens = tuple[int, ...]
 HEAD_ROWS = 1024  # hidden states per LM-head call: bounds the logits' memory
+HEAD_MIN_ROWS = 16  # ... and at least these (see TrieScorer.head_rows)
 ROW_TOKENS = 16  # a call holds at most batch_size * ROW_TOKENS positions (or one row)
 PACK = 128  # a row packs the segments of subtrees up to this many positions
 SIMILAR, SLACK = 0.9, 4  # a call's rows: >= 0.9 of its first's width, or <= 4 narrower
@@ -88,17 +89,15 @@ class Node:
     parent: Node | None
     children: list[Node] = field(default_factory=list)
     scored: set[int] = field(default_factory=set)  # offsets whose log-probability is wanted
-    logprobs: dict[int, tuple[float, bool]] = field(default_factory=dict)  # offset -> (lp, argmax)
+    slots: dict[int, int] = field(default_factory=dict)  # offset -> its slot (Schedule)
     # offsets o (0 .. len(tokens)) whose next-token distribution's mass on the boundary set
     # is wanted: log P(token o is in the set | the tokens before it), see `boundary` below
     massed: set[int] = field(default_factory=set)
-    masses: dict[int, float] = field(default_factory=dict)
-    entropies: dict[int, float] = field(default_factory=dict)  # of scored offsets, on request
-    kv: tuple[torch.Tensor, torch.Tensor] | None = None  # (layers, heads, len, dim) each
     size: int = 0  # positions computed in its subtree, its own included
     deferred: list[Node] = field(default_factory=list)  # children left to a later row
-    pending: int = 0  # deferred nodes below it not computed yet: they need its keys and values
     column: int = 0  # where its first token sits in the row it is computed in
+    call: int = 0  # the call it is computed in, and its row there
+    row: int = 0
 
     @property
     def end(self) -> int:
@@ -237,23 +236,14 @@ def _place(node: Node, row: Row, budget: int) -> None:
         if child.computed_length <= budget - row.width:
             _place(child, row, budget)  # all of its subtree when that fits, else its top
         else:
-            node.deferred.append(child)
-            for a in _chain(node):  # `node` and its ancestors keep their keys and values
-                a.pending += 1
-
-
-def _release(anchor: Node) -> None:
-    """A deferred child of `anchor` is computed: its ancestors may free their keys and values."""
-    for a in _chain(anchor):
-        a.pending -= 1
-        if not a.pending:
-            a.kv = None
+            node.deferred.append(child)  # `node` and its ancestors keep their keys and values
 
 
 def schedule(root: Node, batch_size: int, budget: int = PACK) -> Iterator[list[Row]]:
     """The tree in calls of rows, a wave at a time: a wave's rows hang from nodes computed
     in the wave before (the first from the root), sorted by width so that a call pads
-    little. Keys and values are kept only while a deferred node below them waits."""
+    little. (A compiled schedule keeps keys and values only until the last call that reads
+    them: `compile_schedule`.)"""
     _sizes(root)
     root.deferred = [child for child in root.children if child.size > 0]
     wave = [root]
@@ -265,9 +255,6 @@ def schedule(root: Node, batch_size: int, budget: int = PACK) -> Iterator[list[R
             yield batch
             for row in batch:
                 wave += [node for node in row.nodes if node.deferred]
-                for node in row.nodes:
-                    if node.parent is row.anchor:
-                        _release(row.anchor)
 
 
 def batches(rows: list[Row], batch_size: int) -> list[list[Row]]:
@@ -305,6 +292,194 @@ def plan(encoded: Sequence, batch_size: int = 32, cache_tokens: int = 16384,
     return stats
 
 
+@dataclass(eq=False)
+class Head:
+    """A run of the LM head over the states queued since the last: its targets' rows (in
+    the queue, ascending), tokens and slots."""
+
+    rows: np.ndarray
+    tokens: torch.Tensor
+    slots: torch.Tensor
+
+
+@dataclass(eq=False)
+class Call:
+    """One forward call of a compiled schedule: everything about it but the model's numbers.
+
+    Its past is the concatenation of `sources` (call, row, column, length: segments of
+    earlier calls' keys and values), gathered into each row by `index`."""
+
+    ids: torch.Tensor  # (rows, width) token ids, right-padded
+    positions: torch.Tensor  # (rows, width) position ids
+    widths: np.ndarray  # (rows,) columns used in each row
+    pasts: np.ndarray  # (rows,) positions of each row's past
+    past: int  # the longest past
+    tree: np.ndarray | None  # (rows, width, ceil(width / 8)) the row's tree mask, bit-packed
+    sources: list[tuple[int, int, int, int]]
+    index: torch.Tensor | None  # (rows * past,) into the sources' concatenation + a zero column
+    read: torch.Tensor | None  # flat (row * width + column) of the states the LM head reads
+    keep: bool = False  # a later call reads its keys and values
+    drop: list[int] = field(default_factory=list)  # calls that nothing after this one reads
+    head: Head | None = None  # the LM head runs over the queued states after this call
+
+
+@dataclass(eq=False)
+class Schedule:
+    """A run compiled without the model: its calls, and per request the slots (one per
+    predicted position of the trie) that hold its span's log-probabilities and its
+    boundary masses. Built once, it scores the same requests with any checkpoint."""
+
+    calls: list[Call]
+    slots: int
+    spans: list[list[int]]  # per request: its span's slots, in position order
+    boundaries: list[list[tuple[int, int]]]  # per request: (slot, sign) of its boundary terms
+    stats: Stats
+
+
+def compile_schedule(encoded: Sequence, batch_size: int = 32, cache_tokens: int = 16384,
+                     budget: int = PACK) -> Schedule:
+    """The calls TrieScorer makes for these requests, as arrays (see `Schedule`)."""
+    requests: dict[Tokens, list[int]] = defaultdict(list)
+    for i, e in enumerate(encoded):
+        requests[e.tokens].append(i)
+    sequences = sorted(requests)
+    stats = Stats(trie_bound=trie_size(sequences))
+    spans: list[list[int]] = [[] for _ in encoded]
+    boundaries: list[list[tuple[int, int]]] = [[] for _ in encoded]
+    calls: list[Call] = []
+    slots = 0
+    for part in windows(sequences, cache_tokens):
+        root, ends = build_tree(part)
+        for seq in part:
+            for i in requests[seq]:
+                span: list[int] = []
+                for node, offset in _walk(ends[seq], encoded[i].span):
+                    node.scored.add(offset)
+                    slots = _slot(node, offset, slots)
+                    span.append(node.slots[offset])
+                spans[i] = span[::-1]  # _walk yields the last position first
+                boundary = getattr(encoded[i], "boundary", ())
+                if boundary:
+                    signs = dict(boundary)
+                    for node, offset in _walk(ends[seq], _positions(encoded[i])):
+                        node.massed.add(offset)
+                        slots = _slot(node, offset, slots)
+                        boundaries[i].append((node.slots[offset], signs[node.start + offset]))
+        first, targets = len(calls), _Targets()
+        for batch in schedule(root, batch_size, budget):
+            calls.append(_compile_call(batch, len(calls), budget, targets, stats))
+            if targets.queued >= HEAD_ROWS:
+                calls[-1].head = targets.head()
+        if targets.rows:
+            calls[-1].head = targets.head()
+        last: dict[int, int] = {}
+        for k in range(first, len(calls)):
+            for c, *_ in calls[k].sources:
+                last[c] = k
+        for c, k in last.items():
+            calls[c].keep = True
+            calls[k].drop.append(c)
+    return Schedule(calls, slots, spans, boundaries, stats)
+
+
+def _slot(node: Node, offset: int, slots: int) -> int:
+    """Give (node, offset) a slot if it has none; the number of slots given."""
+    if offset not in node.slots:
+        node.slots[offset] = slots
+        return slots + 1
+    return slots
+
+
+@dataclass
+class _Targets:
+    """The LM head's queue while compiling: queued states and their targets."""
+
+    queued: int = 0
+    rows: list[int] = field(default_factory=list)
+    tokens: list[int] = field(default_factory=list)
+    slots: list[int] = field(default_factory=list)
+
+    def head(self) -> Head:
+        head = Head(np.asarray(self.rows, dtype=np.int64),
+                    torch.tensor(self.tokens, dtype=torch.long),
+                    torch.tensor(self.slots, dtype=torch.long))
+        self.queued, self.rows, self.tokens, self.slots = 0, [], [], []
+        return head
+
+    def add(self, node: Node, offset: int) -> None:
+        """A target of the last queued state: the token at `offset` of `node` (a target
+        past a leaf's last token, only a boundary mass, reads token 0 for nothing)."""
+        self.rows.append(self.queued - 1)
+        self.tokens.append(node.tokens[offset] if offset < len(node.tokens) else 0)
+        self.slots.append(node.slots[offset])
+
+
+def _compile_call(batch: list[Row], number: int, budget: int, targets: _Targets,
+                  stats: Stats) -> Call:
+    """One forward call over `batch`, each row after its anchor's keys and values."""
+    width, past = max(row.width for row in batch), max(row.anchor.end for row in batch)
+    ids = np.zeros((len(batch), width), dtype=np.int64)
+    positions = np.zeros((len(batch), width), dtype=np.int64)
+    tree = np.zeros((len(batch), width, width), dtype=bool) if budget else None
+    causal = np.tri(width, dtype=bool)
+    read: list[int] = []
+    for r, row in enumerate(batch):
+        column = 0
+        for node in row.nodes:
+            node.column, node.call, node.row = column, number, r
+            length = node.computed_length
+            ids[r, column: column + length] = node.tokens[:length]
+            positions[r, column: column + length] = np.arange(node.start, node.start + length)
+            if tree is not None:
+                query = tree[r, column: column + length]
+                query[:, column: column + length] = causal[:length, :length]
+                a = node.parent
+                while a is not row.anchor:
+                    query[:, a.column: a.column + len(a.tokens)] = True
+                    a = a.parent
+            column += length
+            # the state at offset j predicts the token at j + 1, or a child's first token
+            base = r * width + node.column
+            for o in sorted(node.slots):
+                if 0 < o <= length:
+                    read.append(base + o - 1)
+                    targets.queued += 1
+                    targets.add(node, o)
+            children = [child for child in node.children if 0 in child.slots]
+            if children:  # only a node with children computes its last token
+                read.append(base + len(node.tokens) - 1)
+                targets.queued += 1
+                for child in children:
+                    targets.add(child, 0)
+        if tree is not None:
+            for q in range(row.width, width):  # never read
+                tree[r, q, q] = True
+    sources: list[tuple[int, int, int, int]] = []
+    index = None
+    if past:
+        concat: dict[int, int] = {}  # id(ancestor) -> its offset in the concatenation
+        total = 0
+        where = np.full((len(batch), past), -1, dtype=np.int64)
+        for r, row in enumerate(batch):
+            for a in _chain(row.anchor):  # they hold positions a.start .. a.end - 1
+                if id(a) not in concat:
+                    concat[id(a)] = total
+                    sources.append((a.call, a.row, a.column, len(a.tokens)))
+                    total += len(a.tokens)
+                where[r, a.start: a.end] = np.arange(concat[id(a)], concat[id(a)] + len(a.tokens))
+        where[where < 0] = total  # `total`: a zero column
+        index = torch.from_numpy(where.reshape(-1))
+    stats.positions += sum(row.width for row in batch)
+    stats.padded += len(batch) * width
+    stats.calls += 1
+    return Call(ids=torch.from_numpy(ids), positions=torch.from_numpy(positions),
+                widths=np.array([row.width for row in batch]),
+                pasts=np.array([row.anchor.end for row in batch]), past=past,
+                tree=None if tree is None else np.packbits(tree, axis=-1),
+                sources=sources, index=index,
+                read=torch.tensor(read, dtype=torch.long) if read else None)
+
+
 class TrieScorer:
     """Scores token sequences of one model by prefix tree; see the module doc."""
 
@@ -320,125 +495,101 @@ class TrieScorer:
         self.base, self.head = split_head(model)
         self.cache_argument = cache_argument(self.base)
         self.budget = PACK if tree_masks_work(self.base, self.cache_argument) else 0
+        # the head reads its whole weight (vocabulary x hidden) per block of states and writes
+        # block x vocabulary logits: a block of twice the hidden size reads at most half as
+        # much as it writes, and a smaller block keeps a small model's logits in the cache
+        hidden = self.head.in_features if isinstance(self.head, torch.nn.Linear) else HEAD_ROWS
+        self.head_rows = min(HEAD_ROWS, max(HEAD_MIN_ROWS, 2 * hidden))
         if not self.budget:
             log.info("%s ignores 4-D attention masks: one trie segment a row (more calls).",
                      type(model).__name__)
 
-    def score(self, encoded: Sequence) -> tuple[list[tuple[float, bool]], Stats]:
+    def compile(self, encoded: Sequence) -> Schedule:
+        """This scorer's schedule for `encoded` (reusable with another checkpoint whose
+        model honours tree masks alike)."""
+        return compile_schedule(encoded, self.batch_size, self.cache_tokens, self.budget)
+
+    def score(self, encoded: Sequence, compiled: Schedule | None = None
+              ) -> tuple[list[tuple[float, bool]], Stats]:
         """(sum of span log-probabilities, every span token the argmax) per encoded request,
         plus its `boundary` terms: (position, sign) pairs adding sign x log P(the token at
         that position, which may be one past the end, is in `boundary_ids`). With
         `self.entropy`, a third value: the entropy (nats) of the next-token distribution
-        that predicts the span's first token."""
-        requests: dict[Tokens, list[int]] = defaultdict(list)
-        for i, e in enumerate(encoded):
-            requests[e.tokens].append(i)
-        sequences = sorted(requests)
-        stats = Stats(trie_bound=trie_size(sequences))
-        out: list[tuple[float, bool]] = [(0.0, True)] * len(encoded)
-        with tqdm(total=stats.trie_bound, desc=self.desc, disable=not self.progress) as bar:
-            for part in windows(sequences, self.cache_tokens):
-                root, ends = build_tree(part)
-                for seq in part:
-                    for i in requests[seq]:
-                        for node, offset in _walk(ends[seq], encoded[i].span):
-                            node.scored.add(offset)
-                        for node, offset in _walk(ends[seq], _positions(encoded[i])):
-                            node.massed.add(offset)
-                self._compute(root, stats)
-                for seq in part:
-                    for i in requests[seq]:
-                        got = [node.logprobs[o] for node, o in _walk(ends[seq], encoded[i].span)]
-                        terms = [lp for lp, _ in got]
-                        boundary = getattr(encoded[i], "boundary", ())
-                        if boundary:
-                            masses = [node.masses[o] for node, o in
-                                      _walk(ends[seq], _positions(encoded[i]))]
-                            # _walk yields the last position first
-                            terms += [sign * m for (_, sign), m in
-                                      zip(sorted(boundary, reverse=True), masses, strict=True)]
-                        out[i] = (math.fsum(terms), all(g for _, g in got))
-                        if self.entropy:
-                            node, o = list(_walk(ends[seq], encoded[i].span))[-1]
-                            out[i] = (*out[i], node.entropies[o])
-                bar.update(trie_size(part))
+        that predicts the span's first token. `compiled`: `self.compile(encoded)`, made
+        before (a checkpoint series scores the same requests again)."""
+        compiled = compiled or self.compile(encoded)
+        results = self._run(compiled)
+        logprobs, hits = results["logprob"].tolist(), results["greedy"].tolist()
+        masses = results["mass"].tolist() if "mass" in results else []
+        entropies = results["entropy"].tolist() if "entropy" in results else []
+        out: list[tuple[float, bool]] = []
+        for span, boundary in zip(compiled.spans, compiled.boundaries, strict=True):
+            terms = [logprobs[s] for s in span]
+            if boundary:
+                terms += [sign * masses[s] for s, sign in boundary]
+            out.append((math.fsum(terms), all(hits[s] for s in span)))
+            if self.entropy:
+                out[-1] = (*out[-1], entropies[span[0]])
+        stats = Stats()
+        stats.add(compiled.stats)
         return out, stats
 
-    def _compute(self, root: Node, stats: Stats) -> None:
-        self._states: list[torch.Tensor] = []  # queued hidden states, for the LM head
-        self._targets: list[tuple[int, Node, int]] = []  # (queued row, node, offset)
-        self._queued = 0
-        for batch in schedule(root, self.batch_size, self.budget):
-            self._forward(batch, stats)
-        self._flush()
-
     @torch.no_grad()
-    def _forward(self, batch: list[Row], stats: Stats) -> None:
-        """One forward call over `batch`, each row after its anchor's keys and values."""
-        width, past = max(row.width for row in batch), max(row.anchor.end for row in batch)
-        ids = np.full((len(batch), width), self.pad_token_id, dtype=np.int64)
-        positions = np.zeros((len(batch), width), dtype=np.int64)
-        for r, row in enumerate(batch):
-            column = 0
-            for node in row.nodes:
-                node.column, length = column, node.computed_length
-                ids[r, column: column + length] = node.tokens[:length]
-                positions[r, column: column + length] = np.arange(node.start,
-                                                                  node.start + length)
-                column += length
-        mask = self._tree_mask(batch, width, past) if self.budget else \
-            self._padding_mask(batch, width, past)
-        cache = self._past(batch, past)
+    def _run(self, compiled: Schedule) -> dict[str, torch.Tensor]:
+        """The calls of a schedule, then the LM head: per slot, the log-probability, the
+        argmax hit and (when wanted) the boundary mass and the entropy."""
+        store: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}  # call -> its keys, values
+        queue: list[torch.Tensor] = []
+        results: dict[str, torch.Tensor] = {}
         device = self.model.device
-        with grouped_heads_in_sdpa():
-            out = self.base(input_ids=torch.from_numpy(ids).to(device),
-                            attention_mask=torch.from_numpy(mask).to(device),
-                            position_ids=torch.from_numpy(positions).to(device),
-                            use_cache=True, **{self.cache_argument: cache})
-        stats.positions += sum(row.width for row in batch)
-        stats.padded += len(batch) * width
-        stats.calls += 1
-        kept = [(r, node) for r, row in enumerate(batch) for node in row.nodes if node.pending]
-        if kept:
-            # the call's new keys and values, one copy (layers, rows, heads, width, dim); a
-            # node that a deferred node hangs below keeps a view of its columns
-            keys = torch.stack([layer.keys[:, :, past:] for layer in cache.layers])
-            values = torch.stack([layer.values[:, :, past:] for layer in cache.layers])
-            for r, node in kept:
-                cols = slice(node.column, node.column + len(node.tokens))
-                node.kv = (keys[:, r, :, cols], values[:, r, :, cols])
-        self._logprobs(batch, out.last_hidden_state if self.head else out.logits)
+        with tqdm(total=len(compiled.calls), desc=self.desc, disable=not self.progress) as bar:
+            for k, call in enumerate(compiled.calls):
+                cache = self._past(call, store)
+                with grouped_heads_in_sdpa():
+                    out = self.base(input_ids=call.ids.to(device),
+                                    attention_mask=self._mask(call).to(device),
+                                    position_ids=call.positions.to(device),
+                                    use_cache=True, **{self.cache_argument: cache})
+                if call.keep:  # one copy (layers, rows, heads, width, dim) of the new ones
+                    store[k] = (torch.stack([layer.keys[:, :, call.past:]
+                                             for layer in cache.layers]),
+                                torch.stack([layer.values[:, :, call.past:]
+                                             for layer in cache.layers]))
+                for c in call.drop:
+                    del store[c]
+                states = out.last_hidden_state if self.head else out.logits
+                if call.read is not None:
+                    flat = states.reshape(-1, states.shape[-1])
+                    queue.append(flat[call.read.to(flat.device)])
+                if call.head is not None:
+                    self._head(call.head, torch.cat(queue), results, compiled.slots)
+                    queue = []
+                bar.update()
+        if "logprob" not in results:  # nothing scored
+            results["logprob"] = torch.zeros(compiled.slots)
+            results["greedy"] = torch.ones(compiled.slots, dtype=torch.bool)
+        return results
 
     @staticmethod
-    def _tree_mask(batch: list[Row], width: int, past: int) -> np.ndarray:
-        """(rows, 1, width, past + width): each token sees its row's past, its ancestors in
-        the row, whole, and its own segment up to itself; padding sees only itself."""
-        mask = np.zeros((len(batch), 1, width, past + width), dtype=bool)
-        causal = np.tri(width, dtype=bool)
-        for r, row in enumerate(batch):
-            for node in row.nodes:
-                column, length = node.column, node.computed_length
-                query = mask[r, 0, column: column + length]
-                query[:, : row.anchor.end] = True  # the past
-                query[:, past + column: past + column + length] = causal[:length, :length]
-                a = node.parent
-                while a is not row.anchor:
-                    query[:, past + a.column: past + a.column + len(a.tokens)] = True
-                    a = a.parent
-            for q in range(row.width, width):  # never read
-                mask[r, 0, q, past + q] = True
-        return mask
+    def _mask(call: Call) -> torch.Tensor:
+        """(rows, 1, width, past + width) with a tree mask: each token sees its row's past,
+        its ancestors in the row, whole, and its own segment up to itself; padding sees
+        only itself. Else (rows, past + width), one segment a row: the model makes it
+        causal."""
+        rows, width = call.ids.shape
+        past = np.arange(call.past) < call.pasts[:, None]
+        if call.tree is None:
+            mask = np.zeros((rows, call.past + width), dtype=bool)
+            mask[:, : call.past] = past
+            mask[:, call.past:] = np.arange(width) < call.widths[:, None]
+            return torch.from_numpy(mask)
+        mask = np.empty((rows, 1, width, call.past + width), dtype=bool)
+        real = np.arange(width)[None, :, None] < call.widths[:, None, None]
+        mask[:, 0, :, : call.past] = real & past[:, None, :]
+        mask[:, 0, :, call.past:] = np.unpackbits(call.tree, axis=-1, count=width)
+        return torch.from_numpy(mask)
 
-    @staticmethod
-    def _padding_mask(batch: list[Row], width: int, past: int) -> np.ndarray:
-        """(rows, past + width), one segment a row: the model makes it causal."""
-        mask = np.zeros((len(batch), past + width), dtype=bool)
-        for r, row in enumerate(batch):
-            mask[r, : row.anchor.end] = True
-            mask[r, past: past + row.width] = True
-        return mask
-
-    def _past(self, batch: list[Row], past: int):
+    def _past(self, call: Call, store: dict[int, tuple[torch.Tensor, torch.Tensor]]):
         """A DynamicCache holding each row's anchor's and ancestors' keys and values,
         right-padded.
 
@@ -447,100 +598,63 @@ class TrieScorer:
         every small copy is a kernel launch)."""
         from transformers import DynamicCache
 
-        if past == 0:
+        if call.index is None:
             return DynamicCache()
-        segments: dict[int, tuple[Node, int]] = {}  # id -> (ancestor, offset in the concat)
-        total = 0
-        rows = []
-        for row in batch:
-            spans = []
-            for a in _chain(row.anchor):  # they hold positions a.start .. a.end - 1
-                if id(a) not in segments:
-                    segments[id(a)] = (a, total)
-                    total += len(a.tokens)
-                spans.append((a.start, a.end, segments[id(a)][1]))
-            rows.append(spans)
-        index = np.full((len(batch), past), total, dtype=np.int64)  # `total`: a zero column
-        for r, spans in enumerate(rows):
-            for start, end, offset in spans:
-                index[r, start:end] = np.arange(offset, offset + end - start)
-        parts = [a.kv for a, _ in segments.values()]
-        layers, heads, _, dim = parts[0][0].shape
-        where = torch.from_numpy(index.reshape(-1)).to(parts[0][0].device)
+        rows = call.ids.shape[0]
         out = []
         for k in (0, 1):
-            pieces = [p[k] for p in parts]
+            pieces = [store[c][k][:, r, :, column: column + length]
+                      for c, r, column, length in call.sources]
+            layers, heads, _, dim = pieces[0].shape
             flat = torch.cat([*pieces, pieces[0].new_zeros((layers, heads, 1, dim))], dim=2)
-            gathered = flat.index_select(2, where).view(layers, heads, len(batch), past, dim)
+            where = call.index.to(flat.device)
+            gathered = flat.index_select(2, where).view(layers, heads, rows, call.past, dim)
             out.append(gathered.transpose(1, 2))  # (layers, rows, heads, past, dim)
-        return DynamicCache(ddp_cache_data=[(out[0][i], out[1][i]) for i in range(layers)])
+        return DynamicCache(ddp_cache_data=[(out[0][i], out[1][i]) for i in range(len(out[0]))])
 
-    def _logprobs(self, batch: list[Row], states: torch.Tensor) -> None:
-        """Queue the states that predict a scored token (or whose distribution's boundary
-        mass is wanted), for the LM head (`_flush`)."""
-        width = states.shape[1]
-        where: list[int] = []  # flat (row, column) indices of the states to read
-        for r, row in enumerate(batch):
-            for node in row.nodes:
-                base = r * width + node.column
-                # the state at offset j predicts the token at j + 1, or a child's first token
-                wanted = {o for o in node.scored | node.massed if 0 < o <= node.computed_length}
-                for j in sorted(o - 1 for o in wanted):
-                    where.append(base + j)
-                    self._targets.append((self._queued + len(where) - 1, node, j + 1))
-                children = [(child, 0) for child in node.children
-                            if 0 in child.scored or 0 in child.massed]
-                if children:  # only a node with children computes its last token
-                    where.append(base + len(node.tokens) - 1)
-                    index = self._queued + len(where) - 1
-                    self._targets += [(index, n, offset) for n, offset in children]
-        if where:
-            flat = states.reshape(-1, states.shape[-1])
-            self._states.append(flat[torch.tensor(where, device=flat.device)])
-            self._queued += len(where)
-        if self._queued >= HEAD_ROWS:
-            self._flush()
-
-    def _flush(self) -> None:
-        """The LM head and log-softmax over the queued states, HEAD_ROWS at a time.
+    def _head(self, head: Head, flat: torch.Tensor, results: dict[str, torch.Tensor],
+              slots: int) -> None:
+        """The LM head and log-softmax over the queued states, HEAD_ROWS at a time, each
+        target's values written to its slot.
 
         States are queued across forward calls because the head is the largest matrix
         (vocabulary x hidden) and a call of a few hundred rows reads all of it for little
         work; on SmolLM2 the head took a quarter of blimp's scoring time in calls of ~120
         rows. A boundary mass is a log-sum-exp over the boundary ids of the same logits."""
-        if not self._targets:
-            return
-        flat = torch.cat(self._states)
-        targets, self._states, self._targets, self._queued = self._targets, [], [], 0
-        # a target past a leaf's last token (only a boundary mass) reads token 0 for nothing
-        token = torch.tensor([n.tokens[o] if o < len(n.tokens) else 0 for _, n, o in targets],
-                             device=flat.device)
-        row = torch.tensor([i for i, _, _ in targets], device=flat.device)
-        logprob, greedy, mass, entropy = [], [], [], []
-        for lo in range(0, flat.shape[0], HEAD_ROWS):
-            chunk = flat[lo: lo + HEAD_ROWS]
+        block = self.head_rows
+        cuts = np.searchsorted(head.rows, np.arange(0, flat.shape[0] + block, block))
+        for b, lo in enumerate(range(0, flat.shape[0], block)):
+            pick = slice(int(cuts[b]), int(cuts[b + 1]))
+            chunk = flat[lo: lo + block]
             logits = self.head(chunk) if self.head else chunk
             logits = logits.to(torch.promote_types(logits.dtype, torch.float32))
-            pick = (row >= lo) & (row < lo + HEAD_ROWS)
-            r, t = row[pick] - lo, token[pick]
-            total = logits.logsumexp(-1)
-            logprob.append(logits[r, t] - total[r])
-            greedy.append(logits.argmax(-1)[r] == t)
+            if not results:
+                results["logprob"] = logits.new_zeros(slots)
+                results["greedy"] = torch.zeros(slots, dtype=torch.bool, device=logits.device)
+                if self.boundary_ids is not None:
+                    results["mass"] = logits.new_full((slots,), math.nan)
+                if self.entropy:
+                    results["entropy"] = logits.new_full((slots,), math.nan)
+            device = logits.device
+            r = torch.from_numpy(head.rows[pick] - lo).to(device)
+            t, where = head.tokens[pick].to(device), head.slots[pick].to(device)
+            total, argmax = logsumexp_argmax(logits)
+            results["logprob"][where] = logits[r, t] - total[r]
+            results["greedy"][where] = argmax[r] == t
             if self.boundary_ids is not None:
-                ids = self.boundary_ids.to(logits.device)
-                mass.append((logits.index_select(-1, ids).logsumexp(-1) - total)[r])
+                ids = self.boundary_ids.to(device)
+                results["mass"][where] = (logits.index_select(-1, ids).logsumexp(-1) - total)[r]
             if self.entropy:
-                entropy.append(distribution_entropy(logits, total)[r])
-        values, hits = torch.cat(logprob).tolist(), torch.cat(greedy).tolist()
-        masses = torch.cat(mass).tolist() if mass else [math.nan] * len(values)
-        entropies = torch.cat(entropy).tolist() if entropy else [math.nan] * len(values)
-        for (_, node, offset), value, hit, m, h in zip(targets, values, hits, masses, entropies,
-                                                       strict=True):
-            if offset in node.scored:
-                node.logprobs[offset] = (value, hit)
-                node.entropies[offset] = h
-            if offset in node.massed:
-                node.masses[offset] = m
+                results["entropy"][where] = distribution_entropy(logits, total)[r]
+
+
+def logsumexp_argmax(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """`logits.logsumexp(-1)` computed as torch computes it (the same numbers), and
+    `logits.argmax(-1)`, from one pass for the maximum and its index instead of two."""
+    top, argmax = logits.max(-1)
+    shift = top.masked_fill(top.abs() == math.inf, 0)
+    total = (logits - shift.unsqueeze(-1)).exp_().sum(-1).log_().add_(shift)
+    return total, argmax
 
 
 def distribution_entropy(logits: torch.Tensor, total: torch.Tensor) -> torch.Tensor:
