@@ -1,7 +1,7 @@
 """The AoA task (`classit-eval aoa`) on a tiny LLaMA trained by `classit-train pretrain`
 with four checkpoint milestones, on the real `full_eval/aoa/cdi_childes.json` (its first
 words for the fast tests, all 8,005 contexts in the slow one), against the independent
-restatement of the official computation (scripts/official_aoa.py)."""
+restatement of the official computation (tests/oracles/official_aoa.py)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from classit_eval.leaderboard import check
 from classit_eval.leaderboard.export import read_aoa
 from classit_eval.scoring import boundary_ids
 from classit_eval.train import cli as train_cli
-from scripts import official_aoa
+from tests.oracles import official_aoa
 from tests.conftest import SERIES_CONFIG
 
 STEPS = ["chck_1K", "chck_3K", "chck_10K", "chck_30K"]

@@ -21,7 +21,7 @@ from classit_eval.leaderboard.tracks import (
     TRACKS,
 )
 from scripts import make_format_fixtures as fixtures
-from scripts import official_collator as collator
+from tests.oracles import official_collator as collator
 
 REVISIONS = ["chck_2K", "chck_4K"]
 
