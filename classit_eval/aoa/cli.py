@@ -46,7 +46,8 @@ def checkpoints(model: str, revisions: list[str] | None, track: str | None
             raise OptionError(f"--model {model}: not a local folder; name its checkpoints "
                               "with --revisions or --track.")
         names = [p.name for p in folder.glob("chck_*") if (p / "config.json").is_file()]
-    unnamed = [n for n in names if revision_words(n) is None]
+    seen = {n: words for n in names if (words := revision_words(n)) is not None}
+    unnamed = [n for n in names if n not in seen]
     if unnamed:
         raise OptionError(f"{', '.join(unnamed)}: a checkpoint name must say the words it has "
                           "seen (chck_<n>[K|M|B], as BabyLM names them).")
@@ -55,7 +56,7 @@ def checkpoints(model: str, revisions: list[str] | None, track: str | None
     if missing:
         raise MissingDataError(f"{model}: no checkpoint {', '.join(missing)} (a folder with "
                                "config.json, or a hub branch).")
-    series = sorted((surprisal.Checkpoint(c.revision, revision_words(c.revision), c.pretrained,
+    series = sorted((surprisal.Checkpoint(c.revision, seen[c.revision], c.pretrained,
                                           c.hub_revision) for c in found),
                     key=lambda c: c.words)
     if len(series) < fit.MIN_CHECKPOINTS:
@@ -178,7 +179,7 @@ def run(args: argparse.Namespace) -> int:
     words = read_words(args.words_file, args.data_dir)
     human_path = human.find_human(args.human, args.data_dir)
     child = human.child_aoas(human.read_human(human_path), words.words) if human_path else None
-    if child is not None:
+    if human_path is not None and child is not None:
         human.check_pairs(human_path, child, words.words)
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     tokenizer = tokenizer_of(series)
@@ -201,7 +202,7 @@ def run(args: argparse.Namespace) -> int:
               "and the model AoAs are written.", file=sys.stderr)
         r = None
     null = None
-    if r is not None and args.null_permutations:
+    if r is not None and child is not None and args.null_permutations:
         null = fit.null_summary(r, fit.permutation_null(
             document["results"], mode, child, args.null_permutations, words=words.words,
             vocab_size=classit["vocab_size"], word_tokens=classit["word_tokens"],
