@@ -70,7 +70,7 @@ RESERVED_ARGS = ("pretrained", "revision", "backend", "scoring", "device", "batc
 RESERVED_FINETUNE = ("model", "tasks", "output_path", "data_dir", "checkpoint_dir")
 # what a resumed run must share with the run that began the folder (absent in a manifest of
 # an older version: its default)
-IDENTITY_DEFAULTS = {"finetune_args": []}
+IDENTITY_DEFAULTS: dict[str, object] = {"finetune_args": []}
 
 
 # -- checkpoints ----------------------------------------------------------------------------
