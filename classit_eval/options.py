@@ -12,7 +12,7 @@ import argparse
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import NoReturn
+from typing import NoReturn, TypeVar
 from urllib.parse import urlparse
 
 
@@ -33,7 +33,10 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {one_line(message)} (see --help)\n")
 
 
-def _number(kind: type, text: str) -> int | float:
+Number = TypeVar("Number", int, float)
+
+
+def _number(kind: type[Number], text: str) -> Number:
     try:
         value = kind(text)
     except ValueError:
