@@ -141,9 +141,10 @@ class MaskedScorer(Scorer):
         config = model.config
         self.max_length = max_length or getattr(config, "max_position_embeddings", None)
         self.progress = progress
-        self.mask = mask_token_id(tokenizer)
-        if self.mask is None:
+        mask = mask_token_id(tokenizer)
+        if mask is None:
             raise ValueError(f"backend={backend} needs a mask token; the tokenizer has none.")
+        self.mask: int = mask
         pad = tokenizer.pad_token_id
         self.pad_token_id = pad if pad is not None else (tokenizer.cls_token_id or 0)
         self.prefix_token_id = tokenizer.cls_token_id if tokenizer.cls_token_id is not None \
@@ -243,6 +244,7 @@ class MaskedScorer(Scorer):
         cls = [tok.cls_token_id] if tok.cls_token_id is not None else []
         eos = [tok.eos_token_id] if tok.eos_token_id is not None else []
         encoder = (*cls, *prefix, self.mask, *eos)
+        start: tuple[int, ...]
         if self.mode == "babylm2025":  # [BOS or first extra special, MASK]
             bos = tok.bos_token_id if tok.bos_token_id is not None else \
                 tok.convert_tokens_to_ids(first_extra_special(tok))
@@ -329,10 +331,10 @@ def score_queries(model, queries: Sequence[Query], batch_size: int = 32, pad_tok
         for key, per_read in zip(batch, _forward(model, batch, [reads[k] for k in batch],
                                                  pad_token_id, stats, heads), strict=True):
             for read, value in per_read.items():
-                results[(*key, *read)] = value
+                results[key + read] = value
     out = []
     for q in queries:
-        parts = [results[(q.tokens, q.decoder, *read)] for read in q.reads]
+        parts = [results[(q.tokens, q.decoder) + read] for read in q.reads]
         out.append((math.fsum(ll for ll, _ in parts), all(g for _, g in parts)))
     return out
 

@@ -122,7 +122,7 @@ def common_prefix(a: Tokens, b: Tokens) -> int:
 
 def trie_size(sorted_sequences: Sequence[Tokens]) -> int:
     """The number of trie nodes (distinct non-empty prefixes) of sorted distinct sequences."""
-    size, prev = 0, ()
+    size, prev = 0, Tokens()
     for seq in sorted_sequences:
         size += len(seq) - common_prefix(prev, seq)
         prev = seq
@@ -142,7 +142,8 @@ def build_tree(sorted_sequences: Sequence[Tokens]) -> tuple[Node, dict[Tokens, N
     """
     root = Node((), 0, None)
     ends: dict[Tokens, Node] = {}
-    path, prev = [root], ()
+    path: list[Node] = [root]
+    prev = Tokens()
     for seq in sorted_sequences:
         shared = common_prefix(prev, seq)
         if prev and shared == len(prev):  # `prev` is a prefix of `seq`, its node a leaf
@@ -179,7 +180,7 @@ def windows(sorted_sequences: Sequence[Tokens], cache_tokens: int) -> list[list[
     """Consecutive runs of sorted sequences whose tries have at most `cache_tokens` nodes
     (a single longer sequence is a window of its own)."""
     out: list[list[Tokens]] = []
-    size, prev = 0, ()
+    size, prev = 0, Tokens()
     for seq in sorted_sequences:
         new = len(seq) - common_prefix(prev, seq)
         if out and size + new <= cache_tokens:
