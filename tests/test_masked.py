@@ -84,14 +84,7 @@ def models(tmp_path_factory, corpus_file) -> dict[str, Path]:
     return out
 
 
-# 25 to 45 s each on 2 cores (a forward per masked copy, here and in the oracle), so slow;
-# the fast lane keeps mlm, enc_dec_mask on BART and both enc_dec_prefix models, and mntp
-# against the oracle in test_mntp_reads_a_late_bos_model_s_token_0_at_the_last_position
-HEAVY = {"deberta-mntp", "bare-mntp", "t5-mask"}
-
-
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in HEAVY else n
-                                  for n in MODELS])
+@pytest.mark.parametrize("name", list(MODELS))
 def test_babylm2025_equals_the_official_backend(name, models, eval_data):
     backend = MODELS[name][3]
     lm = ClassitLM(pretrained=str(models[name]), backend=backend, scoring="babylm2025",
