@@ -5,7 +5,7 @@
 
 On a random BERT built on the fly (tests/tiny.py; `--vocab` pads its vocabulary to a real
 model's size, which sets the LM head's cost), scores the first `n` BLiMP-fast pairs of a
-few paradigms with the official backend as restated in scripts/official_masked_oracle.py
+few paradigms with the official backend as restated in tests/oracles/official_masked_oracle.py
 (each candidate index its own batch, masked copies in minibatches of 64), with the
 `classit` model computing the LM head at every position, and with the `classit` model as
 it runs (the head at the read positions only; every masked copy of every request pooled,
@@ -25,8 +25,8 @@ import torch
 from classit_eval.data.files import find_file, read_jsonl
 from classit_eval.lmeval.backend import ClassitLM
 from classit_eval.scoring import Stats
-from scripts import official_masked_oracle as masked_oracle
-from scripts import official_oracle as oracle
+from tests.oracles import official_masked_oracle as masked_oracle
+from tests.oracles import official_oracle as oracle
 from tests.tiny import build_tiny_masked
 
 PARADIGMS = ("adjunct_island", "anaphor_gender_agreement", "principle_A_c_command")

@@ -45,7 +45,7 @@ from classit_eval.data.series import TRACKS  # noqa: E402
 from classit_eval.leaderboard.run_folder import DONE  # noqa: E402
 from classit_eval.leaderboard.tracks import FAST_RESULTS_KEY  # noqa: E402
 from scripts import make_format_fixtures as fixtures  # noqa: E402
-from scripts import official_collator as collator  # noqa: E402
+from tests.oracles import official_collator as collator  # noqa: E402
 
 CLI = str(Path(sys.executable).parent / "classit-eval")
 FINETUNE_ARGS = "--epochs 1 --max-train-examples 2000 --max-length 128"

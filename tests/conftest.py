@@ -7,9 +7,9 @@ data root handed to the package is `$CLASSIT_DATA_DIR`, else `<shared>/babylm-20
 
 from __future__ import annotations
 
-import json
 import logging
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 # before anything imports huggingface_hub, which reads these once: online, every hub look-up
@@ -20,7 +20,8 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 import pytest  # noqa: E402
 
 from classit_eval import cli  # noqa: E402
-from tests.tiny import build_tiny_hybrid, build_tiny_model  # noqa: E402
+from classit_eval.train.corpus import CACHE_ENV  # noqa: E402
+from tests.tiny import build_tiny_hybrid, build_tiny_model, tiny_pretrain_argv  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("CLASSIT_SHARED_DATA", REPO.parent / "shared" / "data")).resolve()
@@ -70,27 +71,27 @@ def tiny_hybrid(tmp_path_factory: pytest.TempPathFactory, corpus_file: Path) -> 
     return build_tiny_hybrid(tmp_path_factory.mktemp("tiny-hybrid"), corpus_file)
 
 
-SERIES_CONFIG = {  # a tiny LLaMA for checkpoint-series tests
-    "model_type": "llama", "vocab_size": 600, "hidden_size": 32, "intermediate_size": 64,
-    "num_hidden_layers": 2, "num_attention_heads": 2, "num_key_value_heads": 2,
-    "max_position_embeddings": 512, "tie_word_embeddings": False,
-}
-
-
 @pytest.fixture(scope="session")
 def pretrained(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path,
                shared_data: Path) -> Path:
     """A tiny LLaMA pretrained on 8k words, with chck_2K, chck_4K and chck_6K saved."""
     folder = tmp_path_factory.mktemp("pretrain")
-    config = folder / "tiny.json"
-    config.write_text(json.dumps(SERIES_CONFIG))
     text = shared_data / "corpora" / "babylm-samples" / "train_100k" / "bnc_spoken.train"
     out = folder / "model"
-    assert cli.train_main(["pretrain", str(text), "--config", str(config), "--tokenizer",
-                           str(tiny_model), "--out", str(out), "--seq-len", "64",
-                           "--max-steps", "40", "--warmup-steps", "5", "--log-every", "1000",
-                           "--checkpoint-words", "2k,4k,6k"]) == 0
+    assert cli.train_main(tiny_pretrain_argv(
+        text, tiny_model, out, "--seq-len", "64", "--max-steps", "40", "--warmup-steps", "5",
+        "--checkpoint-words", "2k,4k,6k", positions=512)) == 0
     return out
+
+
+@pytest.fixture(scope="session", autouse=True)
+def token_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Pretraining, in any test or fixture, tokenises into a temporary cache, never the
+    user's (a test that needs a cache of its own overrides this fixture)."""
+    cache = tmp_path_factory.getbasetemp() / "tokens"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(CACHE_ENV, str(cache))
+        yield cache
 
 
 @pytest.fixture(autouse=True)

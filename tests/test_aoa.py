@@ -1,7 +1,7 @@
 """The AoA task (`classit-eval aoa`) on a tiny LLaMA trained by `classit-train pretrain`
 with four checkpoint milestones, on the real `full_eval/aoa/cdi_childes.json` (its first
 words for the fast tests, all 8,005 contexts in the slow one), against the independent
-restatement of the official computation (scripts/official_aoa.py)."""
+restatement of the official computation (tests/oracles/official_aoa.py)."""
 
 from __future__ import annotations
 
@@ -23,8 +23,8 @@ from classit_eval.errors import DataError, OptionError
 from classit_eval.leaderboard import check
 from classit_eval.leaderboard.export import read_aoa
 from classit_eval.scoring import boundary_ids
-from scripts import official_aoa
-from tests.conftest import SERIES_CONFIG
+from tests.oracles import official_aoa
+from tests.tiny import tiny_pretrain_argv
 
 STEPS = ["chck_1K", "chck_3K", "chck_10K", "chck_30K"]
 SUBSET = 12  # the real file's first words (and "alligator", which has no context)
@@ -36,14 +36,12 @@ def series(tmp_path_factory, tiny_model: Path, shared_data: Path) -> Path:
     high learning rate, so that some words are learned: 4 of the subset's 12 get an
     official AoA)."""
     folder = tmp_path_factory.mktemp("aoa-pretrain")
-    config = folder / "tiny.json"  # 1024 positions: the longest context is 583 tokens
-    config.write_text(json.dumps({**SERIES_CONFIG, "max_position_embeddings": 1024}))
     text = shared_data / "corpora" / "babylm-samples" / "train_100k" / "bnc_spoken.train"
     out = folder / "model"
-    assert cli.train_main(["pretrain", str(text), "--config", str(config), "--tokenizer",
-                           str(tiny_model), "--out", str(out), "--seq-len", "64",
-                           "--max-steps", "200", "--lr", "3e-3", "--warmup-steps", "10",
-                           "--log-every", "1000", "--checkpoint-words", "1k,3k,10k,30k"]) == 0
+    assert cli.train_main(tiny_pretrain_argv(
+        text, tiny_model, out, "--seq-len", "64", "--max-steps", "200", "--lr", "3e-3",
+        "--warmup-steps", "10", "--checkpoint-words", "1k,3k,10k,30k",
+        positions=1024)) == 0  # 1024 positions: the longest context is 583 tokens
     return out
 
 

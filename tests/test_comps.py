@@ -1,6 +1,6 @@
 """COMPS (`classit_comps`) and WUG past on format fixtures (scripts/make_format_fixtures.py):
 the generated configs, the requests, the official layouts, and parity with the official
-scoring restated in scripts/official_oracle.py."""
+scoring restated in tests/oracles/official_oracle.py."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from classit_eval.leaderboard import predictions as preds
 from classit_eval.lmeval.plugin import task_manager
 from classit_eval.zero_shot.tasks import load_comps, load_wug
 from scripts import make_format_fixtures as fixtures
-from scripts import official_oracle as oracle
+from tests.oracles import official_oracle as oracle
 
 PER_FILE = 6
 

@@ -19,8 +19,8 @@ from classit_eval.data.files import find_file, read_jsonl
 from classit_eval.errors import OptionError
 from classit_eval.lmeval.backend import ClassitLM
 from classit_eval.lmeval.plugin import task_manager
-from scripts import official_masked_oracle as masked_oracle
-from scripts import official_oracle as oracle
+from tests.oracles import official_masked_oracle as masked_oracle
+from tests.oracles import official_oracle as oracle
 from tests.test_cli import invoke
 from tests.test_masked import blimp, ewok
 

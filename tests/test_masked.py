@@ -1,7 +1,7 @@
 """The `mlm`, `mntp`, `enc_dec_mask` and `enc_dec_prefix` backends of the `classit` model.
 
 With scoring=babylm2025 every candidate's log-likelihood equals the official pipeline's,
-restated independently in scripts/official_masked_oracle.py, on real BLiMP, supplement,
+restated independently in tests/oracles/official_masked_oracle.py, on real BLiMP, supplement,
 EWoK, entity-tracking, WUG and reading items, through the real lm-eval tasks, on tiny
 models built on the fly: a BERT MLM, a DeBERTa scored as a GPT-BERT-style hybrid (`mntp`,
 with a CLS token and without any, where token 0 is dropped), a T5 (no BOS, no mask token:
@@ -25,8 +25,8 @@ from classit_eval.lmeval.backend import ClassitLM, pick_backend
 from classit_eval.lmeval.plugin import task_manager
 from classit_eval.reading import dataset
 from classit_eval.scoring import WORD_IN_TEXT, WORD_IN_TEXT_CORRECTED, MaskedScorer
-from scripts import official_masked_oracle as masked_oracle
-from scripts import official_oracle as oracle
+from tests.oracles import official_masked_oracle as masked_oracle
+from tests.oracles import official_oracle as oracle
 from tests.test_cli import invoke
 from tests.tiny import build_tiny_masked, build_tiny_seq2seq
 

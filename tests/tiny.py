@@ -13,6 +13,29 @@ from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
 from classit_eval.train.tokenizer import train_tokenizer
 
+# The config of the tiny LLaMA that the training tests pretrain (`classit-train pretrain
+# --config`); its vocabulary fits tokenizer_for_tests.
+TINY_LLAMA = {
+    "model_type": "llama", "vocab_size": 600, "hidden_size": 32, "intermediate_size": 64,
+    "num_hidden_layers": 2, "num_attention_heads": 2, "num_key_value_heads": 2,
+    "max_position_embeddings": 128, "tie_word_embeddings": False,
+}
+
+
+def write_tiny_config(path: Path, **changes: object) -> Path:
+    """TINY_LLAMA, with `changes`, as the JSON file `path`, for `--config`."""
+    path.write_text(json.dumps({**TINY_LLAMA, **changes}))
+    return path
+
+
+def tiny_pretrain_argv(text: Path, tokenizer: Path, out: Path, *options: str,
+                       positions: int = 128) -> list[str]:
+    """`classit-train pretrain` of TINY_LLAMA (`positions` long, its config written beside
+    `out`) on `text` with `tokenizer`, logging only at the end, then `options`."""
+    config = write_tiny_config(out.parent / "tiny.json", max_position_embeddings=positions)
+    return ["pretrain", str(text), "--config", str(config), "--tokenizer", str(tokenizer),
+            "--out", str(out), "--log-every", "1000", *options]
+
 
 def tokenizer_for_tests(corpus: Path, add_bos: bool = True) -> PreTrainedTokenizerFast:
     """classit-train's byte-level BPE (600 tokens); without `add_bos` no BOS is prepended,

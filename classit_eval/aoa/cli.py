@@ -52,7 +52,8 @@ def checkpoints(model: str, revisions: list[str] | None, track: str | None
             raise OptionError(f"--model {model}: not a local folder; name its checkpoints "
                               "with --revisions or --track.")
         names = [p.name for p in folder.glob("chck_*") if (p / "config.json").is_file()]
-    unnamed = [n for n in names if revision_words(n) is None]
+    seen = {n: words for n in names if (words := revision_words(n)) is not None}
+    unnamed = [n for n in names if n not in seen]
     if unnamed:
         raise OptionError(f"{', '.join(unnamed)}: a checkpoint name must say the words it has "
                           "seen (chck_<n>[K|M|B], as BabyLM names them).")
@@ -205,7 +206,7 @@ def run_aoa(args: AoaSettings) -> AoaResult:
     words = read_words(args.words_file, args.data_dir)
     human_path = human.find_human(args.human, args.data_dir)
     child = human.child_aoas(human.read_human(human_path), words.words) if human_path else None
-    if child is not None:
+    if human_path is not None and child is not None:
         human.check_pairs(human_path, child, words.words)
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     tokenizer = tokenizer_of(series)
@@ -228,7 +229,7 @@ def run_aoa(args: AoaSettings) -> AoaResult:
               "and the model AoAs are written.", file=sys.stderr)
         r = None
     null = None
-    if r is not None and args.null_permutations:
+    if r is not None and child is not None and args.null_permutations:
         null = fit.null_summary(r, fit.permutation_null(
             document["results"], mode, child, args.null_permutations, words=words.words,
             vocab_size=classit["vocab_size"], word_tokens=classit["word_tokens"],

@@ -62,7 +62,8 @@ class WordAoA:
                 "reason": self.reason, "params": self.params, "threshold": self.threshold}
 
 
-def fit_sigmoid(x: np.ndarray, y: np.ndarray, maxfev: int) -> tuple[float, ...] | None:
+def fit_sigmoid(x: np.ndarray, y: np.ndarray, maxfev: int
+                ) -> tuple[float, float, float, float] | None:
     """curve_fit of the sigmoid from the official starting point; None if it fails."""
     from scipy.optimize import curve_fit
 
@@ -73,7 +74,8 @@ def fit_sigmoid(x: np.ndarray, y: np.ndarray, maxfev: int) -> tuple[float, ...] 
             params, _ = curve_fit(sigmoid, x, y, p0=p0, maxfev=maxfev)
         except (RuntimeError, ValueError, TypeError):
             return None
-    return tuple(float(p) for p in params)
+    a, b, c, d = (float(p) for p in params)
+    return a, b, c, d
 
 
 def crossing(params: Sequence[float], level: float) -> float | None:
@@ -177,8 +179,8 @@ def fit_rows(rows: Sequence[dict], mode: str, words: Sequence[str] | None = None
         found = by_word.get(word, [])
         contexts = len({r["context_id"] for r in found})
         if mode == "babylm2025":
-            steps = [official_words(r["step"]) for r in found]
-            kept = [(s, r) for s, r in zip(steps, found, strict=True) if s is not None]
+            words_seen = [official_words(r["step"]) for r in found]
+            kept = [(s, r) for s, r in zip(words_seen, found, strict=True) if s is not None]
             if contexts < min_contexts or not found:
                 out.append(WordAoA(word, contexts, reason="no contexts in the words file"
                                    if not found else f"{contexts} contexts, fewer than "

@@ -107,8 +107,11 @@ def score_series(words: Words, checkpoints: Sequence[Checkpoint], mode: str,
         raise ValueError(f"mode={mode!r}: choose one of {', '.join(MODES)}")
     word_prob = word_prob_for(mode, word_prob)
     items = words.items
-    scorer, surprisal, seconds = None, {}, {}
-    encoded, unscored = None, 0
+    scorer: Scorer | None = None
+    surprisal: dict[str, list[float]] = {}
+    seconds: dict[str, float] = {}
+    encoded: list = []
+    unscored = 0
     for checkpoint in checkpoints:
         start = time.perf_counter()
         model = load(checkpoint)
@@ -126,7 +129,7 @@ def score_series(words: Words, checkpoints: Sequence[Checkpoint], mode: str,
         progress(f"{checkpoint.revision}: {len(items)} surprisals "
                  f"({seconds[checkpoint.revision]:.1f} s)")
     return Series(items=list(items), checkpoints=list(checkpoints), surprisal=surprisal,
-                  word_tokens=[len(e.span) for e in encoded or []], unscored_first=unscored,
+                  word_tokens=[len(e.span) for e in encoded], unscored_first=unscored,
                   vocab_size=len(tokenizer), mode=mode, model="", seconds=seconds,
                   word_prob=word_prob)
 

@@ -13,6 +13,7 @@ import re
 import sys
 import warnings
 from pathlib import Path
+from typing import TextIO
 
 from classit_eval import options
 from classit_eval.compare import CompareError, CompareWarning
@@ -63,11 +64,12 @@ def run(args: argparse.Namespace) -> int:
     with warnings.catch_warnings():
         default_show = warnings.showwarning
 
-        def show(message, category, *rest) -> None:
+        def show(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                 file: TextIO | None = None, line: str | None = None) -> None:
             if issubclass(category, CompareWarning):
                 print(f"{args.prog}: warning: {options.one_line(message)}", file=sys.stderr)
             else:
-                default_show(message, category, *rest)
+                default_show(message, category, filename, lineno, file, line)
 
         warnings.showwarning = show
         warnings.simplefilter("always", CompareWarning)

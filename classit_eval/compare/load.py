@@ -177,7 +177,7 @@ def load(
                            f"{', '.join(map(str, dirs))}{skipped}. Run `lm_eval ... "
                            "--output_path DIR` first.")
     files.sort(key=lambda item: (_date(*item), item[0].name))
-    out, ignored = Results(unreadable=unreadable), set()
+    out, ignored = Results(unreadable=unreadable), set[str]()
     for path, data in files:
         name = model_name(path, data, name_from)
         added = _add_file(out, name, path, data, ignored, extra)

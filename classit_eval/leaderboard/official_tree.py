@@ -45,7 +45,10 @@ def family_path(revision_dir: Path, backend: str, family: Family, fast: bool) ->
     zero_shot = revision_dir / "zero_shot" / backend
     if family.key == "reading":
         return zero_shot / "reading" / PREDICTIONS
-    folder = PurePath(family.fast if fast else family.full).name
+    source = family.fast if fast else family.full
+    if source is None:
+        raise ValueError(f"{family.key} has no fast twin")
+    folder = PurePath(source).name
     return zero_shot / OFFICIAL_TASKS.get(family.key, family.key) / folder / PREDICTIONS
 
 

@@ -185,7 +185,8 @@ def zero_shot_predictions(family: Family, log: TaskLog, fast: bool,
             with malformed_sample(log, task, k):
                 _check_candidates(log, task, k, sample, item)
                 index, lls = choice(sample)
-            prediction = {"id": f"{key}_{len(out[key])}", "pred": item.candidates[index]}
+            prediction: dict[str, str | float] = {"id": f"{key}_{len(out[key])}",
+                                                  "pred": item.candidates[index]}
             if item.ratio is not None:  # WUG: the probability of candidate 0 among all
                 top = max(lls)
                 weights = [math.exp(ll - top) for ll in lls]

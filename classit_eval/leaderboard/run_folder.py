@@ -27,7 +27,7 @@ DONE = "classit_babylm_done.json"
 AOA_UNIT = (AOA.key, AOA.task)  # OUT/aoa/classit_aoa/: the AoA task over the series
 # what a resumed run must share with the run that began the folder (absent in a manifest of
 # an older version: its default)
-IDENTITY_DEFAULTS = {"finetune_args": []}
+IDENTITY_DEFAULTS: dict[str, object] = {"finetune_args": []}
 
 
 def write_record(path: Path, record: dict) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import re
+from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 
 from classit_eval.data.files import write_atomically
@@ -58,7 +59,7 @@ def write_ledger(folder: Path, ledger: dict) -> None:
     write_atomically(inside(folder, LEDGER), json.dumps(ledger, indent=2) + "\n")
 
 
-def record(folder: Path, files: list[str] = (), pending: list[dict] = ()) -> None:
+def record(folder: Path, files: Sequence[str] = (), pending: Sequence[dict] = ()) -> None:
     """Add files (relative to `folder`) the package is about to write to the ledger; a
     `pending` entry `{"dir", "patterns", "before"}` stands for files another library names
     as it writes them: those of `dir` matching `patterns` and not in `before`."""

@@ -59,7 +59,7 @@ def reading_scores(predictions: Predictions, csv) -> dict[str, float]:
     return {"spr": fits.self_paced_reading / 100, "rt": fits.eye_tracking / 100}
 
 
-def _float(value: object) -> float:
+def _float(value: float | None) -> float:
     return math.nan if value is None else float(value)
 
 

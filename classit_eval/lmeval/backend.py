@@ -174,7 +174,7 @@ class ClassitLM(LM):
         self.scoring = scoring
         exact = lambda: self._load(pretrained, revision, torch.float64)  # noqa: E731
         if backend != "causal":
-            self.scorer = MaskedScorer(self.model, self.tokenizer, backend, mode=scoring,
+            self.scorer: Scorer = MaskedScorer(self.model, self.tokenizer, backend, mode=scoring,
                                        batch_size=batch_size, max_length=max_length,
                                        exact_model=exact)
             return
@@ -235,8 +235,8 @@ class ClassitLM(LM):
 
             words = word_requests(self.scorer, [tuple(requests[k].args) for k in fixed],
                                   "corrected")
-            for k, piece in zip(fixed, words, strict=True):
-                out[k] = [piece]
+            for k, word in zip(fixed, words, strict=True):
+                out[k] = [word]
         return out
 
     def loglikelihood(self, requests, disable_tqdm: bool = False) -> list[tuple[float, bool]]:

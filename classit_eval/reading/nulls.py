@@ -56,8 +56,8 @@ def token_surprisals(tokenizer, data: pd.DataFrame, convention: str = "running"
     return np.array(pred), np.array(prev)
 
 
-def token_null(data: pd.DataFrame, pred: Sequence[float], prev_pred: Sequence[float]
-               ) -> dict[str, float]:
+def token_null(data: pd.DataFrame, pred: Sequence[float] | np.ndarray,
+               prev_pred: Sequence[float] | np.ndarray) -> dict[str, float]:
     """The two scores of the token-count surprisals, by the official regression (only the
     fits the two scores use, computed as `regression.ReadingResult` computes them)."""
     frame = dataset.with_surprisals(data, pred, prev_pred)
@@ -114,7 +114,7 @@ def permutation_scores(data: pd.DataFrame, result: regression.ReadingResult, n: 
 
 
 def null_baselines(frame: pd.DataFrame, result: regression.ReadingResult, permutations: int,
-                   seed: int = 0, token_pred: tuple[Sequence[float], Sequence[float]] | None = None,
+                   seed: int = 0, token_pred: tuple[np.ndarray, np.ndarray] | None = None,
                    ) -> dict[str, float]:
     """The null metrics (names.READING_NULLS) of one model's frame and official fits.
 

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import datasets
+import numpy as np
 import pandas as pd
 
 from classit_eval.errors import ModelLoadError, OptionError
@@ -127,6 +128,8 @@ def word_prob_option(task: str, convention: str, word_prob: str | None) -> str:
 def whole_number(task: str, key: str, value: object) -> int:
     """A `--metadata` value that must be a whole number of at least 0."""
     try:
+        if not isinstance(value, (int, float, str)):
+            raise TypeError
         number = int(value)
         if number != float(value) or number < 0:
             raise ValueError
@@ -203,7 +206,7 @@ def _fit(run: ReadingRun, items: Sequence[Scored]) -> dict[str, float]:
                                       _token_surprisals(run))
 
 
-def _token_surprisals(run: ReadingRun) -> tuple[list[float], list[float]] | None:
+def _token_surprisals(run: ReadingRun) -> tuple[np.ndarray, np.ndarray] | None:
     """The token-count surprisals of the run's csv, or None (with a warning) without the
     model's tokenizer."""
     from classit_eval.data.checkpoints import load_tokenizer

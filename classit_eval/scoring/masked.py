@@ -140,9 +140,10 @@ class MaskedScorer(Scorer):
         config = model.config
         self.max_length = max_length or getattr(config, "max_position_embeddings", None)
         self.progress = progress
-        self.mask = mask_token_id(tokenizer)
-        if self.mask is None:
+        mask = mask_token_id(tokenizer)
+        if mask is None:
             raise ValueError(f"backend={backend} needs a mask token; the tokenizer has none.")
+        self.mask: int = mask
         pad = tokenizer.pad_token_id
         self.pad_token_id = pad if pad is not None else (tokenizer.cls_token_id or 0)
         self.prefix_token_id = tokenizer.cls_token_id if tokenizer.cls_token_id is not None \
@@ -167,7 +168,8 @@ class MaskedScorer(Scorer):
         self.heads: dict[torch.nn.Module, bool] = {}  # may the LM head run at reads only
 
     # -- requests as queries ------------------------------------------------------------
-    def encode_requests(self, requests: Sequence[tuple[str, str]]) -> list[list[Query]]:
+    def encode_requests(  # type: ignore[override]  # a masked scorer's pieces are Queries
+            self, requests: Sequence[tuple[str, str]]) -> list[list[Query]]:
         """The queries of each request (a list each: their scores are summed)."""
         if self.backend == "enc_dec_prefix":
             return [[self._prefix_query(c, x)] for c, x in requests]
@@ -212,7 +214,8 @@ class MaskedScorer(Scorer):
 
     def score(self, requests: Sequence[tuple[str, str]]) -> list[tuple[float, bool]]:
         """(summed log-probability, every read the argmax) per (context, continuation)."""
-        return self.score_requests(self.encode_requests(requests))
+        queries = self.encode_requests(requests)  # certified as Encoded: .tokens and .span
+        return self.score_requests(queries)  # type: ignore[arg-type]  # Queries, see above
 
     def _masked_query(self, ids: list[int], masked: list[int], i: int) -> Query | None:
         tokens = list(ids)
@@ -242,6 +245,7 @@ class MaskedScorer(Scorer):
         cls = [tok.cls_token_id] if tok.cls_token_id is not None else []
         eos = [tok.eos_token_id] if tok.eos_token_id is not None else []
         encoder = (*cls, *prefix, self.mask, *eos)
+        start: tuple[int, ...]
         if self.mode == "babylm2025":  # [BOS or first extra special, MASK]
             bos = tok.bos_token_id if tok.bos_token_id is not None else \
                 tok.convert_tokens_to_ids(first_extra_special(tok))
@@ -252,7 +256,8 @@ class MaskedScorer(Scorer):
         first = len(start) - 1
         return Query(encoder, decoder, tuple((first + k, t) for k, t in enumerate(target)))
 
-    def encode_named(self, name: str, context: str, continuation: str) -> list[Query]:
+    def encode_named(  # type: ignore[override]  # a masked scorer's pieces are Queries
+            self, name: str, context: str, continuation: str) -> list[Query]:
         """The queries of a request in the encoding its document names: the official
         reader's word surprisal (`babylm2025_reader`), or a word inside running text
         (`word_in_text`): a masked model sees mask tokens after it, an encoder-decoder
@@ -293,7 +298,8 @@ class MaskedScorer(Scorer):
         return Query(encoder, decoder, ((0, target),))
 
     # -- scoring ------------------------------------------------------------------------
-    def _score(self, model, encoded: Sequence[Query], batch_size: int, cache_tokens: int,
+    def _score(  # type: ignore[override]  # a masked scorer's pieces are Queries
+            self, model, encoded: Sequence[Query], batch_size: int, cache_tokens: int,
                stats: Stats, progress: bool, entropy: bool = False) -> list[tuple[float, bool]]:
         if entropy:
             raise ValueError(f"backend={self.backend}: entropies are given for causal models.")
@@ -328,10 +334,10 @@ def score_queries(model, queries: Sequence[Query], batch_size: int = 32, pad_tok
         for key, per_read in zip(batch, _forward(model, batch, [reads[k] for k in batch],
                                                  pad_token_id, stats, heads), strict=True):
             for read, value in per_read.items():
-                results[(*key, *read)] = value
+                results[key + read] = value
     out = []
     for q in queries:
-        parts = [results[(q.tokens, q.decoder, *read)] for read in q.reads]
+        parts = [results[(q.tokens, q.decoder) + read] for read in q.reads]
         out.append((math.fsum(ll for ll, _ in parts), all(g for _, g in parts)))
     return out
 

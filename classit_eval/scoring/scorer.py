@@ -167,6 +167,7 @@ class Scorer:
                     span = tuple(i for i, (_, end) in enumerate(offsets) if end > start and i)
                     out.append(Encoded(tuple(ids), span))
                 else:  # token i + 1 after the prefix token has offsets[i]
+                    assert self.prefix_token_id is not None  # scoring=full checked it
                     start = len(context)
                     span = tuple(i for i, (_, end) in enumerate(offsets, 1) if end > start)
                     out.append(Encoded((self.prefix_token_id, *ids), span))
@@ -395,7 +396,7 @@ def score_sequences(model, encoded: Sequence[Encoded], batch_size: int = 32,
             value = math.fsum([value, *(sign * float(masses[p - 1]) for p, sign in e.boundary)])
         out.append((value, bool(greedy[idx].all())))
         if entropy:
-            out[-1] = (*out[-1], float(entropies[e.span[0] - 1]))
+            out[-1] = (*out[-1], float(entropies[e.span[0] - 1]))  # type: ignore[assignment]  # 3rd: entropy
     return out
 
 

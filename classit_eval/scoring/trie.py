@@ -121,7 +121,7 @@ def common_prefix(a: Tokens, b: Tokens) -> int:
 
 def trie_size(sorted_sequences: Sequence[Tokens]) -> int:
     """The number of trie nodes (distinct non-empty prefixes) of sorted distinct sequences."""
-    size, prev = 0, ()
+    size, prev = 0, Tokens()
     for seq in sorted_sequences:
         size += len(seq) - common_prefix(prev, seq)
         prev = seq
@@ -141,7 +141,8 @@ def build_tree(sorted_sequences: Sequence[Tokens]) -> tuple[Node, dict[Tokens, N
     """
     root = Node((), 0, None)
     ends: dict[Tokens, Node] = {}
-    path, prev = [root], ()
+    path: list[Node] = [root]
+    prev = Tokens()
     for seq in sorted_sequences:
         shared = common_prefix(prev, seq)
         if prev and shared == len(prev):  # `prev` is a prefix of `seq`, its node a leaf
@@ -153,8 +154,10 @@ def build_tree(sorted_sequences: Sequence[Tokens]) -> tuple[Node, dict[Tokens, N
             path.pop()
         node = path[-1]
         if node.end > shared:  # the cut is inside `node`: its upper part becomes a new node
-            upper = Node(node.tokens[: shared - node.start], node.start, node.parent, [node])
-            node.parent.children[node.parent.children.index(node)] = upper
+            parent = node.parent
+            assert parent is not None  # `node` starts at or after `shared` > 0: not the root
+            upper = Node(node.tokens[: shared - node.start], node.start, parent, [node])
+            parent.children[parent.children.index(node)] = upper
             node.tokens, node.start, node.parent = node.tokens[shared - node.start:], shared, upper
             path[-1] = node = upper
         leaf = Node(seq[shared:], shared, node)
@@ -170,6 +173,7 @@ def _walk(end: Node, positions: Sequence[int]):
     node = end
     for p in sorted(positions, reverse=True):
         while node.start > p:
+            assert node.parent is not None  # the root starts at 0 <= p
             node = node.parent
         yield node, p - node.start
 
@@ -178,7 +182,7 @@ def windows(sorted_sequences: Sequence[Tokens], cache_tokens: int) -> list[list[
     """Consecutive runs of sorted sequences whose tries have at most `cache_tokens` nodes
     (a single longer sequence is a window of its own)."""
     out: list[list[Tokens]] = []
-    size, prev = 0, ()
+    size, prev = 0, Tokens()
     for seq in sorted_sequences:
         new = len(seq) - common_prefix(prev, seq)
         if out and size + new <= cache_tokens:
@@ -435,6 +439,7 @@ def _compile_call(batch: list[Row], number: int, budget: int, targets: _Targets,
                 query[:, column: column + length] = causal[:length, :length]
                 a = node.parent
                 while a is not row.anchor:
+                    assert a is not None  # the row's anchor is an ancestor of its nodes
                     query[:, a.column: a.column + len(a.tokens)] = True
                     a = a.parent
             column += length
@@ -529,7 +534,7 @@ class TrieScorer:
                 terms += [sign * masses[s] for s, sign in boundary]
             out.append((math.fsum(terms), all(hits[s] for s in span)))
             if self.entropy:
-                out[-1] = (*out[-1], entropies[span[0]])
+                out[-1] = (*out[-1], entropies[span[0]])  # type: ignore[assignment]  # 3rd: entropy
         stats = Stats()
         stats.add(compiled.stats)
         return out, stats

@@ -25,7 +25,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from classit_eval.errors import DataError, OptionError
-from classit_eval.scoring import WORD_IN_TEXT, WORD_PROBS, Encoded, Scorer, corrected, corrects
+from classit_eval.scoring import (
+    WORD_IN_TEXT,
+    WORD_PROBS,
+    Encoded,
+    MaskedScorer,
+    Scorer,
+    corrected,
+    corrects,
+)
 
 UNITS = ("word", "token")
 BASES = {"nats": 1.0, "bits": math.log(2)}
@@ -81,7 +89,8 @@ def _words(scorer: Scorer, text: Text) -> tuple[tuple[int, ...], list[_Word]]:
         k = bisect.bisect_left(ends, end)
         if end > 0 and k < len(found):
             owned[k].append(j + 1)  # + 1: after the prefix token
-    words, counts = [], {}
+    words: list[_Word] = []
+    counts: dict[int, int] = {}
     for k, m in enumerate(found):
         line = next(n for n, lo, hi in spans if lo <= m.start() < hi)
         counts[line] = counts.get(line, 0) + 1
@@ -92,7 +101,11 @@ def _words(scorer: Scorer, text: Text) -> tuple[tuple[int, ...], list[_Word]]:
                 "between them.")
         words.append(_Word(line, counts[line], m.group(), k == 0, full[: m.start()].rstrip(),
                            tuple(owned[k])))
-    return (scorer.prefix_token_id, *ids), words
+    # a masked model has no prefix token to give when its tokenizer has no CLS or BOS: it
+    # reads no position 0 of this sequence (the causal scorer has one, surprisals checks)
+    prefix = scorer.prefix_token_id if scorer.prefix_token_id is not None else \
+        scorer.pad_token_id
+    return (prefix, *ids), words
 
 
 def surprisals(scorer: Scorer, texts: Sequence[Text], unit: str = "word",
@@ -105,10 +118,14 @@ def surprisals(scorer: Scorer, texts: Sequence[Text], unit: str = "word",
         raise OptionError(f"word_prob={word_prob!r}: choose {' or '.join(WORD_PROBS)}.")
     if base not in BASES:
         raise OptionError(f"base={base!r}: choose {' or '.join(BASES)}.")
-    causal = scorer.engine != "masked"  # MaskedScorer: the masked and enc-dec backends
-    if not causal and (unit == "token" or entropy):
+    causal = not isinstance(scorer, MaskedScorer)  # the masked and enc-dec backends
+    if isinstance(scorer, MaskedScorer) and (unit == "token" or entropy):
         raise OptionError(f"backend={scorer.backend}: per-token surprisal and entropy are "
                           "given for causal models; ask for words, without entropy.")
+    if causal and scorer.prefix_token_id is None:  # scoring=babylm2025, no BOS, EOS or CLS
+        raise OptionError("surprisal conditions a text's first word on a BOS, EOS or CLS "
+                          "token and the tokenizer has none; pass prefix_token_id=<id> in "
+                          "the model arguments.")
     parsed = [_words(scorer, text) for text in texts]
     requests, owners = [], []
     fix = causal and corrects(scorer.tokenizer, word_prob)
@@ -135,7 +152,7 @@ def surprisals(scorer: Scorer, texts: Sequence[Text], unit: str = "word",
     for pieces, (t, w, positions) in zip(requests, owners, strict=True):
         got = [next(scores) for _ in pieces]
         value = -math.fsum(s[0] for s in got) / scale
-        h = got[0][2] / scale if entropy else None
+        h = got[0][2] / scale if entropy else None  # type: ignore[misc]  # 3rd: entropy
         tokens = parsed[t][0]
         names = tuple(scorer.tokenizer.convert_ids_to_tokens([tokens[p] for p in positions]))
         position = w.position
@@ -151,6 +168,7 @@ def _scorer(model, tokenizer=None, batch_size: int = 32, dtype: str = "float32",
             device: str = "cpu", progress: bool = False) -> Scorer:
     if isinstance(model, Scorer):
         return model
+    scorer: Scorer
     if isinstance(model, str):
         from classit_eval.lmeval.backend import ClassitLM
 

@@ -30,9 +30,11 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import overload
 
 import numpy as np
 import torch
+from tokenizers import Encoding
 from transformers import PreTrainedTokenizerBase
 
 from classit_eval.data.files import cache_dir
@@ -89,13 +91,14 @@ def encode_pieces(tokenizer: PreTrainedTokenizerBase,
     end of the tokens before it: each word is credited to exactly one token, the one
     holding its first character (offsets are characters of the piece).
     """
-    backend, encodings = tokenizer.backend_tokenizer, [None] * len(chunk)
+    backend = tokenizer.backend_tokenizer
+    found: dict[int, Encoding] = {}
     for special in (True, False):  # `<s>` (the post-processor's tokens) at line starts only
         which = [i for i, piece in enumerate(chunk) if piece.first == special]
         texts = [chunk[i].text for i in which]
-        for i, encoding in zip(which, backend.encode_batch(texts, add_special_tokens=special),
-                               strict=True):
-            encodings[i] = encoding
+        found.update(zip(which, backend.encode_batch(texts, add_special_tokens=special),
+                         strict=True))
+    encodings = [found[i] for i in range(len(chunk))]
     sizes = np.fromiter((len(e.ids) for e in encodings), dtype=np.int64, count=len(chunk))
     ids = np.fromiter(itertools.chain.from_iterable(e.ids for e in encodings), dtype=np.int64)
     offsets = np.fromiter(itertools.chain.from_iterable(
@@ -175,7 +178,15 @@ class Sequences(Sequence):
     def __len__(self) -> int:
         return len(self.flat) // self.seq_len
 
-    def __getitem__(self, i: int) -> torch.Tensor:
+    @overload
+    def __getitem__(self, i: int) -> torch.Tensor: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[torch.Tensor]: ...
+
+    def __getitem__(self, i: int | slice) -> torch.Tensor | list[torch.Tensor]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
         if not 0 <= i < len(self):
             raise IndexError(i)
         row = self.flat[i * self.seq_len : (i + 1) * self.seq_len]

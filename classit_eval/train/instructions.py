@@ -307,7 +307,7 @@ def run(args: argparse.Namespace) -> int:
                     break
                 out.write(json.dumps(record, ensure_ascii=False) + "\n")
                 words, pairs = words + size, pairs + 1
-        fields = {"pairs": pairs}
+        fields: dict[str, object] = {"pairs": pairs}
     else:
         words = wiki_pairs(args)
         fields = {"model": args.model, "prompts": [QUESTION_PROMPT, ANSWER_PROMPT]}

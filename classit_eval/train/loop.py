@@ -144,8 +144,8 @@ def plan(stages: Sequence[Stage], epochs: int, global_batch: int, seed: int) -> 
 def lr_lambda(options: Options, batches: Sequence[Batch]) -> Callable[[int], float]:
     """Linear warm-up, then linear decay to 0, or a cosine from 1 to 0 within each stage."""
     total, warmup = len(batches), options.warmup_steps
-    stage_start = {}
-    stage_end = {}
+    stage_start: dict[int, int] = {}
+    stage_end: dict[int, int] = {}
     for step, (s, _) in enumerate(batches):
         stage_start.setdefault(s, step)
         stage_end[s] = step + 1

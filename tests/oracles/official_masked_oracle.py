@@ -8,7 +8,7 @@ of a batch of items are scored candidate index by candidate index; for `mlm`, `m
 when there is none), run in minibatches of `non_causal_batch_size` copies, and the
 log-softmax at the read positions is summed back per item; `enc_dec_prefix` runs one padded
 batch per candidate index and reads the decoder's last `len(targets)` positions.
-Items come from scripts/official_oracle.py's decoders (`prefixes` added where the official
+Items come from tests/oracles/official_oracle.py's decoders (`prefixes` added where the official
 readers set them). The reader is the official `get_p2_mlm` / `get_p2_mntp` / `get_p2_enc_dec`.
 """
 
@@ -149,7 +149,7 @@ def scores(model, tokenizer, backend: str, items: list[dict], batch_size: int = 
     return masked_scores(model, tokenizer, backend, items, batch_size)
 
 
-# -- decoders: the official `prefixes` (scripts/official_oracle.py gives the rest) ----------
+# -- decoders: the official `prefixes` (tests/oracles/official_oracle.py gives the rest) ----------
 def with_prefixes(item: dict, prefixes: list[str | None]) -> dict:
     return item | {"prefixes": prefixes}
 

@@ -18,7 +18,7 @@ import sys
 import zipfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 SHARED = Path(os.environ.get("CLASSIT_SHARED_DATA", REPO.parent / "shared" / "data"))
 COLLATOR = SHARED / "reference" / "babylm-2025-pipeline-code" / "collate_preds.py"
 PASSWORD = os.environ.get("CLASSIT_ZIP_PASSWORD", "BabyLM2025").encode()
