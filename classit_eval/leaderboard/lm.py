@@ -5,9 +5,10 @@ tokenizer. `SeriesLM` is the `classit` model (classit_eval.lmeval.backend.Classi
 whose `load_weights` puts another checkpoint in place (keeping the tokenizer, the scorer
 and its settings), with an encoding cache: `encode` remembers each request's tokens (keyed
 by the request's arguments and the encoding its document asks for), so a text is
-import torch
-
-from classit_eval.data.checkpoints import fingerprint
+tokenised once per series, not once per checkpoint; the scorer keeps each task's compiled
+schedule, so the prefix tree is built once too. The tokenizer's fingerprint
+(`data.checkpoints.fingerprint`) tells whether two checkpoints' tokenizers tokenise alike,
+so a series whose tokenizer changes is caught.
 """
 
 from __future__ import annotations
