@@ -128,8 +128,7 @@ def run_finetune(args: argparse.Namespace) -> list[TaskResult]:
     results; return what was written (nothing on the processes other than the main one)."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     tasks = list({task.name: task for task in args.tasks}.values())  # each task once
-    keys = Settings.__dataclass_fields__
-    settings = Settings(**{k: v for k, v in vars(args).items() if k in keys})
+    settings = options.settings_from(Settings, args, trust_remote_code=args.trust_remote_code)
     folder = results.model_folder(args.output_path, args.model)
     checkpoints = Path(args.checkpoint_dir or folder / "checkpoints")
     data = load_all(tasks, args)
