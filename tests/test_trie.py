@@ -197,18 +197,22 @@ def test_a_bound_found_too_tight_is_widened(tiny_model, pieces, monkeypatch):
     assert decide(scores) == decide(exact)
 
 
-def test_logsumexp_and_argmax_in_one_pass_are_torchs():
-    """The head's one pass for the maximum and its index gives torch's own numbers: ties
-    go to the first index, an all -inf row stays -inf."""
+def test_the_heads_argmax_hit_is_torchs_argmax():
+    """The head tells an argmax hit from the rows' maxima: the same answer as comparing
+    with torch's argmax, ties going to the first index."""
     torch.manual_seed(0)
     logits = torch.randn(37, 1000) * 8
     logits[3, 10] = logits[3, 900] = logits[3].max() + 1  # a tie for the maximum
     logits[5] = -torch.inf
+    rows = torch.arange(37).repeat_interleave(3)
     for dtype in (torch.float32, torch.float64):
-        total, argmax = trie.logsumexp_argmax(logits.to(dtype))
-        assert torch.equal(total, logits.to(dtype).logsumexp(-1))
-        assert torch.equal(argmax, logits.to(dtype).argmax(-1))
-    assert trie.logsumexp_argmax(logits)[1][3] == 10
+        values = logits.to(dtype)
+        tokens = torch.stack([values.argmax(-1), values.argsort(-1)[:, -2],
+                              torch.randint(0, 1000, (37,))], 1).flatten()
+        tokens[9:12] = torch.tensor([10, 900, 0])  # row 3: the first of the tie, the second
+        hits = trie.is_argmax(values, rows, tokens)
+        assert torch.equal(hits, values[rows].argmax(-1) == tokens)
+        assert hits.sum() > 30 and hits[9] and not hits[10]
 
 
 def test_a_schedule_is_compiled_once_for_every_checkpoint(tiny64, pieces, monkeypatch):
