@@ -282,10 +282,11 @@ def tiny(batch_size: int, tasks: str, tokenise_full: bool) -> None:
     print(clock.line("model (build, save, load)"))
     print(clock.line("tokenising"))
     print(clock.line("float32 scoring",
-                     f"{stats.positions} positions, {stats.calls} calls"))
+                     f"{stats.positions} positions ({stats.heads} to the head), "
+                     f"{stats.calls} calls"))
     print(clock.line("float64 re-scoring",
-                     f"{cert.rescored} documents, {exact.positions} positions, "
-                     f"{exact.calls} calls"))
+                     f"{cert.rescored} documents, {exact.positions} positions "
+                     f"({exact.heads} to the head), {exact.calls} calls"))
     print(f"{'whole process':28} {whole_wall:8.1f} s wall {whole_cpu:8.1f} s CPU")
     scoring = clock.wall["float32 scoring"] + clock.wall["float64 re-scoring"]
     positions = stats.positions + exact.positions

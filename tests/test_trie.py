@@ -182,10 +182,36 @@ def test_a_tie_is_scored_again_and_stays_a_tie(tiny64):
         model.double()
 
 
+def test_shared_terms_keep_their_float32_value_and_the_differences_are_float64s(
+        tiny_model, pieces, monkeypatch):
+    """Every document re-scored (a bound far above any gap): the terms all candidates share
+    (the same slot of the float32 run) are not computed again, and yet each difference
+    between candidates is float64's; the scores are float64's up to the float32 error of
+    the shared terms."""
+    monkeypatch.setattr(scoring, "ERROR_PER_TOKEN_EPS", 2.0**40)
+    model = AutoModelForCausalLM.from_pretrained(tiny_model).eval()
+    scorer = Scorer(model, AutoTokenizer.from_pretrained(tiny_model), progress=False)
+    documents = [[i, i + 1] for i in range(0, 40, 2)] + [list(range(i, i + 5))
+                                                          for i in range(40, 60, 5)]
+    scores = scorer.score_certified(pieces[:60], documents)
+    assert scorer.certificate.rescored == len(documents)
+    exact = Scorer(model, AutoTokenizer.from_pretrained(tiny_model), progress=False)
+    whole = exact.exact_scores(pieces[:60])
+    assert scorer.exact_stats.heads < 0.8 * exact.exact_stats.heads  # shared ones skipped
+    for doc in documents:
+        for j in doc[1:]:
+            assert abs((scores[doc[0]][0] - scores[j][0]) - (whole[doc[0]][0] - whole[j][0])
+                       ) < 1e-9
+    assert max(abs(a[0] - b[0]) for a, b in zip(scores, whole, strict=True)) < 1e-3
+    assert [a[1] for a in scores] == [b[1] for b in whole]
+
+
 def test_a_bound_found_too_tight_is_widened(tiny_model, pieces, monkeypatch):
-    """With a bound far below the real float32 error, a re-scored document (here a tie)
-    shows it: the bound is widened and the documents checked again."""
+    """With a bound far below the real float32 error, re-scored documents show it: the
+    bound is widened and the documents checked again. (Every document is re-scored here:
+    real candidates are never that close, and identical ones share every term.)"""
     monkeypatch.setattr(scoring, "ERROR_PER_TOKEN_EPS", 1e-3)
+    monkeypatch.setattr(scoring._Terms, "separated", lambda *_: False)
     model = AutoModelForCausalLM.from_pretrained(tiny_model).eval()
     scorer = Scorer(model, AutoTokenizer.from_pretrained(tiny_model), progress=False)
     requests = [*pieces[:24], pieces[0], pieces[0]]

@@ -28,8 +28,9 @@ from __future__ import annotations
 import copy
 import math
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from tqdm import tqdm
@@ -43,6 +44,7 @@ from classit_eval.scoring.encodings import (
 )
 from classit_eval.scoring.trie import (
     Schedule,
+    Slots,
     Stats,
     TrieScorer,
     distribution_entropy,
@@ -265,35 +267,47 @@ class Scorer:
         """Scores of requests (each the sum of its pieces), whose decisions are float64's.
 
         `documents` lists the requests that are one document's candidates. All requests
-        are scored in the model's dtype; a document whose best candidate is not ahead of
-        every other by more than the sum of their error bounds (ERROR_PER_TOKEN_EPS, per
-        scored token) is scored again in float64 (all such documents in one call with a
-        fixed batch size), and those scores replace its candidates'. Which candidate is
-        best, and whether there is a tie, is then what float64 decides, at any batch size
-        and in any process. A re-scored request whose error exceeds half its bound shows
-        that the bound is too tight for this model: it is widened and the documents
-        checked again.
+        are scored in the model's dtype. Two candidates' float32 difference is off by at
+        most the error bound (ERROR_PER_TOKEN_EPS) of the terms they do not share: a
+        term two candidates share (the same prefix and token, one slot of the engine's
+        run) is the very same float in both and cancels exactly. A document whose best
+        candidate is not ahead of every other by more than that is scored again in
+        float64 (all such documents in one call with a fixed batch size): the terms every
+        candidate of the document shares keep their float32 value, the others are
+        computed in float64 and replace theirs. The difference between candidates is then
+        float64's, so which candidate is best, and whether there is a tie, is what float64
+        decides, at any batch size and in any process. A re-scored request whose error
+        exceeds half its bound shows that the bound is too tight for this model: it is
+        widened and the documents checked again.
         """
         first = self.score_requests(requests)
+        terms = _Terms(requests, self._tries[self.model].last if self.engine == "trie" and
+                       self.model in self._tries else None)
         per_token = error_per_token(self.model.dtype)
-        bounds = [per_token * max(1, sum(len(p.span) + len(getattr(p, "boundary", ()))
-                                         for p in pieces)) for pieces in requests]
         out, rescored, scale, worst = list(first), set(), 1.0, 0.0
         cert = self.certificate
         cert.documents += sum(len(doc) > 1 for doc in documents)
         while True:
             todo = [d for d, doc in enumerate(documents) if d not in rescored and len(doc) > 1
-                    and not _separated([first[i][0] for i in doc],
-                                       [bounds[i] * scale for i in doc])]
+                    and not terms.separated([first[i][0] for i in doc], doc, per_token * scale)]
             if not todo:
                 break
-            again = [i for d in todo for i in documents[d]]
             started = time.perf_counter()
-            exact_scores = self.exact_scores([requests[i] for i in again])
+            again, pieces, shared = [], [], []
+            for d in todo:
+                common = terms.common(documents[d])
+                for i in documents[d]:
+                    again.append(i)
+                    pieces.append(terms.without(requests[i], i, common))
+                    shared.append(terms.values(i, common))
+            exact_scores = (self.exact_scores(pieces) if any(pieces)
+                            else [(0.0, True)] * len(pieces))
             cert.seconds += time.perf_counter() - started
-            for i, exact in zip(again, exact_scores, strict=True):
-                out[i] = exact
-                worst = max(worst, abs(exact[0] - first[i][0]) / bounds[i])
+            for i, (value, hit), kept, (values, hits) in zip(
+                    again, exact_scores, pieces, shared, strict=True):
+                out[i] = (math.fsum([value, *values]), hit and all(hits))
+                size = sum(len(p.span) + len(getattr(p, "boundary", ())) for p in kept)
+                worst = max(worst, abs(out[i][0] - first[i][0]) / (per_token * max(1, size)))
             rescored.update(todo)
             if worst <= 0.5 * scale:
                 break
@@ -352,11 +366,87 @@ def _per_request(requests: Sequence[Sequence[Encoded]],
     return [_sum([next(scores) for _ in pieces]) for pieces in requests]
 
 
-def _separated(values: list[float], bounds: list[float]) -> bool:
-    """The best value exceeds every other by more than both their bounds (so no tie)."""
-    best = max(range(len(values)), key=values.__getitem__)
-    return all(values[best] - values[j] > bounds[best] + bounds[j]
-               for j in range(len(values)) if j != best)
+class _Terms:
+    """The terms of requests scored once, by slot where the engine tells (its `Slots`).
+
+    A request's terms are its pieces' span log-probabilities and boundary masses. The span
+    terms of a piece without boundary terms are known by their slot; any other term (or
+    every term, for an engine that does not tell) counts as the request's own."""
+
+    def __init__(self, requests: Sequence[Sequence[Encoded]], slots: Slots | None) -> None:
+        self.requests, self.slots = requests, slots
+        self.keys: list[Counter[int]] = []  # per request: its slots, with multiplicity
+        self.own: list[int] = []  # per request: its terms without a slot
+        self.pieces: list[list[list[int] | None]] = []  # per request, per piece: its slots
+        flat = iter(slots.spans if slots is not None else ())
+        for request in requests:
+            keys: Counter[int] = Counter()
+            own = 0
+            per_piece: list[list[int] | None] = []
+            for piece in request:
+                span, boundary = next(flat, None), getattr(piece, "boundary", ())
+                if span is None or boundary:
+                    own += len(piece.span) + len(boundary)
+                    per_piece.append(None)
+                else:
+                    keys.update(span)
+                    per_piece.append(span)
+            self.keys.append(keys)
+            self.own.append(own)
+            self.pieces.append(per_piece)
+
+    def unshared(self, a: int, b: int) -> int:
+        """The terms of requests `a` and `b` that are not one float in both."""
+        ka, kb = self.keys[a], self.keys[b]
+        return sum(((ka - kb) + (kb - ka)).values()) + self.own[a] + self.own[b]
+
+    def separated(self, values: list[float], doc: Sequence[int], per_token: float) -> bool:
+        """The best candidate exceeds every other by more than the error bound of the terms
+        the two do not share (so no tie)."""
+        best = max(range(len(values)), key=values.__getitem__)
+        return all(values[best] - values[j] > per_token * self.unshared(doc[best], doc[j])
+                   for j in range(len(values)) if j != best)
+
+    def common(self, doc: Sequence[int]) -> Counter[int]:
+        """The slots every candidate of a document holds (with multiplicity)."""
+        common = Counter(self.keys[doc[0]])
+        for i in doc[1:]:
+            common &= self.keys[i]
+        return common
+
+    def without(self, request: Sequence[Encoded], i: int, common: Counter[int]
+                ) -> list[Encoded]:
+        """Request `i`'s pieces without the span positions whose slots are `common` (a
+        piece left with nothing to score is dropped)."""
+        left, out = Counter(common), []
+        for piece, slots in zip(request, self.pieces[i], strict=True):
+            if slots is None or not common:
+                out.append(piece)
+                continue
+            keep = []
+            for position, slot in zip(sorted(piece.span), slots, strict=True):
+                if left[slot] > 0:
+                    left[slot] -= 1
+                else:
+                    keep.append(position)
+            if len(keep) == len(slots):
+                out.append(piece)
+            elif keep:
+                out.append(replace(piece, span=tuple(keep)))
+        return out
+
+    def values(self, i: int, common: Counter[int]) -> tuple[list[float], list[bool]]:
+        """The values and argmax hits of request `i`'s `common` slots, as first scored."""
+        if not common or self.slots is None:
+            return [], []
+        left, values, hits = Counter(common), [], []
+        for slots in self.pieces[i]:
+            for slot in slots or ():
+                if left[slot] > 0:
+                    left[slot] -= 1
+                    values.append(self.slots.logprobs[slot])
+                    hits.append(self.slots.hits[slot])
+        return values, hits
 
 
 def score_sequences(model, encoded: Sequence[Encoded], batch_size: int = 32,

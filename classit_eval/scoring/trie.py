@@ -72,9 +72,12 @@ class Stats:
     padded: int = 0
     calls: int = 0
     trie_bound: int = 0  # the trie's nodes: distinct non-empty prefixes of the sequences
+    # states the LM head read (a compiled schedule counts them; `plan` does not)
+    heads: int = field(default=0, compare=False)
 
     def add(self, other: Stats) -> None:
         self.positions += other.positions
+        self.heads += other.heads
         self.padded += other.padded
         self.calls += other.calls
         self.trie_bound += other.trie_bound
@@ -328,6 +331,18 @@ class Call:
 
 
 @dataclass(eq=False)
+class Slots:
+    """What a run computed, by slot: per request its span's slots (in position order), and
+    per slot the log-probability and the argmax hit. One slot is one computed number: two
+    requests whose spans hold the same slot add the very same float (certification uses
+    this: a shared term cancels exactly in a comparison)."""
+
+    spans: list[list[int]]
+    logprobs: list[float]
+    hits: list[bool]
+
+
+@dataclass(eq=False)
 class Schedule:
     """A run compiled without the model: its calls, and per request the slots (one per
     predicted position of the trie) that hold its span's log-probabilities and its
@@ -475,6 +490,7 @@ def _compile_call(batch: list[Row], number: int, budget: int, targets: _Targets,
         where[where < 0] = total  # `total`: a zero column
         index = torch.from_numpy(where.reshape(-1))
     stats.positions += sum(row.width for row in batch)
+    stats.heads += len(read)
     stats.padded += len(batch) * width
     stats.calls += 1
     return Call(ids=torch.from_numpy(ids), positions=torch.from_numpy(positions),
@@ -496,6 +512,7 @@ class TrieScorer:
         self.pad_token_id = pad_token_id
         self.progress, self.desc = progress, desc
         self.boundary_ids: torch.Tensor | None = None  # set by a scorer that wants masses
+        self.last: Slots | None = None  # the slots of the last `score` call
         self.entropy = False  # also the entropy of the distribution before each span
         self.base, self.head = split_head(model)
         self.cache_argument = cache_argument(self.base)
@@ -525,6 +542,7 @@ class TrieScorer:
         compiled = compiled or self.compile(encoded)
         results = self._run(compiled)
         logprobs, hits = results["logprob"].tolist(), results["greedy"].tolist()
+        self.last = Slots(compiled.spans, logprobs, hits)
         masses = results["mass"].tolist() if "mass" in results else []
         entropies = results["entropy"].tolist() if "entropy" in results else []
         out: list[tuple[float, bool]] = []
@@ -626,41 +644,47 @@ class TrieScorer:
         (vocabulary x hidden) and a call of a few hundred rows reads all of it for little
         work; on SmolLM2 the head took a quarter of blimp's scoring time in calls of ~120
         rows. A boundary mass is a log-sum-exp over the boundary ids of the same log-softmax."""
-        block = self.head_rows
-        cuts = np.searchsorted(head.rows, np.arange(0, flat.shape[0] + block, block))
+        block, device = self.head_rows, flat.device
+        cuts = np.searchsorted(head.rows, np.arange(0, flat.shape[0] + block, block)).tolist()
+        rows = torch.from_numpy(head.rows % block).to(device)  # within their block
+        tokens = head.tokens.to(device)
+        at: torch.Tensor | None = None  # each target's place in its block's flat logits
+        values: dict[str, list[torch.Tensor]] = defaultdict(list)
         for b, lo in enumerate(range(0, flat.shape[0], block)):
-            pick = slice(int(cuts[b]), int(cuts[b + 1]))
-            chunk = flat[lo: lo + block]
-            logits = self.head(chunk) if self.head else chunk
+            logits = self.head(flat[lo: lo + block]) if self.head else flat[lo: lo + block]
             logits = logits.to(torch.promote_types(logits.dtype, torch.float32))
-            if not results:
-                results["logprob"] = logits.new_zeros(slots)
-                results["greedy"] = torch.zeros(slots, dtype=torch.bool, device=logits.device)
-                if self.boundary_ids is not None:
-                    results["mass"] = logits.new_full((slots,), math.nan)
-                if self.entropy:
-                    results["entropy"] = logits.new_full((slots,), math.nan)
-            device = logits.device
-            r = torch.from_numpy(head.rows[pick] - lo).to(device)
-            t, where = head.tokens[pick].to(device), head.slots[pick].to(device)
+            if at is None:
+                at = rows * logits.shape[-1] + tokens
+            r, t, flat_at = rows[cuts[b]: cuts[b + 1]], tokens[cuts[b]: cuts[b + 1]], \
+                at[cuts[b]: cuts[b + 1]]
             logprobs = logits.log_softmax(-1)
-            results["logprob"][where] = logprobs[r, t]
-            results["greedy"][where] = is_argmax(logits, r, t)
+            values["logprob"].append(logprobs.view(-1).index_select(0, flat_at))
+            values["greedy"].append(is_argmax(logits, r, t, logits.reshape(-1)[flat_at]))
             if self.boundary_ids is not None:
-                ids = self.boundary_ids.to(device)
-                results["mass"][where] = logprobs.index_select(-1, ids).logsumexp(-1)[r]
+                mass = logprobs.index_select(-1, self.boundary_ids.to(device)).logsumexp(-1)
+                values["mass"].append(mass[r])
             if self.entropy:
-                results["entropy"][where] = entropy(logprobs)[r]
+                values["entropy"].append(entropy(logprobs)[r])
+        where = head.slots.to(device)
+        for name, parts in values.items():
+            if name not in results:
+                results[name] = (torch.zeros(slots, dtype=torch.bool, device=device)
+                                 if name == "greedy" else
+                                 parts[0].new_full((slots,), 0.0 if name == "logprob"
+                                                   else math.nan))
+            results[name][where] = torch.cat(parts)
 
 
-def is_argmax(logits: torch.Tensor, rows: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+def is_argmax(logits: torch.Tensor, rows: torch.Tensor, tokens: torch.Tensor,
+              targets: torch.Tensor | None = None) -> torch.Tensor:
     """`logits[rows].argmax(-1) == tokens` (ties go to the first index), from the rows'
     maxima: torch's maximum with its index is a scalar loop over the vocabulary, three
-    times the cost of the fused log-softmax, its maximum alone a tenth of it."""
-    top = logits.amax(-1)[rows]
-    hit = logits[rows, tokens] == top
-    tied = hit.nonzero().squeeze(-1)
-    if len(tied):  # a hit: is an earlier word as large (a tie the first index wins)?
+    times the cost of the fused log-softmax, its maximum alone a tenth of it. `targets`:
+    `logits[rows, tokens]`, if already gathered."""
+    top = logits.amax(-1).index_select(0, rows)
+    hit = (logits[rows, tokens] if targets is None else targets) == top
+    if hit.any():  # a hit: is an earlier word as large (a tie the first index wins)?
+        tied = hit.nonzero().squeeze(-1)
         equal = logits[rows[tied]] == top[tied].unsqueeze(-1)
         several = (equal.sum(-1) > 1).nonzero().squeeze(-1)
         if len(several):
