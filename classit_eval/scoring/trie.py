@@ -309,6 +309,7 @@ class Head:
     rows: np.ndarray
     tokens: torch.Tensor
     slots: torch.Tensor
+    massed: np.ndarray  # the targets (ascending) whose boundary mass is wanted
 
 
 @dataclass(eq=False)
@@ -435,17 +436,21 @@ class _Targets:
     rows: list[int] = field(default_factory=list)
     tokens: list[int] = field(default_factory=list)
     slots: list[int] = field(default_factory=list)
+    massed: list[int] = field(default_factory=list)
 
     def head(self) -> Head:
         head = Head(np.asarray(self.rows, dtype=np.int64),
                     torch.tensor(self.tokens, dtype=torch.long),
-                    torch.tensor(self.slots, dtype=torch.long))
-        self.queued, self.rows, self.tokens, self.slots = 0, [], [], []
+                    torch.tensor(self.slots, dtype=torch.long),
+                    np.asarray(self.massed, dtype=np.int64))
+        self.queued, self.rows, self.tokens, self.slots, self.massed = 0, [], [], [], []
         return head
 
     def add(self, node: Node, offset: int) -> None:
         """A target of the last queued state: the token at `offset` of `node` (a target
         past a leaf's last token, only a boundary mass, reads token 0 for nothing)."""
+        if offset in node.massed:
+            self.massed.append(len(self.rows))
         self.rows.append(self.queued - 1)
         self.tokens.append(node.tokens[offset] if offset < len(node.tokens) else 0)
         self.slots.append(node.slots[offset])
@@ -661,11 +666,14 @@ class TrieScorer:
         States are queued across forward calls because the head is the largest matrix
         (vocabulary x hidden) and a call of a few hundred rows reads all of it for little
         work; on SmolLM2 the head took a quarter of blimp's scoring time in calls of ~120
-        rows. A boundary mass is a log-sum-exp over the boundary ids of the same log-softmax."""
+        rows. A boundary mass is a log-sum-exp over the boundary ids of the same log-softmax,
+        taken only at the targets that want one (the boundary ids are most of the vocabulary)."""
         block, device = self.head_rows, flat.device
         cuts = np.searchsorted(head.rows, np.arange(0, flat.shape[0] + block, block)).tolist()
         rows = torch.from_numpy(head.rows % block).to(device)  # within their block
         tokens = head.tokens.to(device)
+        massed = torch.from_numpy(head.massed).to(device)
+        mass_cuts = np.searchsorted(head.massed, cuts).tolist()
         at: torch.Tensor | None = None  # each target's place in its block's flat logits
         values: dict[str, list[torch.Tensor]] = defaultdict(list)
         for b, lo in enumerate(range(0, flat.shape[0], block)):
@@ -678,9 +686,10 @@ class TrieScorer:
             logprobs = logits.log_softmax(-1)
             values["logprob"].append(logprobs.view(-1).index_select(0, flat_at))
             values["greedy"].append(is_argmax(logits, r, t, logits.reshape(-1)[flat_at]))
-            if self.boundary_ids is not None:
-                mass = logprobs.index_select(-1, self.boundary_ids.to(device)).logsumexp(-1)
-                values["mass"].append(mass[r])
+            if self.boundary_ids is not None and mass_cuts[b] < mass_cuts[b + 1]:
+                wanted = rows.index_select(0, massed[mass_cuts[b]: mass_cuts[b + 1]])
+                values["mass"].append(logprobs.index_select(0, wanted).index_select(
+                    -1, self.boundary_ids.to(device)).logsumexp(-1))
             if self.entropy:
                 values["entropy"].append(entropy(logprobs)[r])
         where = head.slots.to(device)
@@ -690,7 +699,8 @@ class TrieScorer:
                                  if name == "greedy" else
                                  parts[0].new_full((slots,), 0.0 if name == "logprob"
                                                    else math.nan))
-            results[name][where] = torch.cat(parts)
+            at_slots = where if name != "mass" else where[massed]
+            results[name][at_slots] = torch.cat(parts)
 
 
 def is_argmax(logits: torch.Tensor, rows: torch.Tensor, tokens: torch.Tensor,
