@@ -84,8 +84,8 @@ from classit_eval.scoring import (
     MaskedScorer,
     Scorer,
     caches_work,
-    gc_paused,
     kv_bytes_per_token,
+    paused_gc,
 )
 
 log = logging.getLogger(__name__)
@@ -216,7 +216,7 @@ class ClassitLM(LM):
             return (prefixes[request.idx], request.args[1])
         return tuple(request.args)
 
-    @gc_paused()
+    @paused_gc()
     def encode(self, requests) -> list[list[Encoded]]:
         """The scored pieces of each request: its own, or those of the encoding its doc names
         (the garbage collector paused: it took 40% of the time)."""

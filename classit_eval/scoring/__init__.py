@@ -34,7 +34,7 @@ from classit_eval.scoring.encodings import (
 from classit_eval.scoring.masked import MaskedScorer
 from classit_eval.scoring.probes import caches_work, kv_bytes_per_token
 from classit_eval.scoring.scorer import ENGINES, Scorer, score_sequences
-from classit_eval.scoring.tokenising import gc_paused
+from classit_eval.scoring.tokenising import paused_gc
 from classit_eval.scoring.trie import Stats
 from classit_eval.scoring.wordprob import (
     WORD_PROBS,
@@ -49,6 +49,6 @@ __all__ = [
     "BABYLM2025_READER", "CONVENTIONS", "ENGINES", "MODES", "WORD_IN_TEXT",
     "WORD_IN_TEXT_CORRECTED", "WORD_PROBS", "Encoded", "MaskedScorer", "Scorer", "Stats",
     "Step", "babylm2025_reader", "boundary_ids", "caches_work", "corrected", "corrects",
-    "gc_paused", "kv_bytes_per_token", "reader_chain", "scheme", "score_sequences", "step_encoding",
+    "kv_bytes_per_token", "paused_gc", "reader_chain", "scheme", "score_sequences", "step_encoding",
     "word_requests", "word_steps",
 ]

@@ -41,7 +41,7 @@ from classit_eval.scoring.encodings import (
     Encoded,
     encoding,
 )
-from classit_eval.scoring.tokenising import encode_batch, gc_paused, running
+from classit_eval.scoring.tokenising import encode_batch, paused_gc, running
 from classit_eval.scoring.trie import (
     Schedule,
     Stats,
@@ -160,7 +160,7 @@ class Scorer:
                 continuation = continuation[1:]  # lm-eval's target delimiter, see module doc
             order.append(index.setdefault((context, continuation), len(index)))
         pairs = list(index)
-        with gc_paused():
+        with paused_gc():
             if special:
                 distinct = self._encode_special(pairs, chunk)
             else:

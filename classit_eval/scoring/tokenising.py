@@ -36,7 +36,7 @@ UNSAFE_SPACE = re.compile(r"[^\w!-/:-@\[-`{-~] ")
 
 
 @contextmanager
-def gc_paused() -> Iterator[None]:
+def paused_gc() -> Iterator[None]:
     """Python's cyclic garbage collector off for a while: tokenising makes millions of
     tuples and lists, no cycles, and the collections their allocations set off (each one
     walking every object alive) took 2 of 5 s over the full suite."""
