@@ -12,7 +12,8 @@ import from here; the modules are:
 - `scorer`: the causal `Scorer`, certified float32 with float64 re-scoring;
 - `trie`: the prefix-tree engine behind it; `probes`: what a model honours (checked once);
 - `masked`: the masked, hybrid and encoder-decoder scorers (`MaskedScorer`);
-- `wordprob`: a word's probability corrected for where it ends.
+- `wordprob`: a word's probability corrected for where it ends;
+- `tokenising`: running text as tokens, each distinct text and word tokenised once.
 
 The engine imports no task, no lm-eval and no job: it is data in, numbers out.
 """
@@ -33,6 +34,7 @@ from classit_eval.scoring.encodings import (
 from classit_eval.scoring.masked import MaskedScorer
 from classit_eval.scoring.probes import caches_work, kv_bytes_per_token
 from classit_eval.scoring.scorer import ENGINES, Scorer, score_sequences
+from classit_eval.scoring.tokenising import paused_gc
 from classit_eval.scoring.trie import Stats
 from classit_eval.scoring.wordprob import (
     WORD_PROBS,
@@ -47,6 +49,6 @@ __all__ = [
     "BABYLM2025_READER", "CONVENTIONS", "ENGINES", "MODES", "WORD_IN_TEXT",
     "WORD_IN_TEXT_CORRECTED", "WORD_PROBS", "Encoded", "MaskedScorer", "Scorer", "Stats",
     "Step", "babylm2025_reader", "boundary_ids", "caches_work", "corrected", "corrects",
-    "kv_bytes_per_token", "reader_chain", "scheme", "score_sequences", "step_encoding",
+    "kv_bytes_per_token", "paused_gc", "reader_chain", "scheme", "score_sequences", "step_encoding",
     "word_requests", "word_steps",
 ]

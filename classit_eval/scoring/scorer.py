@@ -42,6 +42,7 @@ from classit_eval.scoring.encodings import (
     Encoded,
     encoding,
 )
+from classit_eval.scoring.tokenising import encode_batch, paused_gc, running
 from classit_eval.scoring.trie import (
     Schedule,
     Slots,
@@ -150,46 +151,46 @@ class Scorer:
     def encode_many(self, requests: Sequence[tuple[str, str]],
                     chunk: int = 4096) -> list[Encoded]:
         """`encode` of many requests, tokenised by the fast tokenizer in batches (a call per
-        request costs more than the tokenising: 195k requests took 29 s one by one)."""
+        request costs more than the tokenising: 195k requests took 29 s one by one), each
+        distinct request once (classit_eval.scoring.tokenising: a context that several
+        requests share is mostly tokenised once too)."""
         special = self.mode == "babylm2025"
-        pairs = []
+        index: dict[tuple[str, str], int] = {}
+        order = []
         for context, continuation in requests:
             if special and not context and continuation.startswith(" "):
                 continuation = continuation[1:]  # lm-eval's target delimiter, see module doc
-            pairs.append((context, continuation))
+            order.append(index.setdefault((context, continuation), len(index)))
+        pairs = list(index)
+        with paused_gc():
+            if special:
+                distinct = self._encode_special(pairs, chunk)
+            else:
+                assert self.prefix_token_id is not None  # scoring=full checked it
+                distinct = running(self.tokenizer, self.prefix_token_id, pairs, chunk)
+        return [distinct[k] for k in order]
+
+    def _encode_special(self, pairs: list[tuple[str, str]], chunk: int) -> list[Encoded]:
+        """`scoring=babylm2025`'s encodings: with the tokenizer's special tokens, as
+        transformers adds them; the span is the tokens ending after the continuation's
+        start, the first token never."""
         out: list[Encoded] = []
         for lo in range(0, len(pairs), chunk):
             part = pairs[lo: lo + chunk]
             texts = [c + x for c, x in part]
-            encodings = self._encodings(texts, special)
-            for (context, continuation), text, (ids, offsets) in zip(
-                    part, texts, encodings, strict=True):
-                if special:
-                    start = len(text) - len(continuation) + (offsets[0][0] if offsets else 0)
-                    span = tuple(i for i, (_, end) in enumerate(offsets) if end > start and i)
-                    out.append(Encoded(tuple(ids), span))
-                else:  # token i + 1 after the prefix token has offsets[i]
-                    assert self.prefix_token_id is not None  # scoring=full checked it
-                    start = len(context)
-                    span = tuple(i for i, (_, end) in enumerate(offsets, 1) if end > start)
-                    out.append(Encoded((self.prefix_token_id, *ids), span))
+            batch = self.tokenizer(texts, add_special_tokens=True, return_offsets_mapping=True)
+            for (_, continuation), text, ids, offsets in zip(
+                    part, texts, batch["input_ids"], batch["offset_mapping"], strict=True):
+                start = len(text) - len(continuation) + (offsets[0][0] if offsets else 0)
+                span = tuple(i for i, (_, end) in enumerate(offsets) if end > start and i)
+                out.append(Encoded(tuple(ids), span))
         return out
-
-    def _encodings(self, texts: list[str], special: bool):
-        """(ids, character offsets) of each text, with or without special tokens."""
-        backend = getattr(self.tokenizer, "backend_tokenizer", None)
-        if special or backend is None:  # special tokens: as transformers adds them
-            batch = self.tokenizer(texts, add_special_tokens=special,
-                                   return_offsets_mapping=True)
-            return zip(batch["input_ids"], batch["offset_mapping"], strict=True)
-        # the Rust tokenizer itself: half the time of the transformers wrapper
-        return ((e.ids, e.offsets) for e in backend.encode_batch(texts, add_special_tokens=False))
 
     def tokenize(self, text: str) -> tuple[list[int], list[tuple[int, int]]]:
         """The ids and character offsets of running text, without special tokens (what
         `scoring=full` puts after its prefix token)."""
-        ids, offsets = next(iter(self._encodings([text], False)))
-        return list(ids), [tuple(o) for o in offsets]
+        ids, offsets = encode_batch(self.tokenizer, [text])[0]
+        return list(ids), [(start, end) for start, end in offsets]
 
     def encode_requests(self, requests: Sequence[tuple[str, str]]) -> list[list[Encoded]]:
         """The scored pieces of each request: one each (other scorers may give several)."""
