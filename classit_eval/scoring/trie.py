@@ -38,12 +38,10 @@ shapes. Padding is masked out of attention and its positions are never read.
 
 from __future__ import annotations
 
-import gc
 import logging
 import math
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -56,6 +54,7 @@ from classit_eval.scoring.probes import (
     split_head,
     tree_masks_work,
 )
+from classit_eval.scoring.tokenising import paused_gc
 
 log = logging.getLogger(__name__)
 Tokens = tuple[int, ...]
@@ -356,21 +355,6 @@ class Schedule:
     spans: list[list[int]]  # per request: its span's slots, in position order
     boundaries: list[list[tuple[int, int]]]  # per request: (slot, sign) of its boundary terms
     stats: Stats
-
-
-@contextmanager
-def paused_gc() -> Iterator[None]:
-    """Python's cyclic garbage collector paused: compiling makes a small object per trie
-    node and list entry, and every so many the collector scans every live object of the
-    run (half of the compile time on the fast suite). The tree's cycles go at the next
-    collection."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 @paused_gc()
