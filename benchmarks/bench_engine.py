@@ -34,33 +34,23 @@ positions computed).
 
     OMP_NUM_THREADS=1 nice python benchmarks/bench_engine.py --tiny [--tokenise-full]
 
-What it showed (issue #25; a 2-core machine shared with three other jobs, so wall times
-are 3-9x the CPU times and only the CPU times compare): on a model that costs nothing the
-scoring is not the engine's bookkeeping but the LM head's log-softmax over the 49,152-word
-vocabulary at every position read (339,000 predicted tokens, float32 and float64
-together: 17 billion logits). Profiled on main, the head's matrix product, `logsumexp`,
-`argmax` and the boundary masses' `index_select` were 468 of the 515 s in the engine.
-What changed: the schedule is compiled once into arrays and run with a few tensor
-operations per call (reused for every checkpoint of a series); the head runs in blocks of
-twice the hidden size for a small model and takes the maximum and its index in one pass.
-The whole fast suite, one after the other on a quieter machine (load 2.6-3.0), one
-thread, wall seconds main -> now: tokenising 3.9 -> 4.2, float32 scoring 123.7 -> 49.9,
-float64 re-scoring 46.0 -> 26.8, of which the LM head with its log-softmax 165.1 -> 72.1,
-whole process 187.0 -> 92.4 (CPU 179.0 -> 89.5); the engine's own work 3.6 s either way
-(10 us per position). With two threads the run did not finish in 400 s while other jobs
-ran: not measured.
-Main and the change side by side (`--tasks classit_blimp_fast,classit_entity_tracking_fast,
-classit_reading_fast`, load 5-8), CPU seconds: tokenising 4.2 -> 4.1, float32 scoring
-115.6 -> 57.6, float64 re-scoring 44.3 -> 19.3, the head 154.9 -> 71.8, whole 175.5 ->
-92.5. The engine's own work is ~12 us of CPU per position either way. The whole fast
-suite after the change (load 8-10): float32 58.5 s CPU (261,208 positions), float64 27.4 s
-(5,200 documents, 106,985 positions), whole 101.7 s. The issue's targets for scoring
-(float32 <= 8 s, float64 <= 6 s, whole <= 30 s) are not met: the head alone costs more on
-one thread here (docs/zero_shot.md). Tokenising the full suite (`--tokenise-full --tasks
-classit_blimp_fast`; main at load 2-4, four runs, the change at load 4.5-4.8, two):
-18.1-19.8 -> 2.6-2.7 s CPU (target <= 5 s): each distinct request once, and running text
-cut into words whose tokens are looked up (classit_eval.scoring.tokenising); the same
-encodings, all 377,019.
+What it showed (issue #25; docs/zero_shot.md has the history): on a model that costs
+nothing the scoring is the LM head, a log-softmax over the 49,152-word vocabulary at every
+predicted token (213,000 in float32, 48,000 in float64 re-scoring: 13 billion logits).
+What the engine does about it: the schedule is compiled once into arrays (reused for
+every checkpoint of a series); the head runs in cache-sized blocks with torch's fused
+log-softmax and the rows' maxima (torch's maximum with its index is a scalar loop); a
+boundary mass only where a target wants one; certification counts only the terms two
+candidates do not share and re-scores only those in float64. The whole fast suite, two
+threads, this machine with nothing else running (wall seconds; it varies by 1.5x from
+run to run): tokenising 0.6, float32 scoring 19.0-30.3, float64 re-scoring 9.8-12.8
+(3,382 documents), whole process 42-56; the engine's own work 3-6 s (9-17 us a position).
+The issue's targets (float32 <= 8 s, float64 <= 6 s, whole <= 30 s) are not met: the
+head's matrix product and log-softmax alone take ~30 us a row on two threads here at best
+(a kernel benchmark), 6.4 s for the float32 rows. Tokenising the full suite
+(`--tokenise-full --tasks classit_blimp_fast`): 18.1-19.8 -> 2.6-2.7 s CPU (target <= 5
+s): each distinct request once, running text cut into words whose tokens are looked up
+(classit_eval.scoring.tokenising); the same encodings, all 377,019.
 
 `--tokenise-full` then times tokenising every request of the full `classit_zero_shot` with
 the same model (the `tokenising` stage alone). Its data includes COMPS, which is not

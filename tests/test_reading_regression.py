@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from classit_eval.reading import dataset, regression
@@ -90,3 +91,24 @@ def test_bootstrap_is_paired_and_matches_statsmodels(shared_data: Path, csv) -> 
         [frames[0], frames[0], frames[1]], n_resamples=50, seed=3))
     low, high = regression.interval(samples[:, 0, 0])
     assert low < result.eye_tracking < high
+    # each resample's score is a least-squares fit on its drawn sentences' rows
+    rng = np.random.default_rng(3)
+    groups = pd.factorize(frames[1]["sentence"])[0]
+    for r in range(3):
+        drawn = rng.integers(0, groups.max() + 1, groups.max() + 1)
+        rows = np.concatenate([np.flatnonzero(groups == g) for g in drawn])
+        scores = []
+        for dv, predictors in regression.SCORED:
+            r2 = [regression._r2(*_drawn(frames[1], rows, dv, predictors, pred))
+                  for pred in (False, True)]
+            scores.append((r2[1] - r2[0]) / (1 - r2[0]) * 100)
+        expected = (np.mean(scores[: len(regression.EYE_TRACKING)]), scores[-1])
+        np.testing.assert_allclose(samples[r, 2], expected, rtol=1e-9)
+
+
+def _drawn(frame, rows, dv, predictors, pred):
+    """The design and response of the drawn rows (a row drawn twice counts twice)."""
+    keep, x, y = regression.design(frame, dv, predictors, pred)
+    where = np.cumsum(keep) - 1
+    picked = where[rows[keep[rows]]]
+    return x[picked], y[picked]

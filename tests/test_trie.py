@@ -223,9 +223,10 @@ def test_a_bound_found_too_tight_is_widened(tiny_model, pieces, monkeypatch):
     assert decide(scores) == decide(exact)
 
 
-def test_the_heads_argmax_hit_is_torchs_argmax():
-    """The head tells an argmax hit from the rows' maxima: the same answer as comparing
-    with torch's argmax, ties going to the first index."""
+def test_the_heads_log_sum_exp_and_argmax_hit_are_torchs():
+    """The head's log-sum-exp is torch's own numbers, and it tells an argmax hit from the
+    rows' maxima: the same answer as comparing with torch's argmax, ties going to the
+    first index, an all -inf row staying -inf."""
     torch.manual_seed(0)
     logits = torch.randn(37, 1000) * 8
     logits[3, 10] = logits[3, 900] = logits[3].max() + 1  # a tie for the maximum
@@ -236,7 +237,10 @@ def test_the_heads_argmax_hit_is_torchs_argmax():
         tokens = torch.stack([values.argmax(-1), values.argsort(-1)[:, -2],
                               torch.randint(0, 1000, (37,))], 1).flatten()
         tokens[9:12] = torch.tensor([10, 900, 0])  # row 3: the first of the tie, the second
+        top, total = trie.logsumexp_top(values)
+        assert torch.equal(total, values.logsumexp(-1)) and torch.equal(top, values.amax(-1))
         hits = trie.is_argmax(values, rows, tokens)
+        assert torch.equal(hits, trie.is_argmax(values, rows, tokens, values[rows, tokens], top))
         assert torch.equal(hits, values[rows].argmax(-1) == tokens)
         assert hits.sum() > 30 and hits[9] and not hits[10]
 

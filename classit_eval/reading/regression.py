@@ -191,23 +191,51 @@ def bootstrap(
     """
     rng = np.random.default_rng(seed)
     groups = pd.factorize(frames[0][group])[0]
-    members = [np.flatnonzero(groups == g) for g in range(groups.max() + 1)]
+    n_groups = groups.max() + 1
+    counts = np.stack([np.bincount(rng.integers(0, n_groups, n_groups), minlength=n_groups)
+                       for _ in range(n_resamples)])  # how often each sentence is drawn
     out = np.empty((n_resamples, len(frames), 2))
-    draws = [np.concatenate([members[g] for g in rng.integers(0, len(members), len(members))])
-             for _ in range(n_resamples)]
     for m, frame in enumerate(frames):
         scores = np.empty((n_resamples, len(SCORED)))
         for k, (dv, predictors) in enumerate(SCORED):
             base_keep, base_x, base_y = design(frame, dv, predictors, False)
             full_keep, full_x, full_y = design(frame, dv, predictors, True)
-            base_pos, full_pos = np.cumsum(base_keep) - 1, np.cumsum(full_keep) - 1
-            for b, rows in enumerate(draws):
-                rb, rf = base_pos[rows[base_keep[rows]]], full_pos[rows[full_keep[rows]]]
-                r2b, r2f = _r2(base_x[rb], base_y[rb]), _r2(full_x[rf], full_y[rf])
-                scores[b, k] = (r2f - r2b) / (1 - r2b) * 100
+            r2b = resampled_r2(base_x, base_y, groups[base_keep], counts)
+            r2f = resampled_r2(full_x, full_y, groups[full_keep], counts)
+            scores[:, k] = (r2f - r2b) / (1 - r2b) * 100
         out[:, m, 0] = scores[:, : len(EYE_TRACKING)].mean(axis=1)
         out[:, m, 1] = scores[:, -1]
     return out
+
+
+def resampled_r2(x: np.ndarray, y: np.ndarray, groups: np.ndarray, counts: np.ndarray
+                 ) -> np.ndarray:
+    """The OLS R2 of `y` on `x` (its first column the intercept) in each resample, whose
+    rows are each group's rows `counts[r, group]` times over.
+
+    A resample's normal equations are the count-weighted sums of its groups' (x'x, x'y,
+    y'y, sum y, rows), so all resamples cost one matrix product and a batched solve
+    instead of a least-squares fit each (1,000 resamples x 10 fits took seconds). The
+    predictors are standardised and y centred first, which leaves R2 as it is (the
+    intercept absorbs the shifts) and keeps the equations well conditioned; a resample
+    whose equations are singular is fitted by least squares."""
+    x = x.copy()
+    spread = x[:, 1:].std(axis=0)
+    x[:, 1:] = (x[:, 1:] - x[:, 1:].mean(axis=0)) / np.where(spread > 0, spread, 1)
+    y = y - y.mean()
+    p = x.shape[1]
+    rows = np.column_stack([(x[:, :, None] * x[:, None, :]).reshape(len(x), p * p),
+                            x * y[:, None], y * y, y, np.ones(len(y))])
+    per_group = np.zeros((counts.shape[1], rows.shape[1]))
+    np.add.at(per_group, groups, rows)
+    sums = counts @ per_group
+    xx, xy = sums[:, : p * p].reshape(-1, p, p), sums[:, p * p: p * p + p]
+    yy, sy, n = sums[:, -3], sums[:, -2], sums[:, -1]
+    try:
+        coef = np.linalg.solve(xx, xy[:, :, None])[:, :, 0]
+    except np.linalg.LinAlgError:  # a singular resample: each by least squares
+        coef = np.stack([np.linalg.lstsq(a, b, rcond=None)[0] for a, b in zip(xx, xy, strict=True)])
+    return 1.0 - (yy - (coef * xy).sum(axis=1)) / (yy - sy * sy / n)
 
 
 def interval(samples: np.ndarray, level: float = 0.95) -> tuple[float, float]:

@@ -650,7 +650,7 @@ class TrieScorer:
         States are queued across forward calls because the head is the largest matrix
         (vocabulary x hidden) and a call of a few hundred rows reads all of it for little
         work; on SmolLM2 the head took a quarter of blimp's scoring time in calls of ~120
-        rows. A boundary mass is a log-sum-exp over the boundary ids of the same log-softmax,
+        rows. A boundary mass is a log-sum-exp over the boundary ids of the same logits,
         taken only at the targets that want one (the boundary ids are most of the vocabulary)."""
         block, device = self.head_rows, flat.device
         cuts = np.searchsorted(head.rows, np.arange(0, flat.shape[0] + block, block)).tolist()
@@ -667,15 +667,16 @@ class TrieScorer:
                 at = rows * logits.shape[-1] + tokens
             r, t, flat_at = rows[cuts[b]: cuts[b + 1]], tokens[cuts[b]: cuts[b + 1]], \
                 at[cuts[b]: cuts[b + 1]]
-            logprobs = logits.log_softmax(-1)
-            values["logprob"].append(logprobs.view(-1).index_select(0, flat_at))
-            values["greedy"].append(is_argmax(logits, r, t, logits.reshape(-1)[flat_at]))
+            top, total = logsumexp_top(logits)
+            target = logits.reshape(-1).index_select(0, flat_at)
+            values["logprob"].append(target - total.index_select(0, r))
+            values["greedy"].append(is_argmax(logits, r, t, target, top))
             if self.boundary_ids is not None and mass_cuts[b] < mass_cuts[b + 1]:
                 wanted = rows.index_select(0, massed[mass_cuts[b]: mass_cuts[b + 1]])
-                values["mass"].append(logprobs.index_select(0, wanted).index_select(
-                    -1, self.boundary_ids.to(device)).logsumexp(-1))
+                values["mass"].append(logits.index_select(0, wanted).index_select(
+                    -1, self.boundary_ids.to(device)).logsumexp(-1) - total[wanted])
             if self.entropy:
-                values["entropy"].append(entropy(logprobs)[r])
+                values["entropy"].append(distribution_entropy(logits, total)[r])
         where = head.slots.to(device)
         for name, parts in values.items():
             if name not in results:
@@ -687,13 +688,22 @@ class TrieScorer:
             results[name][at_slots] = torch.cat(parts)
 
 
+def logsumexp_top(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each row's maximum, and `logits.logsumexp(-1)` computed as torch computes it (the
+    same numbers, so scores do not move with this engine's version). Not `logits.max(-1)`:
+    torch's maximum with its index is a scalar loop over the vocabulary, as long as the
+    exponentials, its maximum alone a twentieth of that (see is_argmax)."""
+    top = logits.amax(-1)
+    shift = top.masked_fill(top.abs() == math.inf, 0)
+    return top, (logits - shift.unsqueeze(-1)).exp_().sum(-1).log_().add_(shift)
+
+
 def is_argmax(logits: torch.Tensor, rows: torch.Tensor, tokens: torch.Tensor,
-              targets: torch.Tensor | None = None) -> torch.Tensor:
+              targets: torch.Tensor | None = None, top: torch.Tensor | None = None
+              ) -> torch.Tensor:
     """`logits[rows].argmax(-1) == tokens` (ties go to the first index), from the rows'
-    maxima: torch's maximum with its index is a scalar loop over the vocabulary, three
-    times the cost of the fused log-softmax, its maximum alone a tenth of it. `targets`:
-    `logits[rows, tokens]`, if already gathered."""
-    top = logits.amax(-1).index_select(0, rows)
+    maxima (`top`, if already taken) and the targets' logits (`targets`, if gathered)."""
+    top = (logits.amax(-1) if top is None else top).index_select(0, rows)
     hit = (logits[rows, tokens] if targets is None else targets) == top
     if hit.any():  # a hit: is an earlier word as large (a tie the first index wins)?
         tied = hit.nonzero().squeeze(-1)
@@ -705,14 +715,10 @@ def is_argmax(logits: torch.Tensor, rows: torch.Tensor, tokens: torch.Tensor,
     return hit
 
 
-def entropy(logprobs: torch.Tensor) -> torch.Tensor:
-    """The entropy (nats) of each row's distribution, given its log-probabilities."""
-    return -(logprobs.exp() * logprobs).sum(-1)
-
-
 def distribution_entropy(logits: torch.Tensor, total: torch.Tensor) -> torch.Tensor:
     """The entropy (nats) of each row's softmax, given the rows' log-sum-exp `total`."""
-    return entropy(logits - total.unsqueeze(-1))
+    logprobs = logits - total.unsqueeze(-1)
+    return -(logprobs.exp() * logprobs).sum(-1)
 
 
 def _positions(encoded) -> list[int]:
