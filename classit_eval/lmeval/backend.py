@@ -27,7 +27,8 @@ does a model that keeps no KV cache it reads back (GPT-BERT's causal class; logg
 
 Decisions are certified (`certify=true`, the default): the model computes in `dtype`
 (default float32), and every document whose best candidate is within the float32 error
-bound of another (a tie included) is scored again in float64 (at a fixed batch size); so every
+bound of another (counted over the terms the two do not share; a tie included) is scored
+again in float64 (at a fixed batch size, the terms all its candidates share kept); so every
 accuracy is what float64 decides, at any batch size. Continuous outputs (WUG
 probabilities, reading surprisals) keep the float32 values, within 1e-4 of float64. A
 float64 copy of the model is loaded the first time it is needed. `certify=false` keeps
