@@ -38,16 +38,18 @@ What it showed (issue #25; docs/zero_shot.md has the history): on a model that c
 nothing the scoring is the LM head, a log-softmax over the 49,152-word vocabulary at every
 predicted token (213,000 in float32, 48,000 in float64 re-scoring: 13 billion logits).
 What the engine does about it: the schedule is compiled once into arrays (reused for
-every checkpoint of a series); the head runs in cache-sized blocks with torch's fused
-log-softmax and the rows' maxima (torch's maximum with its index is a scalar loop); a
-boundary mass only where a target wants one; certification counts only the terms two
-candidates do not share and re-scores only those in float64. The whole fast suite, two
-threads, this machine with nothing else running (wall seconds; it varies by 1.5x from
-run to run): tokenising 0.6, float32 scoring 19.0-30.3, float64 re-scoring 9.8-12.8
-(3,382 documents), whole process 42-56; the engine's own work 3-6 s (9-17 us a position).
-The issue's targets (float32 <= 8 s, float64 <= 6 s, whole <= 30 s) are not met: the
-head's matrix product and log-softmax alone take ~30 us a row on two threads here at best
-(a kernel benchmark), 6.4 s for the float32 rows. Tokenising the full suite
+every checkpoint of a series); the head runs in cache-sized blocks with torch's own
+log-sum-exp, the rows' maxima (torch's maximum with its index is a scalar loop) and
+buffers kept across blocks; a boundary mass only where a target wants one; certification
+counts only the terms two candidates do not share and re-scores only those in float64.
+The whole fast suite, two threads, this machine with nothing else running (wall seconds;
+its speed varies by up to 1.5x from run to run), main at the start of this work -> now:
+tokenising 2.5 -> 0.6, float32 scoring 47.0 -> 23.1-23.6, float64 re-scoring 14.1 ->
+8.7-9.5 (5,200 -> 3,382 documents), whole process 75.9 -> 42.3-43.8; the engine's own work
+3.3-3.6 s (10 us a position). The issue's targets (float32 <= 8 s, float64 <= 6 s, whole
+<= 30 s) are not met: what is left is the head's arithmetic, 64-90 us a float32 row of
+49,152 logits on two threads in a kernel benchmark (matrix product, maximum, shifted
+exponentials, sum), 14-19 s for the 212,969 float32 rows alone. Tokenising the full suite
 (`--tokenise-full --tasks classit_blimp_fast`): 18.1-19.8 -> 2.6-2.7 s CPU (target <= 5
 s): each distinct request once, running text cut into words whose tokens are looked up
 (classit_eval.scoring.tokenising); the same encodings, all 377,019.

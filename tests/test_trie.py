@@ -125,15 +125,12 @@ def test_a_model_that_ignores_tree_masks_is_found(tiny64):
 def test_the_lm_head_runs_only_where_a_next_token_is_scored(tiny64, pieces):
     model, _ = tiny64
     engine, rows = TrieScorer(model, batch_size=16), []
-    handle = model.get_output_embeddings().register_forward_hook(
-        lambda module, args, out: rows.append(args[0].shape[0]))
+    logits = engine._logits
+    engine._logits = lambda states: rows.append(states.shape[0]) or logits(states)
     flat = [p for request in pieces for p in request]
-    try:
-        engine.score(flat)
-    finally:
-        handle.remove()
+    _, stats = engine.score(flat)
     predicting = {p.tokens[:i] for p in flat for i in p.span}  # one hidden state each
-    assert sum(rows) == len(predicting)
+    assert sum(rows) == len(predicting) == stats.heads
 
 
 def test_gpt2_with_learned_positions(tiny_model):
@@ -243,6 +240,27 @@ def test_the_heads_log_sum_exp_and_argmax_hit_are_torchs():
         assert torch.equal(hits, trie.is_argmax(values, rows, tokens, values[rows, tokens], top))
         assert torch.equal(hits, values[rows].argmax(-1) == tokens)
         assert hits.sum() > 30 and hits[9] and not hits[10]
+
+
+def test_the_heads_buffers_give_the_head_modules_numbers(tiny64):
+    """The LM head writes into buffers kept across blocks: the same floats as calling the
+    head module, with and without a bias, a full block and a last short one."""
+    model, _ = tiny64
+    torch.manual_seed(0)
+    for dtype in (torch.float32, torch.float64):
+        scorer = TrieScorer(model.to(dtype))
+        head = scorer.head
+        for bias in (None, torch.randn(head.out_features, dtype=dtype)):
+            head.bias = None if bias is None else torch.nn.Parameter(bias)
+            for rows in (scorer.head_rows, 3):
+                states = torch.randn(rows, head.in_features, dtype=dtype)
+                with torch.no_grad():
+                    logits, scratch = scorer._logits(states)
+                    assert torch.equal(logits, head(states)) and scratch.shape == logits.shape
+                    top, total = trie.logsumexp_top(logits, scratch)
+                    assert torch.equal(total, head(states).logsumexp(-1))
+        head.bias = None
+    model.double()
 
 
 def test_a_schedule_is_compiled_once_for_every_checkpoint(tiny64, pieces, monkeypatch):

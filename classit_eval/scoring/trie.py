@@ -529,6 +529,7 @@ class TrieScorer:
         # much as it writes, and a smaller block keeps a small model's logits in the cache
         hidden = self.head.in_features if isinstance(self.head, torch.nn.Linear) else HEAD_ROWS
         self.head_rows = min(HEAD_ROWS, max(HEAD_MIN_ROWS, 2 * hidden))
+        self._buffers: tuple[torch.Tensor, ...] | None = None  # see _logits
         if not self.budget:
             log.info("%s ignores 4-D attention masks: one trie segment a row (more calls).",
                      type(model).__name__)
@@ -642,6 +643,30 @@ class TrieScorer:
             out.append(gathered.transpose(1, 2))  # (layers, rows, heads, past, dim)
         return DynamicCache(ddp_cache_data=[(out[0][i], out[1][i]) for i in range(len(out[0]))])
 
+    def _logits(self, states: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The LM head's logits of a block of states (at least float32), and a scratch
+        block of their shape. A float32 or float64 linear head writes into two buffers
+        kept across blocks: a fresh block of a small model's logits is megabytes, whose
+        allocation (pages faulted in again each time) cost as much as the log-sum-exp.
+        The same kernels as `self.head(states)`, so the same numbers."""
+        head = self.head
+        plain = (type(head) is torch.nn.Linear and not head._forward_hooks
+                 and not head._forward_pre_hooks)  # nothing but F.linear runs
+        if not (plain and head.weight.dtype in (torch.float32, torch.float64)):
+            logits = head(states) if head else states
+            return logits.to(torch.promote_types(logits.dtype, torch.float32)), None
+        shape = (states.shape[0], head.out_features)
+        if self._buffers is None or self._buffers[0].shape[0] < shape[0] or \
+                self._buffers[0].dtype != head.weight.dtype:
+            self._buffers = tuple(head.weight.new_empty((self.head_rows, shape[1]))
+                                  for _ in range(2))
+        out, scratch = (b[: shape[0]] for b in self._buffers)
+        if head.bias is None:  # what F.linear runs for a 2-D input
+            torch.mm(states, head.weight.t(), out=out)
+        else:
+            torch.addmm(head.bias, states, head.weight.t(), out=out)
+        return out, scratch
+
     def _head(self, head: Head, flat: torch.Tensor, results: dict[str, torch.Tensor],
               slots: int) -> None:
         """The LM head and log-softmax over the queued states, HEAD_ROWS at a time, each
@@ -661,13 +686,12 @@ class TrieScorer:
         at: torch.Tensor | None = None  # each target's place in its block's flat logits
         values: dict[str, list[torch.Tensor]] = defaultdict(list)
         for b, lo in enumerate(range(0, flat.shape[0], block)):
-            logits = self.head(flat[lo: lo + block]) if self.head else flat[lo: lo + block]
-            logits = logits.to(torch.promote_types(logits.dtype, torch.float32))
+            logits, scratch = self._logits(flat[lo: lo + block])
             if at is None:
                 at = rows * logits.shape[-1] + tokens
             r, t, flat_at = rows[cuts[b]: cuts[b + 1]], tokens[cuts[b]: cuts[b + 1]], \
                 at[cuts[b]: cuts[b + 1]]
-            top, total = logsumexp_top(logits)
+            top, total = logsumexp_top(logits, scratch)
             target = logits.reshape(-1).index_select(0, flat_at)
             values["logprob"].append(target - total.index_select(0, r))
             values["greedy"].append(is_argmax(logits, r, t, target, top))
@@ -688,14 +712,17 @@ class TrieScorer:
             results[name][at_slots] = torch.cat(parts)
 
 
-def logsumexp_top(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def logsumexp_top(logits: torch.Tensor, scratch: torch.Tensor | None = None
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
     """Each row's maximum, and `logits.logsumexp(-1)` computed as torch computes it (the
-    same numbers, so scores do not move with this engine's version). Not `logits.max(-1)`:
-    torch's maximum with its index is a scalar loop over the vocabulary, as long as the
-    exponentials, its maximum alone a twentieth of that (see is_argmax)."""
+    same numbers, so scores do not move with this engine's version), in `scratch` (a
+    tensor of the logits' shape) if given. Not `logits.max(-1)`: torch's maximum with its
+    index is a scalar loop over the vocabulary, as long as the exponentials, its maximum
+    alone a twentieth of that (see is_argmax)."""
     top = logits.amax(-1)
-    shift = top.masked_fill(top.abs() == math.inf, 0)
-    return top, (logits - shift.unsqueeze(-1)).exp_().sum(-1).log_().add_(shift)
+    shift = top.masked_fill(top.abs() == math.inf, 0).unsqueeze(-1)
+    shifted = logits - shift if scratch is None else torch.sub(logits, shift, out=scratch)
+    return top, shifted.exp_().sum(-1).log_().add_(shift.squeeze(-1))
 
 
 def is_argmax(logits: torch.Tensor, rows: torch.Tensor, tokens: torch.Tensor,
