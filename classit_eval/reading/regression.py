@@ -170,13 +170,6 @@ def design(data: pd.DataFrame, dv: str, predictors: Sequence[str], with_pred: bo
     return keep, np.column_stack(parts), data.loc[keep, dv].to_numpy(float)
 
 
-def _r2(x: np.ndarray, y: np.ndarray) -> float:
-    coef, *_ = np.linalg.lstsq(x, y, rcond=None)
-    resid = y - x @ coef
-    centred = y - y.mean()
-    return 1.0 - float(resid @ resid) / float(centred @ centred)
-
-
 SCORED = [(dv, BASELINE) for dv in EYE_TRACKING] + [(SELF_PACED, SPILLOVER)]
 
 

@@ -298,9 +298,10 @@ class Scorer:
             for d in todo:
                 common = terms.common(documents[d])
                 for i in documents[d]:
+                    kept, values, hits = terms.split(requests[i], i, common)
                     again.append(i)
-                    pieces.append(terms.without(requests[i], i, common))
-                    shared.append(terms.values(i, common))
+                    pieces.append(kept)
+                    shared.append((values, hits))
             exact_scores = (self.exact_scores(pieces) if any(pieces)
                             else [(0.0, True)] * len(pieces))
             cert.seconds += time.perf_counter() - started
@@ -375,7 +376,7 @@ class _Terms:
     every term, for an engine that does not tell) counts as the request's own."""
 
     def __init__(self, requests: Sequence[Sequence[Encoded]], slots: Slots | None) -> None:
-        self.requests, self.slots = requests, slots
+        self.slots = slots
         self.keys: list[Counter[int]] = []  # per request: its slots, with multiplicity
         self.own: list[int] = []  # per request: its terms without a slot
         self.pieces: list[list[list[int] | None]] = []  # per request, per piece: its slots
@@ -415,39 +416,31 @@ class _Terms:
             common &= self.keys[i]
         return common
 
-    def without(self, request: Sequence[Encoded], i: int, common: Counter[int]
-                ) -> list[Encoded]:
+    def split(self, request: Sequence[Encoded], i: int, common: Counter[int]
+              ) -> tuple[list[Encoded], list[float], list[bool]]:
         """Request `i`'s pieces without the span positions whose slots are `common` (a
-        piece left with nothing to score is dropped)."""
-        left, out = Counter(common), []
+        piece left with nothing to score is dropped), and those slots' values and argmax
+        hits as first scored."""
+        if not common or self.slots is None:
+            return list(request), [], []
+        left, kept, values, hits = Counter(common), [], [], []
         for piece, slots in zip(request, self.pieces[i], strict=True):
-            if slots is None or not common:
-                out.append(piece)
+            if slots is None:
+                kept.append(piece)
                 continue
             keep = []
             for position, slot in zip(sorted(piece.span), slots, strict=True):
                 if left[slot] > 0:
                     left[slot] -= 1
+                    values.append(self.slots.logprobs[slot])
+                    hits.append(self.slots.hits[slot])
                 else:
                     keep.append(position)
             if len(keep) == len(slots):
-                out.append(piece)
+                kept.append(piece)
             elif keep:
-                out.append(replace(piece, span=tuple(keep)))
-        return out
-
-    def values(self, i: int, common: Counter[int]) -> tuple[list[float], list[bool]]:
-        """The values and argmax hits of request `i`'s `common` slots, as first scored."""
-        if not common or self.slots is None:
-            return [], []
-        left, values, hits = Counter(common), [], []
-        for slots in self.pieces[i]:
-            for slot in slots or ():
-                if left[slot] > 0:
-                    left[slot] -= 1
-                    values.append(self.slots.logprobs[slot])
-                    hits.append(self.slots.hits[slot])
-        return values, hits
+                kept.append(replace(piece, span=tuple(keep)))
+        return kept, values, hits
 
 
 def score_sequences(model, encoded: Sequence[Encoded], batch_size: int = 32,
