@@ -71,6 +71,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
 import lm_eval
@@ -81,7 +82,7 @@ import classit_eval.lmeval.backend  # noqa: F401  (registers `classit`)
 from classit_eval.leaderboard.lm import time_forward
 from classit_eval.lmeval.plugin import task_manager
 from classit_eval.names import ENCODING_FIELD
-from classit_eval.scoring import Scorer, babylm2025_reader
+from classit_eval.scoring import Scorer, babylm2025_reader, trie
 from classit_eval.scoring.trie import TrieScorer, plan, trie_size
 
 FAMILIES = {  # family -> lm-eval group
@@ -230,8 +231,9 @@ class Clock:
         self.wall: dict[str, float] = defaultdict(float)
         self.cpu: dict[str, float] = defaultdict(float)
 
-    def wrap(self, owner: object, name: str, label: str) -> None:
-        """Time every call of `owner.name` under `label` (an instance attribute shadows it)."""
+    def wrap(self, owner: object, name: str, label: str | Callable[..., str]) -> None:
+        """Time every call of `owner.name` under `label`, or under `label(*args)` (an
+        instance attribute shadows it)."""
         function = getattr(owner, name)
 
         def timed(*args, **kwargs):
@@ -239,8 +241,9 @@ class Clock:
             try:
                 return function(*args, **kwargs)
             finally:
-                self.wall[label] += time.perf_counter() - wall
-                self.cpu[label] += time.process_time() - cpu
+                at = label if isinstance(label, str) else label(*args)
+                self.wall[at] += time.perf_counter() - wall
+                self.cpu[at] += time.process_time() - cpu
 
         setattr(owner, name, timed)
 
@@ -267,7 +270,8 @@ def tiny(batch_size: int, tasks: str, tokenise_full: bool) -> None:
         forward = argparse.Namespace(seconds=0.0)
         for model in (lm.model, scorer.exact_model()):  # the float64 copy made now, timed
             time_forward(model.base_model, forward, "seconds")  # the body, not the head
-        clock.wrap(TrieScorer, "_head", "head")
+        clock.wrap(TrieScorer, "_head", lambda _, __, flat, *a: f"head {flat.dtype}")
+        clock.wrap(trie, "compile_schedule", "schedule")
         out = lm_eval.simple_evaluate(model=lm, tasks=tasks.split(","),
                                       task_manager=task_manager(classit_only=True))
     whole_wall, whole_cpu = process_seconds()
@@ -286,8 +290,12 @@ def tiny(batch_size: int, tasks: str, tokenise_full: bool) -> None:
     print(f"{'whole process':28} {whole_wall:8.1f} s wall {whole_cpu:8.1f} s CPU")
     scoring = clock.wall["float32 scoring"] + clock.wall["float64 re-scoring"]
     positions = stats.positions + exact.positions
-    head = clock.wall["head"]
-    print(clock.line("head", "the LM head and its log-softmax over the whole vocabulary"))
+    heads = {dtype: f"head {dtype}" for dtype in (torch.float32, torch.float64)}
+    head = sum(clock.wall[label] for label in heads.values())
+    print(clock.line(heads[torch.float32], f"the LM head and its log-softmax over the whole "
+                                           f"vocabulary, {stats.heads} rows"))
+    print(clock.line(heads[torch.float64], f"{exact.heads} rows"))
+    print(clock.line("schedule", "compiling the engine's schedules, both passes"))
     print(f"{'model body (forward calls)':28} {forward.seconds:8.1f} s wall")
     engine = scoring - forward.seconds - head
     print(f"the engine's own work: {engine:.1f} s wall, {1e6 * engine / positions:.0f} us per "

@@ -62,7 +62,7 @@ from classit_eval.scoring.encodings import (
     reader_chain,
 )
 from classit_eval.scoring.scorer import Certificate, Scorer
-from classit_eval.scoring.trie import Stats
+from classit_eval.scoring.trie import Stats, logsumexp
 
 log = logging.getLogger(__name__)
 
@@ -417,7 +417,7 @@ def _forward(model, batch: list[tuple], reads: list[set[tuple[int, int]]], pad: 
             heads[model] = _head_at_reads_agrees(model, module, kwargs, row_index, positions,
                                                  picked)
     picked = picked.to(torch.promote_types(picked.dtype, torch.float32))
-    logprobs = picked.gather(-1, targets[:, None]).squeeze(-1) - picked.logsumexp(-1)
+    logprobs = picked.gather(-1, targets[:, None]).squeeze(-1) - logsumexp(picked)
     greedy = picked.argmax(-1) == targets
     out: list[dict] = [{} for _ in batch]
     for row, read, lp, g in zip(rows, wanted, logprobs.tolist(), greedy.tolist(), strict=True):

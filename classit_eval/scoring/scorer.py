@@ -49,6 +49,7 @@ from classit_eval.scoring.trie import (
     Stats,
     TrieScorer,
     distribution_entropy,
+    logsumexp,
     trie_size,
 )
 
@@ -510,8 +511,8 @@ def _forward(model, batch: list[tuple[int, ...]], pad_token_id: int, max_length:
         mask[row, : len(seq)] = 1
     every = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits
     every = every.to(torch.promote_types(every.dtype, torch.float32))
-    total = every.logsumexp(-1)
-    masses = (every.index_select(-1, boundary.to(device)).logsumexp(-1) - total
+    total = logsumexp(every)
+    masses = (logsumexp(every.index_select(-1, boundary.to(device))) - total
               if boundary is not None else total[:, :0])
     entropies = distribution_entropy(every, total) if entropy else total[:, :0]
     logits = every[:, :-1]
