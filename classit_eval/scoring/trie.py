@@ -124,17 +124,28 @@ def common_prefix(a: Tokens, b: Tokens) -> int:
     return n
 
 
-def trie_size(sorted_sequences: Sequence[Tokens]) -> int:
-    """The number of trie nodes (distinct non-empty prefixes) of sorted distinct sequences."""
-    size, prev = 0, Tokens()
+def shared_prefixes(sorted_sequences: Sequence[Tokens]) -> list[int]:
+    """Each sequence's common prefix with the one before it (the first's: 0). Taken once
+    per run: the trie's size, its windows and its nodes all follow from it."""
+    out, prev = [], Tokens()
     for seq in sorted_sequences:
-        size += len(seq) - common_prefix(prev, seq)
+        out.append(common_prefix(prev, seq))
         prev = seq
-    return size
+    return out
 
 
-def build_tree(sorted_sequences: Sequence[Tokens]) -> tuple[Node, dict[Tokens, Node]]:
-    """The radix tree of sorted distinct sequences, and the node each sequence ends at.
+def trie_size(sorted_sequences: Sequence[Tokens], shared: Sequence[int] | None = None) -> int:
+    """The number of trie nodes (distinct non-empty prefixes) of sorted distinct sequences
+    (`shared`: their shared_prefixes, if taken)."""
+    if shared is None:
+        shared = shared_prefixes(sorted_sequences)
+    return sum(map(len, sorted_sequences)) - sum(shared)
+
+
+def build_tree(sorted_sequences: Sequence[Tokens], shared: Sequence[int] | None = None
+               ) -> tuple[Node, dict[Tokens, Node]]:
+    """The radix tree of sorted distinct sequences, and the node each sequence ends at
+    (`shared`: their shared_prefixes, if taken).
 
     In sorted order a sequence shares with the whole tree built so far exactly its common
     prefix with the previous sequence, so `path` (the previous sequence's nodes) is all
@@ -148,24 +159,25 @@ def build_tree(sorted_sequences: Sequence[Tokens]) -> tuple[Node, dict[Tokens, N
     ends: dict[Tokens, Node] = {}
     path: list[Node] = [root]
     prev = Tokens()
-    for seq in sorted_sequences:
-        shared = common_prefix(prev, seq)
-        if prev and shared == len(prev):  # `prev` is a prefix of `seq`, its node a leaf
-            path[-1].tokens += seq[shared:]
+    if shared is None:
+        shared = shared_prefixes(sorted_sequences)
+    for seq, common in zip(sorted_sequences, shared, strict=True):
+        if prev and common == len(prev):  # `prev` is a prefix of `seq`, its node a leaf
+            path[-1].tokens += seq[common:]
             ends[seq] = path[-1]
             prev = seq
             continue
-        while len(path) > 1 and path[-1].start >= shared:
+        while len(path) > 1 and path[-1].start >= common:
             path.pop()
         node = path[-1]
-        if node.end > shared:  # the cut is inside `node`: its upper part becomes a new node
+        if node.end > common:  # the cut is inside `node`: its upper part becomes a new node
             parent = node.parent
-            assert parent is not None  # `node` starts at or after `shared` > 0: not the root
-            upper = Node(node.tokens[: shared - node.start], node.start, parent, [node])
+            assert parent is not None  # `node` starts at or after `common` > 0: not the root
+            upper = Node(node.tokens[: common - node.start], node.start, parent, [node])
             parent.children[parent.children.index(node)] = upper
-            node.tokens, node.start, node.parent = node.tokens[shared - node.start:], shared, upper
+            node.tokens, node.start, node.parent = node.tokens[common - node.start:], common, upper
             path[-1] = node = upper
-        leaf = Node(seq[shared:], shared, node)
+        leaf = Node(seq[common:], common, node)
         node.children.append(leaf)
         path.append(leaf)
         ends[seq] = leaf
@@ -183,21 +195,29 @@ def _walk(end: Node, positions: Sequence[int]):
         yield node, p - node.start
 
 
-def windows(sorted_sequences: Sequence[Tokens], cache_tokens: int) -> list[list[Tokens]]:
-    """Consecutive runs of sorted sequences whose tries have at most `cache_tokens` nodes
-    (a single longer sequence is a window of its own)."""
-    out: list[list[Tokens]] = []
-    size, prev = 0, Tokens()
-    for seq in sorted_sequences:
-        new = len(seq) - common_prefix(prev, seq)
-        if out and size + new <= cache_tokens:
-            out[-1].append(seq)
+def windows(sorted_sequences: Sequence[Tokens], cache_tokens: int,
+            shared: Sequence[int]) -> list[range]:
+    """Consecutive runs of sorted sequences (their shared_prefixes `shared`) whose tries
+    have at most `cache_tokens` nodes (a single longer sequence is a window of its own)."""
+    out: list[range] = []
+    size, start = 0, 0
+    for i, (seq, common) in enumerate(zip(sorted_sequences, shared, strict=True)):
+        new = len(seq) - common
+        if i and size + new <= cache_tokens:
             size += new
         else:
-            out.append([seq])
-            size = len(seq)
-        prev = seq
+            if i:
+                out.append(range(start, i))
+            start, size = i, len(seq)
+    if sorted_sequences:
+        out.append(range(start, len(sorted_sequences)))
     return out
+
+
+def _parts(sorted_sequences: Sequence[Tokens], cache_tokens: int, shared: Sequence[int]):
+    """Each window's sequences and their shared prefixes (within the window)."""
+    for w in windows(sorted_sequences, cache_tokens, shared):
+        yield sorted_sequences[w.start: w.stop], [0, *shared[w.start + 1: w.stop]]
 
 
 @dataclass(eq=False)
@@ -290,9 +310,10 @@ def plan(encoded: Sequence, batch_size: int = 32, cache_tokens: int = 16384,
          budget: int = PACK) -> Stats:
     """What TrieScorer.score computes for these requests, counted without a model."""
     sequences = sorted({e.tokens for e in encoded})
-    stats = Stats(trie_bound=trie_size(sequences))
-    for part in windows(sequences, cache_tokens):
-        root, _ = build_tree(part)
+    shared = shared_prefixes(sequences)
+    stats = Stats(trie_bound=trie_size(sequences, shared))
+    for part, common in _parts(sequences, cache_tokens, shared):
+        root, _ = build_tree(part, common)
         for batch in schedule(root, batch_size, budget):
             widths = [row.width for row in batch]
             stats.positions += sum(widths)
@@ -366,13 +387,14 @@ def compile_schedule(encoded: Sequence, batch_size: int = 32, cache_tokens: int 
     for i, e in enumerate(encoded):
         requests[e.tokens].append(i)
     sequences = sorted(requests)
-    stats = Stats(trie_bound=trie_size(sequences))
+    shared = shared_prefixes(sequences)
+    stats = Stats(trie_bound=trie_size(sequences, shared))
     spans: list[list[int]] = [[] for _ in encoded]
     boundaries: list[list[tuple[int, int]]] = [[] for _ in encoded]
     calls: list[Call] = []
     slots = 0
-    for part in windows(sequences, cache_tokens):
-        root, ends = build_tree(part)
+    for part, common in _parts(sequences, cache_tokens, shared):
+        root, ends = build_tree(part, common)
         for seq in part:
             for i in requests[seq]:
                 span: list[int] = []
