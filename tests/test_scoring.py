@@ -128,6 +128,21 @@ def test_batches_are_sorted_so_padding_is_minimal(loaded, requests):
     assert widths == [max(batch) for batch in batches]  # padded only to the batch's longest
 
 
+@pytest.mark.parametrize("engine", ["trie", "sequences"])
+def test_scoring_records_no_autograd_graph(loaded, requests, engine):
+    """lm-eval calls the backend with gradients enabled: no engine may run the model
+    under autograd (a graph per batch: memory and time for nothing)."""
+    model = loaded[0]
+    seen = []
+    handle = model.register_forward_hook(lambda *_: seen.append(torch.is_grad_enabled()))
+    try:
+        assert torch.is_grad_enabled()
+        Scorer(*loaded, batch_size=8, progress=False, engine=engine).score(requests[:20])
+    finally:
+        handle.remove()
+    assert seen and not any(seen)
+
+
 def test_bad_arguments_are_explained(loaded):
     model, tok = loaded
     with pytest.raises(ValueError, match="scoring='mean' is not a mode"):

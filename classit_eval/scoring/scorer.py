@@ -485,7 +485,6 @@ def score_sequences(model, encoded: Sequence[Encoded], batch_size: int = 32,
     return out
 
 
-@torch.no_grad()
 def check_length(longest: int, max_length: int | None) -> None:
     """A ValueError when an input of `longest` tokens is longer than the model takes."""
     if max_length and longest > max_length:
@@ -495,6 +494,7 @@ def check_length(longest: int, max_length: int | None) -> None:
         )
 
 
+@torch.no_grad()
 def _forward(model, batch: list[tuple[int, ...]], pad_token_id: int, max_length: int | None,
              boundary: torch.Tensor | None = None, entropy: bool = False
              ) -> list[tuple[torch.Tensor, ...]]:
