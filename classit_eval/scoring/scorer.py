@@ -309,7 +309,7 @@ class Scorer:
             for i, (value, hit), kept, (values, hits) in zip(
                     again, exact_scores, pieces, shared, strict=True):
                 out[i] = (math.fsum([value, *values]), hit and all(hits))
-                size = sum(len(p.span) + len(getattr(p, "boundary", ())) for p in kept)
+                size = sum(map(_term_count, kept))
                 worst = max(worst, abs(out[i][0] - first[i][0]) / (per_token * max(1, size)))
             rescored.update(todo)
             if worst <= 0.5 * scale:
@@ -369,6 +369,11 @@ def _per_request(requests: Sequence[Sequence[Encoded]],
     return [_sum([next(scores) for _ in pieces]) for pieces in requests]
 
 
+def _term_count(piece: Encoded) -> int:
+    """A piece's terms: its span's log-probabilities and its boundary masses."""
+    return len(piece.span) + len(getattr(piece, "boundary", ()))
+
+
 class _Terms:
     """The terms of requests scored once, by slot where the engine tells (its `Slots`).
 
@@ -389,7 +394,7 @@ class _Terms:
             for piece in request:
                 span, boundary = next(flat, None), getattr(piece, "boundary", ())
                 if span is None or boundary:
-                    own += len(piece.span) + len(boundary)
+                    own += _term_count(piece)
                     per_piece.append(None)
                 else:
                     keys.update(span)

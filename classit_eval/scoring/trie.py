@@ -195,29 +195,22 @@ def _walk(end: Node, positions: Sequence[int]):
         yield node, p - node.start
 
 
-def windows(sorted_sequences: Sequence[Tokens], cache_tokens: int,
-            shared: Sequence[int]) -> list[range]:
+def windows(sorted_sequences: Sequence[Tokens], cache_tokens: int, shared: Sequence[int]
+            ) -> Iterator[tuple[Sequence[Tokens], list[int]]]:
     """Consecutive runs of sorted sequences (their shared_prefixes `shared`) whose tries
-    have at most `cache_tokens` nodes (a single longer sequence is a window of its own)."""
-    out: list[range] = []
+    have at most `cache_tokens` nodes (a single longer sequence is a window of its own),
+    each with its sequences' shared prefixes within it (its first's: 0)."""
     size, start = 0, 0
     for i, (seq, common) in enumerate(zip(sorted_sequences, shared, strict=True)):
         new = len(seq) - common
         if i and size + new <= cache_tokens:
             size += new
-        else:
-            if i:
-                out.append(range(start, i))
-            start, size = i, len(seq)
+            continue
+        if i:
+            yield sorted_sequences[start: i], [0, *shared[start + 1: i]]
+        start, size = i, len(seq)
     if sorted_sequences:
-        out.append(range(start, len(sorted_sequences)))
-    return out
-
-
-def _parts(sorted_sequences: Sequence[Tokens], cache_tokens: int, shared: Sequence[int]):
-    """Each window's sequences and their shared prefixes (within the window)."""
-    for w in windows(sorted_sequences, cache_tokens, shared):
-        yield sorted_sequences[w.start: w.stop], [0, *shared[w.start + 1: w.stop]]
+        yield sorted_sequences[start:], [0, *shared[start + 1:]]
 
 
 @dataclass(eq=False)
@@ -312,7 +305,7 @@ def plan(encoded: Sequence, batch_size: int = 32, cache_tokens: int = 16384,
     sequences = sorted({e.tokens for e in encoded})
     shared = shared_prefixes(sequences)
     stats = Stats(trie_bound=trie_size(sequences, shared))
-    for part, common in _parts(sequences, cache_tokens, shared):
+    for part, common in windows(sequences, cache_tokens, shared):
         root, _ = build_tree(part, common)
         for batch in schedule(root, batch_size, budget):
             widths = [row.width for row in batch]
@@ -393,7 +386,7 @@ def compile_schedule(encoded: Sequence, batch_size: int = 32, cache_tokens: int 
     boundaries: list[list[tuple[int, int]]] = [[] for _ in encoded]
     calls: list[Call] = []
     slots = 0
-    for part, common in _parts(sequences, cache_tokens, shared):
+    for part, common in windows(sequences, cache_tokens, shared):
         root, ends = build_tree(part, common)
         for seq in part:
             for i in requests[seq]:
@@ -706,6 +699,7 @@ class TrieScorer:
         tokens = head.tokens.to(device)
         massed = torch.from_numpy(head.massed).to(device)
         mass_cuts = np.searchsorted(head.massed, cuts).tolist()
+        boundary = None if self.boundary_ids is None else self.boundary_ids.to(device)
         at: torch.Tensor | None = None  # each target's place in its block's flat logits
         values: dict[str, list[torch.Tensor]] = defaultdict(list)
         for b, lo in enumerate(range(0, flat.shape[0], block)):
@@ -718,10 +712,10 @@ class TrieScorer:
             target = logits.reshape(-1).index_select(0, flat_at)
             values["logprob"].append(target - total.index_select(0, r))
             values["greedy"].append(is_argmax(logits, r, t, target, top))
-            if self.boundary_ids is not None and mass_cuts[b] < mass_cuts[b + 1]:
+            if boundary is not None and mass_cuts[b] < mass_cuts[b + 1]:
                 wanted = rows.index_select(0, massed[mass_cuts[b]: mass_cuts[b + 1]])
-                values["mass"].append(logsumexp(logits.index_select(0, wanted).index_select(
-                    -1, self.boundary_ids.to(device))) - total[wanted])
+                values["mass"].append(logsumexp(
+                    logits.index_select(0, wanted).index_select(-1, boundary)) - total[wanted])
             if self.entropy:
                 values["entropy"].append(distribution_entropy(logits, total)[r])
         where = head.slots.to(device)
